@@ -1,0 +1,23 @@
+# Finds biqa's dependencies (all from Debian packages). Shared by the build tree and by the
+# installed package config, so find_package(biqa) and add_subdirectory see the same targets.
+include(CMakeFindDependencyMacro)
+find_dependency(Threads)
+find_dependency(Eigen3 3.4 NO_MODULE)
+find_dependency(xtl)
+find_dependency(xtensor)
+if(NOT TARGET biqa::stb)
+  # Debian's libstb-dev ships the stb implementations compiled in libstb and a pkg-config file.
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(BIQA_STB QUIET IMPORTED_TARGET stb)
+  endif()
+  add_library(biqa::stb INTERFACE IMPORTED)
+  if(BIQA_STB_FOUND)
+    target_link_libraries(biqa::stb INTERFACE PkgConfig::BIQA_STB)
+  else()
+    find_path(BIQA_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+    find_library(BIQA_STB_LIBRARY stb REQUIRED)
+    target_include_directories(biqa::stb INTERFACE ${BIQA_STB_INCLUDE_DIR})
+    target_link_libraries(biqa::stb INTERFACE ${BIQA_STB_LIBRARY})
+  endif()
+endif()

@@ -1,0 +1,20 @@
+#pragma once
+// Everything biqa offers on the CPU. Each header also compiles on its own.
+
+#include "biqa/version.hpp"
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/device.hpp"
+#include "biqa/core/dtype.hpp"
+#include "biqa/core/eigen_interop.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/shape.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/core/xtensor_interop.hpp"
+
+#include "biqa/io/json.hpp"
+#include "biqa/io/mapped_file.hpp"
+#include "biqa/io/safetensors.hpp"
+#include "biqa/io/weight_file.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/io/weights.hpp"

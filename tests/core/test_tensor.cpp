@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/eigen_interop.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/core/xtensor_interop.hpp"
+
+using biqa::Shape;
+using biqa::Tensor;
+
+TEST_CASE("tensor: contiguous storage is 64-byte aligned and row-major", "[core]") {
+  Tensor<float> t({2, 3, 4});
+  REQUIRE(reinterpret_cast<std::uintptr_t>(t.data()) % 64 == 0);
+  REQUIRE(t.stride(0) == 12);
+  REQUIRE(t.stride(1) == 4);
+  REQUIRE(t.stride(2) == 1);
+  REQUIRE(t.numel() == 24);
+  REQUIRE(t.is_contiguous());
+}
+
+TEST_CASE("tensor: views share storage and honour strides", "[core]") {
+  std::vector<float> v(24);
+  for (int i = 0; i < 24; ++i) v[i] = float(i);
+  auto t = Tensor<float>::from_vector({2, 3, 4}, v);
+
+  auto p = t.permute({2, 0, 1});
+  REQUIRE(p.shape() == Shape{4, 2, 3});
+  REQUIRE_FALSE(p.is_contiguous());
+  REQUIRE(p(3, 1, 2) == t(1, 2, 3));
+
+  auto s = t.slice(2, 1, 4, 2);  // columns 1 and 3
+  REQUIRE(s.shape() == Shape{2, 3, 2});
+  REQUIRE(s(1, 2, 1) == 23.0f);
+
+  auto sel = t.select(1, -1);
+  REQUIRE(sel.shape() == Shape{2, 4});
+  REQUIRE(sel(1, 0) == 20.0f);
+
+  auto c = p.contiguous();
+  REQUIRE(c.is_contiguous());
+  REQUIRE(c(3, 1, 2) == 23.0f);
+  c(0, 0, 0) = -1;
+  REQUIRE(t(0, 0, 0) == 0.0f);  // a copy
+  s(0, 0, 0) = 100;
+  REQUIRE(t(0, 0, 1) == 100.0f);  // a view
+
+  auto u = t.unsqueeze(0);
+  REQUIRE(u.shape() == Shape{1, 2, 3, 4});
+  REQUIRE(u.reshape({6, 4})(5, 3) == 23.0f);
+  REQUIRE_THROWS_AS(p.reshape({24}), biqa::Error);
+  REQUIRE_THROWS_AS(t.reshape({5, 5}), biqa::Error);
+  REQUIRE_THROWS_AS(t(2, 0, 0), biqa::Error);
+  REQUIRE_THROWS_AS(t.permute({0, 0, 1}), biqa::Error);
+}
+
+TEST_CASE("tensor: borrowed storage stays alive through its owner", "[core]") {
+  auto owner = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+  Tensor<float> view;
+  {
+    auto keep = std::shared_ptr<void>(owner, owner.get());
+    view = Tensor<float>::borrow(owner->data(), {2, 3}, keep);
+  }
+  REQUIRE(owner.use_count() == 2);
+  REQUIRE(view(1, 2) == 6.0f);
+  auto tr = view.transpose(0, 1);
+  tr.assign(Tensor<float>::from_list({3, 2}, {0, 1, 2, 3, 4, 5}));
+  REQUIRE(view.to_vector() == std::vector<float>{0, 2, 4, 1, 3, 5});
+}
+
+TEST_CASE("tensor: Eigen and xtensor views are zero-copy", "[core]") {
+  auto t = Tensor<float>::from_list({2, 3}, {1, 2, 3, 4, 5, 6});
+  auto m = biqa::as_matrix(t);
+  REQUIRE(m(1, 2) == 6.0f);
+  m(0, 0) = 10;
+  REQUIRE(t(0, 0) == 10.0f);
+  auto tt = t.transpose(0, 1);
+  auto mt = biqa::as_matrix(tt);
+  REQUIRE(mt.rows() == 3);
+  REQUIRE(mt(2, 1) == 6.0f);
+  Eigen::MatrixXf prod = m * mt;  // [2x3] x [3x2]
+  REQUIRE(prod(0, 0) == Approx(10 * 10 + 4 + 9));
+
+  auto x = biqa::as_xarray(tt);
+  REQUIRE(x.shape()[0] == 3);
+  REQUIRE(x(2, 1) == 6.0f);
+  x(0, 1) = 40;
+  REQUIRE(t(1, 0) == 40.0f);
+  auto back = biqa::from_xexpression<float>(x);
+  REQUIRE(back.shape() == Shape{3, 2});
+  REQUIRE(back(0, 1) == 40.0f);
+}
+
+TEST_CASE("scratch arena reuses its blocks after reset", "[core]") {
+  biqa::ScratchArena arena;
+  void* a = arena.allocate(1000);
+  void* b = arena.allocate(3000);
+  REQUIRE(reinterpret_cast<std::uintptr_t>(b) % 64 == 0);
+  const auto cap = arena.capacity();
+  arena.reset();
+  REQUIRE(arena.allocate(1000) == a);
+  arena.allocate(3000);
+  REQUIRE(arena.capacity() == cap);
+  arena.allocate(5u << 20);  // larger than any block
+  REQUIRE(arena.capacity() > cap);
+}

@@ -1,0 +1,127 @@
+#pragma once
+// The biqa tool's command registry and argument parsing. A subcommand is one file:
+//   static biqa::cli::Register reg{{"name", "one-line summary", "usage text", run}};
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "biqa/core/error.hpp"
+
+namespace biqa::cli {
+
+// Exit statuses: 0 success, 1 usage or invalid argument, 2 unreadable or malformed input,
+// 3 internal error.
+enum ExitCode : int { ok = 0, usage_error = 1, input_error = 2, internal_error = 3 };
+
+class Args;
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::string usage;  // shown by `biqa NAME --help`
+  std::function<int(Args&)> run;
+};
+
+inline std::map<std::string, Command>& registry() {
+  static std::map<std::string, Command> commands;
+  return commands;
+}
+
+struct Register {
+  explicit Register(Command c) { registry()[c.name] = std::move(c); }
+};
+
+// Command-line arguments after the subcommand name. Options are "--name value", "--name=value"
+// or a bare flag; everything else is positional. Unknown options are an error at finish().
+class Args {
+ public:
+  Args(std::vector<std::string> argv, std::string command)
+      : argv_(std::move(argv)), command_(std::move(command)), used_(argv_.size(), false) {}
+
+  bool help_requested() const {
+    for (const auto& a : argv_)
+      if (a == "--help" || a == "-h") return true;
+    return false;
+  }
+
+  // A boolean flag, e.g. --json.
+  bool flag(const std::string& name) {
+    bool found = false;
+    for (std::size_t i = 0; i < argv_.size(); ++i) {
+      if (!used_[i] && argv_[i] == name) {
+        used_[i] = true;
+        found = true;
+      }
+    }
+    return found;
+  }
+
+  // The value of --name (last one wins); aliases like "-m" may be given.
+  std::optional<std::string> option(const std::string& name, const std::string& alias = "") {
+    const auto all = options(name, alias);
+    if (all.empty()) return std::nullopt;
+    return all.back();
+  }
+  std::string option_or(const std::string& name, const std::string& fallback,
+                        const std::string& alias = "") {
+    return option(name, alias).value_or(fallback);
+  }
+  // Every value of a repeatable option.
+  std::vector<std::string> options(const std::string& name, const std::string& alias = "") {
+    std::vector<std::string> values;
+    for (std::size_t i = 0; i < argv_.size(); ++i) {
+      if (used_[i]) continue;
+      const std::string& a = argv_[i];
+      const bool match = a == name || (!alias.empty() && a == alias);
+      if (match) {
+        if (i + 1 >= argv_.size())
+          fail(ErrorCode::invalid_argument, command_, ": ", name, " needs a value");
+        used_[i] = used_[i + 1] = true;
+        values.push_back(argv_[i + 1]);
+        ++i;
+      } else if (a.rfind(name + "=", 0) == 0) {
+        used_[i] = true;
+        values.push_back(a.substr(name.size() + 1));
+      }
+    }
+    return values;
+  }
+  int int_option(const std::string& name, int fallback, const std::string& alias = "") {
+    const auto v = option(name, alias);
+    if (!v) return fallback;
+    char* end = nullptr;
+    const long x = std::strtol(v->c_str(), &end, 10);
+    if (end == v->c_str() || *end != '\0')
+      fail(ErrorCode::invalid_argument, command_, ": ", name, " expects an integer, got '", *v, "'");
+    return static_cast<int>(x);
+  }
+
+  // The remaining arguments, after all options were read. Any leftover "--x" is an error.
+  std::vector<std::string> positionals() {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < argv_.size(); ++i) {
+      if (used_[i]) continue;
+      const std::string& a = argv_[i];
+      if (a.size() > 1 && a[0] == '-' && a != "-")
+        fail(ErrorCode::invalid_argument, command_, ": unknown option '", a, "' (see biqa ",
+             command_, " --help)");
+      used_[i] = true;
+      out.push_back(a);
+    }
+    return out;
+  }
+
+  const std::string& command() const { return command_; }
+
+ private:
+  std::vector<std::string> argv_;
+  std::string command_;
+  std::vector<bool> used_;
+};
+
+}  // namespace biqa::cli
