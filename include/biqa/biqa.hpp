@@ -18,3 +18,5 @@
 #include "biqa/io/weight_file.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/io/weights.hpp"
+#include "biqa/io/image.hpp"
+#include "biqa/io/npy.hpp"
