@@ -1,0 +1,73 @@
+#pragma once
+// Shared test helpers: temporary paths, running the CLI, relative-error comparison.
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "biqa/core/tensor.hpp"
+
+namespace biqa::test {
+
+inline std::string data_path(const std::string& rel) { return std::string(BIQA_TEST_DATA_DIR) + "/" + rel; }
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "biqa-test-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunResult {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+// Runs the biqa tool with the given argument string (shell-quoted by the caller).
+inline RunResult run_cli(const std::string& args) {
+#ifdef BIQA_CLI_PATH
+  const std::string cmd = std::string("'") + BIQA_CLI_PATH + "' " + args + " 2>&1";
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+#else
+  (void)args;
+  return {};
+#endif
+}
+
+// max|a - b| / max|b|, the parity measure used throughout the tests.
+inline double relative_error(const Tensor<float>& a, const Tensor<float>& ref) {
+  if (a.shape() != ref.shape()) return INFINITY;
+  const auto x = a.contiguous(), y = ref.contiguous();
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < y.numel(); ++i) {
+    diff = std::max(diff, std::fabs(double(x.data()[i]) - double(y.data()[i])));
+    scale = std::max(scale, std::fabs(double(y.data()[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+}  // namespace biqa::test
