@@ -39,10 +39,9 @@ struct RunResult {
   std::string out;  // stdout and stderr together
 };
 
-// Runs the biqa tool with the given argument string (shell-quoted by the caller).
-inline RunResult run_cli(const std::string& args) {
-#ifdef BIQA_CLI_PATH
-  const std::string cmd = std::string("'") + BIQA_CLI_PATH + "' " + args + " 2>&1";
+// Runs a program with an argument string (shell-quoted by the caller); stdout+stderr captured.
+inline RunResult run_program(const std::string& program, const std::string& args) {
+  const std::string cmd = "'" + program + "' " + args + " 2>&1";
   RunResult r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -52,9 +51,15 @@ inline RunResult run_cli(const std::string& args) {
   const int st = ::pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// Runs the biqa tool.
+inline RunResult run_cli(const std::string& args) {
+#ifdef BIQA_CLI_PATH
+  return run_program(BIQA_CLI_PATH, args);
 #else
   (void)args;
-  return {};
+  return {-1, "biqa tool not built (BIQA_BUILD_TOOLS=OFF)"};
 #endif
 }
 
