@@ -49,3 +49,9 @@ TEST_CASE("npy: malformed files are clear errors", "[io][bad-input]") {
   const auto key = edit("'shape'", "'shapf'");
   REQUIRE_THROWS_AS(io::decode_npy(key.data(), key.size()), Error);
 }
+
+TEST_CASE("npy: regression: a shape whose element count overflows is an error", "[io][bad-input]") {
+  // Found by fuzz_npy: 2 × 4040 × 40 × 2222222222222 × 20 × 2 overflowed int64.
+  const auto bytes = io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/npy/shape-overflow.npy");
+  REQUIRE_THROWS_WITH(io::decode_npy(bytes.data(), bytes.size()), Catch::Contains("too many elements"));
+}

@@ -37,9 +37,13 @@ class Shape {
     return a;
   }
 
+  // Element count; a shape whose count overflows int64 is an error, never a wrapped number.
   std::int64_t numel() const {
     std::int64_t n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+    for (int i = 0; i < rank_; ++i) {
+      if (__builtin_mul_overflow(n, dims_[static_cast<std::size_t>(i)], &n))
+        fail(ErrorCode::invalid_argument, "shape ", to_string(), " has too many elements");
+    }
     return n;
   }
 

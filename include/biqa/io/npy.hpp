@@ -180,6 +180,10 @@ inline NpyArray decode_npy(const void* data, std::size_t n, const std::string& n
   detail::NpyHeader(std::string_view(reinterpret_cast<const char*>(p + header_start), header_len), name)
       .parse(a.dtype, a.shape);
   const std::size_t body = header_start + header_len;
+  std::int64_t count = 1;
+  for (auto d : a.shape)
+    if (__builtin_mul_overflow(count, d, &count))
+      fail(ErrorCode::format, name, ": .npy shape ", a.shape.to_string(), " has too many elements");
   const auto need = static_cast<unsigned long long>(a.shape.numel()) * dtype_size(a.dtype);
   BIQA_CHECK(need == n - body, ErrorCode::format, name, ": .npy data has ", n - body,
              " bytes, shape ", a.shape.to_string(), " of ", dtype_name(a.dtype), " needs ", need);
