@@ -55,3 +55,11 @@ TEST_CASE("npy: regression: a shape whose element count overflows is an error", 
   const auto bytes = io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/npy/shape-overflow.npy");
   REQUIRE_THROWS_WITH(io::decode_npy(bytes.data(), bytes.size()), Catch::Contains("too many elements"));
 }
+
+TEST_CASE("npy: regression: empty arrays convert without touching null storage", "[io]") {
+  // Found by fuzz_npy: shape (1202, 0, ..., 2) has no elements and no data bytes.
+  const auto bytes = io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/npy/empty-f32.npy");
+  const auto a = io::decode_npy(bytes.data(), bytes.size());
+  REQUIRE(a.shape.numel() == 0);
+  REQUIRE(a.to_float().numel() == 0);
+}

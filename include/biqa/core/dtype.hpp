@@ -196,6 +196,7 @@ inline double load_as_double(const void* base, DType d, std::size_t i) {
 
 // Converts `n` contiguous elements of dtype `d` to float.
 inline void convert_to_float(const void* src, DType d, std::size_t n, float* dst) {
+  if (n == 0) return;  // empty tensors may have null storage
   if (d == DType::f32) {
     std::memcpy(dst, src, n * 4);
     return;
