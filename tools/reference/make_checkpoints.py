@@ -278,6 +278,8 @@ def main():
         ("a", shared[2:5]), ("b", shared[5:9].view(2, 2)),
     ])
     save("views.pth", views, list(views.items()))
+    # The same with pickle protocol 4: FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL.
+    save("views_p4.pth", views, list(views.items()), pickle_protocol=4)
 
     # 3. A training checkpoint: the weights under "model" beside things biqa must skip.
     small = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
@@ -310,12 +312,13 @@ def main():
     save("wrapped.pth", wrapped, list(wrapped_sd.items()), source_key="state_dict")
 
     # 5. No well-known key: nested dicts and lists flatten with '.', int keys included, and
-    #    non-tensor leaves are skipped.
+    #    non-tensor leaves are skipped. A Parameter pickles through _rebuild_parameter.
     nested = {
         "encoder": {"w": torch.randn(2, 2), "sub": {"b": torch.randn(3).double()}},
         "heads": [torch.ones(1, dtype=torch.int64), torch.zeros(2, dtype=torch.bool)],
         "meta": {"name": "x", "size": 3},
         7: torch.tensor([7.0]),
+        "param": nn.Parameter(torch.tensor([1.5, -2.0])),  # _rebuild_parameter
     }
     save("nested.pth", nested, flatten(nested))
 

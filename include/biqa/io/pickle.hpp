@@ -14,6 +14,7 @@
 // Containers live in tables of the Document and are referred to by index, so shared and even
 // cyclic structures (possible through the memo) cost nothing to build or destroy.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -214,7 +215,11 @@ class Unpickler {
         case '(': push_mark(); break;  // MARK
         case '0': pop(); break;        // POP
         case '1': pop_mark(); break;   // POP_MARK
-        case '2': push(top()); break;  // DUP
+        case '2': {  // DUP
+          const Value v = top();
+          push(v);
+          break;
+        }
 
         case 'N': push(Value{}); break;  // NONE
         case 0x88: push(boolean(true)); break;   // NEWTRUE
@@ -278,8 +283,13 @@ class Unpickler {
           add_to(top(), Kind::list, {v}, "APPEND");
           break;
         }
-        case 'e': add_to(top(), Kind::list, pop_mark(), "APPENDS"); break;  // APPENDS
-        case 0x90: add_to(top(), Kind::set, pop_mark(), "ADDITEMS"); break; // ADDITEMS
+        case 'e':     // APPENDS
+        case 0x90: {  // ADDITEMS
+          auto items = pop_mark();  // before top(): the target lies below the mark
+          add_to(top(), op == 'e' ? Kind::list : Kind::set, std::move(items),
+                 op == 'e' ? "APPENDS" : "ADDITEMS");
+          break;
+        }
 
         case 'q': memo_put(u8()); break;    // BINPUT
         case 'r': memo_put(u32()); break;   // LONG_BINPUT

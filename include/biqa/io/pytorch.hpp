@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -255,6 +256,8 @@ class PytorchReader {
           __builtin_mul_overflow(numel, t.size[d], &numel))
         bad("tensor '", name, "' is too large");
     }
+    if (!empty && numel > std::numeric_limits<std::int64_t>::max() / std::int64_t(dtype_size(s.dtype)))
+      bad("tensor '", name, "' is too large");
     if (empty ? t.offset > storage_numel : last >= storage_numel)
       bad("tensor '", name, "' (offset ", t.offset, ", size ", list(t.size), ", stride ",
           list(t.stride), ") reaches element ", last, " of storage '", s.key, "' which has ",
