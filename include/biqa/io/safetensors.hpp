@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -156,8 +157,21 @@ inline std::vector<std::byte> encode_safetensors(const std::vector<TensorBlob>& 
     for (const auto& [k, v] : metadata) md.set(k, v);
     header.set("__metadata__", md);
   }
+  // The data of wider elements goes first, so that every tensor is aligned to its element size
+  // (the header keeps the given order; the reader requires alignment).
+  std::vector<std::size_t> layout(tensors.size());
+  std::iota(layout.begin(), layout.end(), std::size_t{0});
+  std::stable_sort(layout.begin(), layout.end(), [&](std::size_t a, std::size_t b) {
+    return dtype_size(tensors[a].dtype) > dtype_size(tensors[b].dtype);
+  });
+  std::vector<std::uint64_t> offsets(tensors.size());
   std::uint64_t offset = 0;
-  for (const auto& t : tensors) {
+  for (std::size_t i : layout) {
+    offsets[i] = offset;
+    offset += tensors[i].bytes.size();
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
     const std::uint64_t n = static_cast<std::uint64_t>(t.shape.numel()) * dtype_size(t.dtype);
     BIQA_CHECK(n == t.bytes.size(), ErrorCode::invalid_argument, "tensor '", t.name, "' has ",
                t.bytes.size(), " bytes, shape needs ", n);
@@ -168,9 +182,8 @@ inline std::vector<std::byte> encode_safetensors(const std::vector<TensorBlob>& 
     json::Value desc = json::Object{};
     desc.set("dtype", dtype_name(t.dtype));
     desc.set("shape", shape);
-    desc.set("data_offsets", json::Array{json::Value(offset), json::Value(offset + n)});
+    desc.set("data_offsets", json::Array{json::Value(offsets[i]), json::Value(offsets[i] + n)});
     header.set(t.name, desc);
-    offset += n;
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');  // keeps every tensor 8-byte aligned in the file
@@ -178,10 +191,9 @@ inline std::vector<std::byte> encode_safetensors(const std::vector<TensorBlob>& 
   const std::uint64_t len = h.size();
   for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = std::byte((len >> (8 * i)) & 0xff);
   std::memcpy(out.data() + 8, h.data(), h.size());
-  std::size_t pos = 8 + h.size();
-  for (const auto& t : tensors) {
-    if (!t.bytes.empty()) std::memcpy(out.data() + pos, t.bytes.data(), t.bytes.size());
-    pos += t.bytes.size();
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    if (!t.bytes.empty()) std::memcpy(out.data() + 8 + h.size() + offsets[i], t.bytes.data(), t.bytes.size());
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "biqa/io/mapped_file.hpp"
+#include "biqa/io/pytorch.hpp"
 #include "biqa/io/safetensors.hpp"
 #include "biqa/io/weight_file.hpp"
 #include "biqa/io/weight_store.hpp"
@@ -12,6 +13,7 @@
 namespace biqa::io {
 
 inline WeightFile load_weights(std::shared_ptr<MappedFile> file) {
+  if (looks_like_pytorch(*file)) return read_pytorch(std::move(file));
   return read_safetensors(std::move(file));
 }
 
