@@ -40,6 +40,7 @@ class MappedFile {
         fail(ErrorCode::io, path, ": mmap failed: ", std::strerror(errno));
       }
       f->data_ = static_cast<std::byte*>(p);
+      f->mapped_ = true;
     }
     ::close(fd);
     return f;
@@ -64,7 +65,7 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile() {
-    if (owned_.empty() && data_ != nullptr) ::munmap(data_, size_);
+    if (mapped_) ::munmap(data_, size_);
   }
 
   const std::byte* data() const { return data_; }
@@ -78,6 +79,7 @@ class MappedFile {
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::vector<std::byte> owned_;
+  bool mapped_ = false;  // data_ comes from mmap (else from owned_)
 };
 
 inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
