@@ -63,3 +63,11 @@ TEST_CASE("npy: regression: empty arrays convert without touching null storage",
   REQUIRE(a.shape.numel() == 0);
   REQUIRE(a.to_float().numel() == 0);
 }
+
+TEST_CASE("npy: regression: empty arrays with huge extents", "[io]") {
+  // Found by fuzz_npy: (24040, 0, 42220, 4222222222444, 202) is empty, but its strides overflow.
+  const auto bytes = io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/npy/empty-huge-strides.npy");
+  const auto a = io::decode_npy(bytes.data(), bytes.size());
+  REQUIRE(a.to_float().numel() == 0);
+  REQUIRE_THROWS_WITH(Tensor<float>(Shape{1 << 30, 1 << 30, 1 << 30}), Catch::Contains("too many elements"));
+}

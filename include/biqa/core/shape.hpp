@@ -71,14 +71,17 @@ class Shape {
     return s + "]";
   }
 
-  // Row-major (C order) element strides.
+  // Row-major (C order) element strides. An empty shape may have extents whose product overflows;
+  // its strides are never used to address memory, so they saturate to 0 instead.
   std::array<std::int64_t, max_rank> contiguous_strides() const {
     std::array<std::int64_t, max_rank> st{};
     std::int64_t s = 1;
+    bool overflow = false;
     for (int i = rank_ - 1; i >= 0; --i) {
-      st[static_cast<std::size_t>(i)] = s;
-      s *= dims_[static_cast<std::size_t>(i)];
+      st[static_cast<std::size_t>(i)] = overflow ? 0 : s;
+      if (!overflow && __builtin_mul_overflow(s, dims_[static_cast<std::size_t>(i)], &s)) overflow = true;
     }
+    if (overflow) (void)numel();  // throws unless an extent is 0
     return st;
   }
 
