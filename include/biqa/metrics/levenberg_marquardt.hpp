@@ -9,16 +9,23 @@
 // same algorithm from the same start makes it land in the same local minimum as curve_fit, which
 // matters because logistic fits have several.
 //
-// Problem concept (residuals r = model - data, minimising sum r^2):
-//   Eigen::Index residual_count() const;
-//   void residuals(const Eigen::VectorXd& params, Eigen::VectorXd& r) const;
-//   void jacobian(const Eigen::VectorXd& params, Eigen::MatrixXd& J) const;  // dr_i / dparams_j
+// Written for a handful of parameters and many residuals, with its own Householder QR rather
+// than Eigen's: instantiating Eigen's QR costs every translation unit that includes biqa.hpp
+// several seconds of compile time, and a 5-column QR is a few lines.
+//
+// Problem concept (residuals r = model - data; the solver minimises sum r^2):
+//   std::size_t residual_count() const;
+//   void residuals(std::span<const double> params, std::span<double> r) const;
+//   void jacobian(std::span<const double> params, std::span<double> J) const;
+//       // J column-major, residual_count() x params.size(): J[j * m + i] = dr_i / dparams_j
 
-#include <Eigen/Core>
-#include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
+#include <numeric>
+#include <span>
+#include <vector>
 
 #include "biqa/core/error.hpp"
 
@@ -55,7 +62,7 @@ inline const char* to_string(LmStatus s) {
 }
 
 struct LmResult {
-  Eigen::VectorXd params;
+  std::vector<double> params;
   double sse = 0;  // sum of squared residuals at params
   int evaluations = 0;
   int iterations = 0;  // Jacobian evaluations
@@ -65,131 +72,219 @@ struct LmResult {
 
 namespace detail {
 
+using Vec = std::vector<double>;
+
+inline double norm2(std::span<const double> v) {
+  // Scaled, so that squares of large residuals cannot overflow.
+  double scale = 0;
+  for (double x : v) scale = std::max(scale, std::abs(x));
+  if (scale == 0 || !std::isfinite(scale)) return scale;
+  double s = 0;
+  for (double x : v) s += (x / scale) * (x / scale);
+  return scale * std::sqrt(s);
+}
+
+// Householder QR of the column-major m x n matrix A (overwritten), optionally with column
+// pivoting (largest remaining column norm first), applied also to the vector b:
+//   A P = Q R,  b <- Q^T b.
+// R (n x n, upper, column-major) and the permutation (pivoted column k = original perm[k]) are
+// returned. Q is not formed.
+struct QR {
+  std::size_t n = 0;
+  Vec R;  // R[j * n + i], i <= j
+  std::vector<std::size_t> perm;
+  double r(std::size_t i, std::size_t j) const { return R[j * n + i]; }
+};
+
+inline QR householder_qr(Vec& A, std::size_t m, std::size_t n, Vec& b, bool pivot) {
+  QR qr;
+  qr.n = n;
+  qr.R.assign(n * n, 0.0);
+  qr.perm.resize(n);
+  std::iota(qr.perm.begin(), qr.perm.end(), std::size_t{0});
+  auto col = [&](std::size_t j) { return A.data() + j * m; };
+  for (std::size_t k = 0; k < n && k < m; ++k) {
+    if (pivot) {
+      std::size_t best = k;
+      double best_norm = -1;
+      for (std::size_t j = k; j < n; ++j) {
+        const double nj = norm2(std::span<const double>(col(j) + k, m - k));
+        if (nj > best_norm) best_norm = nj, best = j;
+      }
+      if (best != k) {
+        std::swap_ranges(col(k), col(k) + m, col(best));
+        std::swap(qr.perm[k], qr.perm[best]);
+      }
+    }
+    double* x = col(k) + k;
+    const std::size_t len = m - k;
+    const double xnorm = norm2(std::span<const double>(x, len));
+    if (xnorm == 0) continue;  // R(k,k) = 0: a zero column
+    // H = I - v v^T / (v_0 * alpha_neg), v = x - alpha e_0, alpha = -sign(x_0) ||x||.
+    const double alpha = x[0] > 0 ? -xnorm : xnorm;
+    x[0] -= alpha;
+    const double vtv_half = -alpha * x[0];  // v^T v / 2
+    auto reflect = [&](double* y) {
+      double dot = 0;
+      for (std::size_t i = 0; i < len; ++i) dot += x[i] * y[i];
+      const double f = dot / vtv_half;
+      for (std::size_t i = 0; i < len; ++i) y[i] -= f * x[i];
+    };
+    for (std::size_t j = k + 1; j < n; ++j) reflect(col(j) + k);
+    reflect(b.data() + k);
+    x[0] = alpha;  // the reflected column is alpha e_0
+    std::fill(x + 1, x + len, 0.0);
+  }
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t i = 0; i <= j && i < m; ++i) qr.R[j * n + i] = col(j)[i];
+  return qr;
+}
+
+// Solves R z = b (upper triangular) over the leading `rank` unknowns; the rest are 0.
+inline Vec solve_upper(const QR& qr, const Vec& b, std::size_t rank) {
+  Vec z(qr.n, 0.0);
+  for (std::size_t ii = rank; ii-- > 0;) {
+    double s = b[ii];
+    for (std::size_t j = ii + 1; j < rank; ++j) s -= qr.r(ii, j) * z[j];
+    z[ii] = s / qr.r(ii, ii);
+  }
+  return z;
+}
+
+// Solves R^T w = b (lower triangular).
+inline Vec solve_upper_transposed(const QR& qr, Vec b) {
+  for (std::size_t j = 0; j < qr.n; ++j) {
+    double s = b[j];
+    for (std::size_t i = 0; i < j; ++i) s -= qr.r(i, j) * b[i];
+    b[j] = s / qr.r(j, j);
+  }
+  return b;
+}
+
 // Solves the trust-region subproblem for the current linearisation (Moré's "lmpar"): finds
 // par >= 0 and the step x with (J^T J + par D^2) x = J^T r and ||D x|| within 10% of delta, or
-// par = 0 when the Gauss-Newton step already fits. J P = Q R (R n x n upper, P pivoting), qtr =
-// (Q^T r).head(n). Returns x in the original parameter order; the step to take is -x.
-inline Eigen::VectorXd lm_parameter(const Eigen::MatrixXd& R, const Eigen::VectorXi& perm,
-                                    const Eigen::VectorXd& diag, const Eigen::VectorXd& qtr,
-                                    double delta, double& par) {
-  const Eigen::Index n = R.cols();
+// par = 0 when the Gauss-Newton step already fits. J P = Q R, qtr = (Q^T r)[0..n). Returns x in
+// the original parameter order; the step to take is -x.
+inline Vec lm_parameter(const QR& qr, const Vec& diag, const Vec& qtr, double delta, double& par) {
+  const std::size_t n = qr.n;
   constexpr double dwarf = std::numeric_limits<double>::min();
-  Eigen::VectorXd dp(n);  // diag in pivoted order
-  for (Eigen::Index j = 0; j < n; ++j) dp(j) = diag(perm(j));
-
-  auto unpivot = [&](const Eigen::VectorXd& z) {
-    Eigen::VectorXd x(n);
-    for (Eigen::Index j = 0; j < n; ++j) x(perm(j)) = z(j);
+  Vec dp(n);  // diag in pivoted order
+  for (std::size_t j = 0; j < n; ++j) dp[j] = diag[qr.perm[j]];
+  auto unpivot = [&](const Vec& z) {
+    Vec x(n);
+    for (std::size_t j = 0; j < n; ++j) x[qr.perm[j]] = z[j];
     return x;
+  };
+  auto scaled_norm = [&](const Vec& z, Vec& dz) {
+    for (std::size_t j = 0; j < n; ++j) dz[j] = dp[j] * z[j];
+    return norm2(dz);
   };
 
   // Gauss-Newton direction; on a singular R, the components past the first zero pivot are 0.
-  Eigen::Index nsing = n;
-  for (Eigen::Index j = 0; j < n; ++j)
-    if (R(j, j) == 0) {
+  std::size_t nsing = n;
+  for (std::size_t j = 0; j < n; ++j)
+    if (qr.r(j, j) == 0) {
       nsing = j;
       break;
     }
-  Eigen::VectorXd z = Eigen::VectorXd::Zero(n);
-  if (nsing > 0)
-    z.head(nsing) = R.topLeftCorner(nsing, nsing).triangularView<Eigen::Upper>().solve(qtr.head(nsing));
-  Eigen::VectorXd x = unpivot(z);
-
-  Eigen::VectorXd dz = dp.cwiseProduct(z);  // D x in pivoted order
-  double dxnorm = dz.norm();
+  Vec z = solve_upper(qr, qtr, nsing), dz(n);
+  double dxnorm = scaled_norm(z, dz);
   double fp = dxnorm - delta;
   if (fp <= 0.1 * delta) {
     par = 0;
-    return x;
+    return unpivot(z);
   }
 
   // Lower bound from the Newton step at par = 0 (only with full rank).
   double parl = 0;
   if (nsing == n) {
-    Eigen::VectorXd w = dp.cwiseProduct(dz) / dxnorm;
-    R.triangularView<Eigen::Upper>().transpose().solveInPlace(w);
-    const double wn = w.norm();
+    Vec w(n);
+    for (std::size_t j = 0; j < n; ++j) w[j] = dp[j] * dz[j] / dxnorm;
+    const double wn = norm2(solve_upper_transposed(qr, w));
     parl = fp / delta / wn / wn;
   }
-  // Upper bound from the gradient.
-  Eigen::VectorXd g = R.triangularView<Eigen::Upper>().transpose() * qtr;
-  g = g.cwiseQuotient(dp);
-  const double gnorm = g.norm();
+  // Upper bound from the gradient R^T qtr, scaled.
+  Vec g(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    double s = 0;
+    for (std::size_t i = 0; i <= j; ++i) s += qr.r(i, j) * qtr[i];
+    g[j] = s / dp[j];
+  }
+  const double gnorm = norm2(g);
   double paru = gnorm / delta;
   if (paru == 0) paru = dwarf / std::min(delta, 0.1);
 
   par = std::clamp(par, parl, paru);
   if (par == 0) par = gnorm / dxnorm;
 
-  Eigen::MatrixXd stacked(2 * n, n);
-  Eigen::VectorXd rhs(2 * n);
   for (int iter = 1;; ++iter) {
     if (par == 0) par = std::max(dwarf, 0.001 * paru);
-    // min || [R; sqrt(par) Dp] z - [qtr; 0] || by a small QR; S is its triangular factor.
-    stacked.topRows(n) = R.triangularView<Eigen::Upper>();
-    stacked.bottomRows(n) = (std::sqrt(par) * dp).asDiagonal();
-    rhs.head(n) = qtr;
-    rhs.tail(n).setZero();
-    Eigen::HouseholderQR<Eigen::MatrixXd> small(stacked);
-    const Eigen::MatrixXd S = small.matrixQR().topRows(n).triangularView<Eigen::Upper>();
-    Eigen::VectorXd qtb = small.householderQ().adjoint() * rhs;
-    z = S.triangularView<Eigen::Upper>().solve(qtb.head(n));
-    x = unpivot(z);
-    dz = dp.cwiseProduct(z);
-    dxnorm = dz.norm();
+    // min || [R; sqrt(par) Dp] z - [qtr; 0] || by a QR of the stacked 2n x n matrix; its R is S.
+    Vec stacked(2 * n * n, 0.0), rhs(2 * n, 0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t i = 0; i <= j; ++i) stacked[j * 2 * n + i] = qr.r(i, j);
+      stacked[j * 2 * n + n + j] = std::sqrt(par) * dp[j];
+      rhs[j] = qtr[j];
+    }
+    const QR s = householder_qr(stacked, 2 * n, n, rhs, /*pivot=*/false);
+    z = solve_upper(s, rhs, n);
+    dxnorm = scaled_norm(z, dz);
     const double previous = fp;
     fp = dxnorm - delta;
-    if (std::abs(fp) <= 0.1 * delta || (parl == 0 && fp <= previous && previous < 0) || iter == 10)
-      break;
+    if (std::abs(fp) <= 0.1 * delta || (parl == 0 && fp <= previous && previous < 0) || iter == 10) break;
     // Newton correction to par.
-    Eigen::VectorXd w = dp.cwiseProduct(dz) / dxnorm;
-    S.triangularView<Eigen::Upper>().transpose().solveInPlace(w);
-    const double wn = w.norm();
+    Vec w(n);
+    for (std::size_t j = 0; j < n; ++j) w[j] = dp[j] * dz[j] / dxnorm;
+    const double wn = norm2(solve_upper_transposed(s, w));
     const double parc = fp / delta / wn / wn;
     if (fp > 0) parl = std::max(parl, par);
     if (fp < 0) paru = std::min(paru, par);
     par = std::max(parl, par + parc);
   }
-  return x;
+  return unpivot(z);
 }
 
 }  // namespace detail
 
 template <typename Problem>
-LmResult levenberg_marquardt(const Problem& problem, Eigen::VectorXd params, const LmOptions& options = {}) {
-  const Eigen::Index n = params.size(), m = problem.residual_count();
+LmResult levenberg_marquardt(const Problem& problem, std::vector<double> params, const LmOptions& options = {}) {
+  using detail::Vec;
+  using detail::norm2;
+  const std::size_t n = params.size(), m = problem.residual_count();
   BIQA_CHECK(n > 0 && m >= n, ErrorCode::invalid_argument, "levenberg_marquardt: ", n,
              " parameters need at least as many residuals, got ", m);
   constexpr double eps = std::numeric_limits<double>::epsilon();
   const int max_evaluations = options.max_evaluations > 0 ? options.max_evaluations : 400 * int(n + 1);
 
   LmResult result;
-  Eigen::VectorXd r(m), r_new(m), trial(n);
-  Eigen::MatrixXd J(m, n);
+  Vec r(m), r_new(m), trial(n), J(m * n), qtr(m);
   problem.residuals(params, r);
   result.evaluations = 1;
-  double fnorm = r.norm();
-  BIQA_CHECK(std::isfinite(fnorm), ErrorCode::numeric,
-             "levenberg_marquardt: the model is not finite at the start values");
+  double fnorm = norm2(r);
+  BIQA_CHECK(std::isfinite(fnorm), ErrorCode::numeric, "levenberg_marquardt: the model is not finite at the start values");
 
-  Eigen::VectorXd diag(n), acnorm(n);
+  Vec diag(n), acnorm(n);
   double par = 0, delta = 0, xnorm = 0;
+  auto scaled_norm = [&](const Vec& v) {
+    Vec d(n);
+    for (std::size_t j = 0; j < n; ++j) d[j] = diag[j] * v[j];
+    return norm2(d);
+  };
   for (int iter = 1;; ++iter) {
     problem.jacobian(params, J);
     result.iterations = iter;
-    if (!J.allFinite()) {  // cannot linearise here; the last accepted point is the answer
-      result.status = LmStatus::at_precision;
+    if (!std::all_of(J.begin(), J.end(), [](double v) { return std::isfinite(v); })) {
+      result.status = LmStatus::at_precision;  // cannot linearise here; keep the last point
       break;
     }
-    for (Eigen::Index j = 0; j < n; ++j) acnorm(j) = J.col(j).norm();
-    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(J);
-    const Eigen::MatrixXd R = qr.matrixQR().topRows(n).triangularView<Eigen::Upper>();
-    const Eigen::VectorXi perm = qr.colsPermutation().indices().cast<int>();
-    const Eigen::VectorXd qtr = (qr.householderQ().adjoint() * r).head(n);
+    for (std::size_t j = 0; j < n; ++j) acnorm[j] = norm2(std::span<const double>(J.data() + j * m, m));
+    std::copy(r.begin(), r.end(), qtr.begin());
+    const detail::QR qr = detail::householder_qr(J, m, n, qtr, /*pivot=*/true);  // J is consumed
+    const Vec qtr_n(qtr.begin(), qtr.begin() + std::ptrdiff_t(n));
 
     if (iter == 1) {
-      for (Eigen::Index j = 0; j < n; ++j) diag(j) = acnorm(j) == 0 ? 1.0 : acnorm(j);
-      xnorm = diag.cwiseProduct(params).norm();
+      for (std::size_t j = 0; j < n; ++j) diag[j] = acnorm[j] == 0 ? 1.0 : acnorm[j];
+      xnorm = scaled_norm(params);
       delta = options.step_bound * xnorm;
       if (delta == 0) delta = options.step_bound;
     }
@@ -197,11 +292,12 @@ LmResult levenberg_marquardt(const Problem& problem, Eigen::VectorXd params, con
     // Largest cosine between the residual and a Jacobian column: the scaled gradient.
     double gnorm = 0;
     if (fnorm != 0) {
-      for (Eigen::Index j = 0; j < n; ++j) {
-        const Eigen::Index l = perm(j);
-        if (acnorm(l) == 0) continue;
-        const double s = R.col(j).head(j + 1).dot(qtr.head(j + 1)) / fnorm;
-        gnorm = std::max(gnorm, std::abs(s / acnorm(l)));
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::size_t l = qr.perm[j];
+        if (acnorm[l] == 0) continue;
+        double s = 0;
+        for (std::size_t i = 0; i <= j; ++i) s += qr.r(i, j) * qtr_n[i] / fnorm;
+        gnorm = std::max(gnorm, std::abs(s / acnorm[l]));
       }
     }
     if (gnorm <= options.gtol) {
@@ -212,24 +308,32 @@ LmResult levenberg_marquardt(const Problem& problem, Eigen::VectorXd params, con
       result.status = LmStatus::at_precision;
       break;
     }
-    diag = diag.cwiseMax(acnorm);
+    for (std::size_t j = 0; j < n; ++j) diag[j] = std::max(diag[j], acnorm[j]);
 
     bool stop = false;
     double ratio = 0;
     do {
-      const Eigen::VectorXd step = -detail::lm_parameter(R, perm, diag, qtr, delta, par);
-      trial = params + step;
-      const double pnorm = diag.cwiseProduct(step).norm();
+      Vec step = detail::lm_parameter(qr, diag, qtr_n, delta, par);
+      for (std::size_t j = 0; j < n; ++j) {
+        step[j] = -step[j];
+        trial[j] = params[j] + step[j];
+      }
+      const double pnorm = scaled_norm(step);
       if (iter == 1) delta = std::min(delta, pnorm);
       problem.residuals(trial, r_new);
       ++result.evaluations;
-      double fnorm1 = r_new.norm();
+      double fnorm1 = norm2(r_new);
       if (!std::isfinite(fnorm1)) fnorm1 = std::numeric_limits<double>::infinity();
 
       const double actred = 0.1 * fnorm1 < fnorm ? 1 - (fnorm1 / fnorm) * (fnorm1 / fnorm) : -1.0;
-      Eigen::VectorXd pstep(n);
-      for (Eigen::Index j = 0; j < n; ++j) pstep(j) = step(perm(j));
-      const double t1 = (R.triangularView<Eigen::Upper>() * pstep).norm() / fnorm;
+      // Predicted reduction: ||J step||^2 = ||R P^T step||^2.
+      double jstep2 = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (std::size_t j = i; j < n; ++j) s += qr.r(i, j) * step[qr.perm[j]];
+        jstep2 += s * s;
+      }
+      const double t1 = std::sqrt(jstep2) / fnorm;
       const double t2 = std::sqrt(par) * pnorm / fnorm;
       const double prered = t1 * t1 + t2 * t2 / 0.5;
       const double dirder = -(t1 * t1 + t2 * t2);
@@ -248,7 +352,7 @@ LmResult levenberg_marquardt(const Problem& problem, Eigen::VectorXd params, con
       if (ratio >= 1e-4) {  // accept
         params = trial;
         r.swap(r_new);
-        xnorm = diag.cwiseProduct(params).norm();
+        xnorm = scaled_norm(params);
         fnorm = fnorm1;
       }
 
@@ -268,7 +372,7 @@ LmResult levenberg_marquardt(const Problem& problem, Eigen::VectorXd params, con
     } while (!stop && ratio < 1e-4);
     if (stop) break;
   }
-  result.params = params;
+  result.params = std::move(params);
   result.sse = fnorm * fnorm;
   return result;
 }

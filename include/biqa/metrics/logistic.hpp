@@ -16,7 +16,6 @@
 // gets stuck in poor local minima on some data, so by default the fit also starts from other
 // points (see LogisticOptions::restarts) and keeps the lowest sum of squares.
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -105,38 +104,38 @@ class LogisticProblem {
  public:
   LogisticProblem(LogisticForm form, std::span<const double> x, std::span<const double> y)
       : form_(form), x_(x), y_(y) {}
-  Eigen::Index residual_count() const { return Eigen::Index(x_.size()); }
+  std::size_t residual_count() const { return x_.size(); }
 
-  void residuals(const Eigen::VectorXd& b, Eigen::VectorXd& r) const {
-    const std::span<const double> p(b.data(), std::size_t(b.size()));
+  void residuals(std::span<const double> b, std::span<double> r) const {
     if (form_ == LogisticForm::four_parameter && b[3] == 0) {  // a step function: no derivative
-      r.setConstant(std::numeric_limits<double>::quiet_NaN());
+      std::fill(r.begin(), r.end(), std::numeric_limits<double>::quiet_NaN());
       return;
     }
-    for (std::size_t i = 0; i < x_.size(); ++i) r[Eigen::Index(i)] = logistic(form_, p, x_[i]) - y_[i];
+    for (std::size_t i = 0; i < x_.size(); ++i) r[i] = logistic(form_, b, x_[i]) - y_[i];
   }
 
-  void jacobian(const Eigen::VectorXd& b, Eigen::MatrixXd& J) const {
-    for (std::size_t k = 0; k < x_.size(); ++k) {
-      const auto i = Eigen::Index(k);
-      const double x = x_[k];
+  // Column-major: J[j * m + i] = d r_i / d b_j.
+  void jacobian(std::span<const double> b, std::span<double> J) const {
+    const std::size_t m = x_.size();
+    for (std::size_t i = 0; i < m; ++i) {
+      const double x = x_[i];
       if (form_ == LogisticForm::five_parameter) {
         const double t = std::tanh(0.5 * b[1] * (x - b[2]));
         const double sech2 = 1.0 - t * t;
-        J(i, 0) = 0.5 * t;
-        J(i, 1) = 0.25 * b[0] * sech2 * (x - b[2]);
-        J(i, 2) = -0.25 * b[0] * sech2 * b[1];
-        J(i, 3) = x;
-        J(i, 4) = 1.0;
+        J[i] = 0.5 * t;
+        J[m + i] = 0.25 * b[0] * sech2 * (x - b[2]);
+        J[2 * m + i] = -0.25 * b[0] * sech2 * b[1];
+        J[3 * m + i] = x;
+        J[4 * m + i] = 1.0;
       } else {
         const double a = std::abs(b[3]);
         const double z = (x - b[2]) / a;
         const double s = z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
         const double d = (b[0] - b[1]) * s * (1.0 - s);
-        J(i, 0) = s;
-        J(i, 1) = 1.0 - s;
-        J(i, 2) = -d / a;
-        J(i, 3) = -d * z / a * (b[3] > 0 ? 1.0 : -1.0);
+        J[i] = s;
+        J[m + i] = 1.0 - s;
+        J[2 * m + i] = -d / a;
+        J[3 * m + i] = -d * z / a * (b[3] > 0 ? 1.0 : -1.0);
       }
     }
   }
@@ -148,9 +147,7 @@ class LogisticProblem {
 
 inline LmResult fit_from(LogisticForm form, std::span<const double> x, std::span<const double> y,
                          const std::vector<double>& start, const LmOptions& solver) {
-  const LogisticProblem problem(form, x, y);
-  Eigen::VectorXd p0 = Eigen::Map<const Eigen::VectorXd>(start.data(), Eigen::Index(start.size()));
-  return levenberg_marquardt(problem, p0, solver);
+  return levenberg_marquardt(LogisticProblem(form, x, y), start, solver);
 }
 
 }  // namespace detail
@@ -190,7 +187,7 @@ inline LogisticFit fit_logistic(std::span<const double> pred, std::span<const do
     // A later start must beat the kept one by more than rounding to replace it.
     if (std::isfinite(last.sse) && (!have || last.sse < best.sse * (1 - 1e-12))) {
       have = true;
-      best.params.assign(last.params.data(), last.params.data() + last.params.size());
+      best.params = last.params;
       best.sse = last.sse;
       best.converged = last.converged();
       best.start_index = index;
