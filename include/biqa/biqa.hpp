@@ -20,3 +20,10 @@
 #include "biqa/io/weights.hpp"
 #include "biqa/io/image.hpp"
 #include "biqa/io/npy.hpp"
+
+#include "biqa/metrics/bootstrap.hpp"
+#include "biqa/metrics/correlation.hpp"
+#include "biqa/metrics/evaluation.hpp"
+#include "biqa/metrics/input.hpp"
+#include "biqa/metrics/levenberg_marquardt.hpp"
+#include "biqa/metrics/logistic.hpp"
