@@ -33,3 +33,12 @@ TEST_CASE("json: malformed documents give errors with the byte offset", "[io][ba
   REQUIRE_THROWS_AS(json::parse("1.5").as_int(), Error);
   REQUIRE_THROWS_AS(json::parse("\"x\"").as_number(), Error);
 }
+
+TEST_CASE("json: numbers round-trip exactly", "[io]") {
+  for (double d : {0.1, 1.0 / 3.0, 2.2250738585072014e-308, 123456789.125, -7e-12, 0.8931234567891234}) {
+    REQUIRE(json::parse(json::Value(d).dump()).as_number() == d);
+  }
+  REQUIRE(json::Value(0.5).dump() == "0.5");
+  REQUIRE(json::Value(3.0).dump() == "3");
+  REQUIRE(biqa::cat("x=", 1.5e-7) == "x=1.5e-07");
+}

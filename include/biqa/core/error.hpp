@@ -2,6 +2,7 @@
 // biqa::Error: the one exception type of the library. It says what failed, where, and what was
 // expected, so a user can act on the message without reading the source.
 
+#include <cstdio>
 #include <stdexcept>
 #include <type_traits>
 #include <string>
@@ -53,6 +54,10 @@ void append_all(std::string& out, const A& a, const Rest&... rest) {
     out += std::string_view(a);
   } else if constexpr (std::is_same_v<A, char>) {
     out += a;
+  } else if constexpr (std::is_floating_point_v<A>) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(a));
+    out += buf;
   } else {
     out += std::to_string(a);
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -146,8 +147,10 @@ class Value {
         } else if (std::floor(d) == d && std::fabs(d) < 1e15) {
           out += std::to_string(static_cast<std::int64_t>(d));
         } else {
+          // Shortest of %.15g/%.17g that reads back to the same double.
           char buf[32];
-          std::snprintf(buf, sizeof buf, "%.9g", d);
+          std::snprintf(buf, sizeof buf, "%.15g", d);
+          if (std::strtod(buf, nullptr) != d) std::snprintf(buf, sizeof buf, "%.17g", d);
           out += buf;
         }
         break;
