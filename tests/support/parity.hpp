@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/json.hpp"
@@ -75,8 +76,9 @@ class OpFixture {
 // A layer fixture: the module's state_dict, "io.*" tensors and the "config" metadata entry.
 class LayerFixture {
  public:
-  explicit LayerFixture(const std::string& name)
-      : name_(name), store_(io::open_weights(fixture_path("nn/" + name + ".safetensors"))) {
+  // `drop_key`: a tensor to leave out, to test how a layer reports a missing weight.
+  explicit LayerFixture(const std::string& name, const std::string& drop_key = "")
+      : name_(name), store_(open(name, drop_key)) {
     config_ = json::parse(store_.file().metadata.at("config"), name);
   }
   const std::string& name() const { return name_; }
@@ -88,6 +90,16 @@ class LayerFixture {
   bool has_io(const std::string& name) const { return store_.contains("io." + name); }
 
  private:
+  static io::WeightStore open(const std::string& name, const std::string& drop_key) {
+    io::WeightFile file = io::load_weights(fixture_path("nn/" + name + ".safetensors"));
+    if (!drop_key.empty()) {
+      const auto before = file.tensors.size();
+      std::erase_if(file.tensors, [&](const io::TensorRecord& r) { return r.name == drop_key; });
+      REQUIRE(file.tensors.size() + 1 == before);
+    }
+    return io::WeightStore(std::move(file));
+  }
+
   std::string name_;
   io::WeightStore store_;
   json::Value config_;
