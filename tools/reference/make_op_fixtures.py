@@ -9,10 +9,14 @@ weights and outputs are written as small .safetensors files that the C++ tests c
   nn/<case>.safetensors  the module's state_dict under its own key names, "io.input" /
                          "io.output" (and masks), metadata "config": the layer's settings as JSON
 
-The timm modules (Mlp, Attention, LayerScale, Block, PatchEmbed) are written out below from their
-timm 0.9 definitions, so only PyTorch is needed: /usr/bin/python3 tools/reference/make_op_fixtures.py
+The timm layers (Mlp, Attention, Block with LayerScale, PatchEmbed) come from timm 0.9.16 (pinned in
+requirements.txt; it imports with --no-deps) when it is installed; each is then also checked against
+the plain-PyTorch restatement below (same state_dict keys, same output), which is what runs when
+timm is absent:
+  /work/refvenv/bin/python tools/reference/make_op_fixtures.py   (or /usr/bin/python3 without timm)
 """
 import json
+from functools import partial
 import math
 import pathlib
 import struct
@@ -27,6 +31,13 @@ OPS = ROOT / "ops"
 NN = ROOT / "nn"
 
 torch.set_num_threads(1)
+
+try:
+    import timm
+    import timm.layers
+    import timm.models.vision_transformer
+except ImportError:
+    timm = None
 
 
 # ---------------------------------------------------------------- safetensors writer
@@ -413,9 +424,10 @@ class Block(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, patch_size=16, in_chans=3, embed_dim=768, norm_layer=None, output_fmt="NLC", bias=True):
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768, norm_layer=None,
+                 output_fmt=None, bias=True):
         super().__init__()
-        self.output_fmt = output_fmt
+        self.output_fmt = output_fmt or "NLC"
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size, bias=bias)
         self.norm = norm_layer(embed_dim) if norm_layer else nn.Identity()
 
@@ -472,12 +484,29 @@ def randomize(module: nn.Module, g: torch.Generator) -> None:
                 t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(fan_in))
 
 
-def layer_case(name: str, module: nn.Module, inputs: dict, config: dict, seed: int, run=None) -> None:
+def timm_or_local(timm_name: str, local_cls, *args, **kwargs):
+    """(module, twin): timm's module when timm is installed, with the local restatement as its
+    twin to cross-check; the local module alone otherwise."""
+    if timm is None:
+        return local_cls(*args, **kwargs), None
+    assert timm.__version__ == "0.9.16", timm.__version__
+    where = timm.models.vision_transformer if timm_name in ("Attention", "Block") else timm.layers
+    return getattr(where, timm_name)(*args, **kwargs), local_cls(*args, **kwargs)
+
+
+def layer_case(name: str, module, inputs: dict, config: dict, seed: int, run=None) -> None:
+    module, twin = module if isinstance(module, tuple) else (module, None)
     g = gen(seed)
     randomize(module, g)
     module.eval()
     with torch.no_grad():
         out = run(module) if run else module(inputs["input"])
+    if twin is not None:  # the plain-PyTorch restatement takes the same keys and computes the same
+        twin.load_state_dict(module.state_dict(), strict=True)
+        twin.eval()
+        with torch.no_grad():
+            twin_out = run(twin) if run else twin(inputs["input"])
+        assert torch.allclose(twin_out, out, rtol=0, atol=1e-6), name
     tensors = dict(module.state_dict())  # BatchNorm's int64 num_batches_tracked included
     for k, v in inputs.items():
         tensors[f"io.{k}"] = v
@@ -513,15 +542,16 @@ def nn_fixtures():
                {"num_groups": 2, "num_channels": 6, "eps": 1e-5}, 8)
     layer_case("rms_norm", RMSNorm(10, eps=1e-6), {"input": randn(g, 3, 10)}, {"dim": 10, "eps": 1e-6}, 9)
 
-    layer_case("mlp_gelu", Mlp(8, 32), {"input": randn(g, 2, 5, 8)},
+    layer_case("mlp_gelu", timm_or_local("Mlp", Mlp, 8, 32), {"input": randn(g, 2, 5, 8)},
                {"in_features": 8, "hidden_features": 32, "out_features": 8, "act": "gelu", "norm": False}, 10)
-    layer_case("mlp_tanh_norm", Mlp(8, 16, 5, act_layer=lambda: nn.GELU(approximate="tanh"), norm_layer=nn.LayerNorm),
+    layer_case("mlp_tanh_norm", timm_or_local("Mlp", Mlp, 8, 16, 5, act_layer=partial(nn.GELU, approximate="tanh"),
+                                             norm_layer=nn.LayerNorm),
                {"input": randn(g, 3, 8)},
                {"in_features": 8, "hidden_features": 16, "out_features": 5, "act": "gelu_tanh", "norm": True}, 11)
 
-    layer_case("attention_qkv_bias", Attention(16, num_heads=4, qkv_bias=True), {"input": randn(g, 2, 5, 16)},
+    layer_case("attention_qkv_bias", timm_or_local("Attention", Attention, 16, num_heads=4, qkv_bias=True), {"input": randn(g, 2, 5, 16)},
                {"dim": 16, "num_heads": 4, "qkv_bias": True}, 12)
-    layer_case("attention_no_qkv_bias", Attention(12, num_heads=2), {"input": randn(g, 1, 7, 12)},
+    layer_case("attention_no_qkv_bias", timm_or_local("Attention", Attention, 12, num_heads=2), {"input": randn(g, 1, 7, 12)},
                {"dim": 12, "num_heads": 2, "qkv_bias": False}, 13)
 
     # torch.nn.MultiheadAttention in its own layouts.
@@ -553,19 +583,20 @@ def nn_fixtures():
                {"embed_dim": 8, "num_heads": 2, "batch_first": False, "bias": True}, 18,
                run=lambda m: m(xu, xu, xu, need_weights=False)[0])
 
-    from functools import partial
     ln6 = partial(nn.LayerNorm, eps=1e-6)
-    layer_case("block", Block(16, 2, qkv_bias=True, norm_layer=ln6), {"input": randn(g, 2, 5, 16)},
+    layer_case("block", timm_or_local("Block", Block, 16, 2, qkv_bias=True, norm_layer=ln6), {"input": randn(g, 2, 5, 16)},
                {"dim": 16, "num_heads": 2, "mlp_ratio": 4.0, "qkv_bias": True, "layer_scale": False,
                 "norm_eps": 1e-6}, 19)
-    layer_case("block_layer_scale", Block(16, 4, mlp_ratio=2.0, qkv_bias=True, init_values=1e-5, norm_layer=ln6),
+    layer_case("block_layer_scale", timm_or_local("Block", Block, 16, 4, mlp_ratio=2.0, qkv_bias=True, init_values=1e-5,
+                                                 norm_layer=ln6),
                {"input": randn(g, 1, 6, 16)},
                {"dim": 16, "num_heads": 4, "mlp_ratio": 2.0, "qkv_bias": True, "layer_scale": True,
                 "norm_eps": 1e-6}, 20)
 
-    layer_case("patch_embed", PatchEmbed(4, 3, 12), {"input": randn(g, 2, 3, 8, 12)},
+    layer_case("patch_embed", timm_or_local("PatchEmbed", PatchEmbed, (8, 12), 4, 3, 12), {"input": randn(g, 2, 3, 8, 12)},
                {"patch_size": [4, 4], "in_chans": 3, "embed_dim": 12, "output": "tokens", "norm": False}, 21)
-    layer_case("patch_embed_norm_nhwc", PatchEmbed(2, 3, 8, norm_layer=nn.LayerNorm, output_fmt="NHWC"),
+    layer_case("patch_embed_norm_nhwc",
+               timm_or_local("PatchEmbed", PatchEmbed, (6, 4), 2, 3, 8, norm_layer=nn.LayerNorm, output_fmt="NHWC"),
                {"input": randn(g, 1, 3, 6, 4)},
                {"patch_size": [2, 2], "in_chans": 3, "embed_dim": 8, "output": "nhwc", "norm": True,
                 "norm_eps": 1e-5}, 22)
@@ -583,7 +614,8 @@ def main() -> None:
     nn_fixtures()
     total = sum(p.stat().st_size for p in ROOT.glob("ops/*.safetensors")) + \
         sum(p.stat().st_size for p in ROOT.glob("nn/*.safetensors"))
-    print(f"wrote fixtures under {ROOT} ({total / 1024:.0f} KiB)")
+    via = f"timm {timm.__version__}" if timm else "the plain-PyTorch timm layers"
+    print(f"wrote fixtures under {ROOT} ({total / 1024:.0f} KiB), timm layers from {via}")
 
 
 if __name__ == "__main__":
