@@ -36,3 +36,16 @@ TEST_CASE("nn::Mlp names the missing key with its scope", "[nn][mlp]") {
   f.io("input"), f.io("output");
   REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("fc2.weight [8, 32]"));
 }
+
+TEST_CASE("nn::Mlp takes its Linear layers under the configured names", "[nn][mlp]") {
+  biqa::test::LayerFixture f("mlp_gelu");
+  nn::Mlp::Config cfg;
+  cfg.in_features = 8;
+  cfg.hidden_features = 32;
+  cfg.fc1_name = "c_fc";  // open_clip's naming; this file uses timm's fc1
+  nn::Mlp mlp(cfg);
+  mlp.load(f.root());
+  f.io("input"), f.io("output");
+  REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("c_fc.weight [32, 8]") && Catch::Contains("unexpected keys") &&
+                                              Catch::Contains("fc1.weight"));
+}

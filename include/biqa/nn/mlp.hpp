@@ -1,8 +1,10 @@
 #pragma once
 // nn::Mlp, timm's Mlp: fc1 → activation → (optional norm) → fc2; state_dict "fc1.*", "norm.*",
-// "fc2.*". Dropout is the identity at inference.
+// "fc2.*". Dropout is the identity at inference. The two Linear names are configurable for the
+// same structure under other names (open_clip's "c_fc" / "c_proj", an nn.Sequential's "0" / "2").
 
 #include <cstdint>
+#include <string>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -24,6 +26,8 @@ class Mlp {
     bool bias = true;
     bool norm = false;  // timm's norm_layer: a LayerNorm on the hidden features
     float norm_eps = 1e-5f;
+    std::string fc1_name = "fc1";
+    std::string fc2_name = "fc2";
   };
 
   Mlp() = default;
@@ -37,9 +41,9 @@ class Mlp {
   }
 
   void load(const io::WeightStore::Scope& scope) {
-    fc1_.load(scope.scope("fc1"));
+    fc1_.load(scope.scope(config_.fc1_name));
     if (config_.norm) norm_.load(scope.scope("norm"));
-    fc2_.load(scope.scope("fc2"));
+    fc2_.load(scope.scope(config_.fc2_name));
   }
 
   // x [..., in] → [..., out].

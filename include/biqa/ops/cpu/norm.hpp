@@ -14,9 +14,11 @@
 namespace biqa::ops {
 
 namespace detail {
-inline void check_affine(const char* op, const Tensor<float>& p, std::int64_t n, const char* what) {
-  BIQA_CHECK(!p.defined() || (p.numel() == n && p.is_contiguous()), ErrorCode::invalid_argument,
-             op, ": ", what, " has shape ", p.shape().to_string(), ", expected ", n, " values");
+// Checks an optional per-channel parameter and returns it contiguous (undefined stays undefined).
+inline Tensor<float> affine_param(const char* op, const Tensor<float>& p, std::int64_t n, const char* what) {
+  BIQA_CHECK(!p.defined() || p.numel() == n, ErrorCode::invalid_argument, op, ": ", what,
+             " has shape ", p.shape().to_string(), ", expected ", n, " values");
+  return p.defined() ? p.contiguous() : p;
 }
 
 // Mean and biased variance of n values (two passes: exact for large means too).
@@ -39,13 +41,13 @@ inline Tensor<float> layer_norm(const Tensor<float>& x_in, const Tensor<float>& 
                                 const Tensor<float>& bias, Context& ctx, float eps = 1e-5f) {
   BIQA_CHECK(x_in.dim() >= 1, ErrorCode::invalid_argument, "layer_norm of a scalar");
   const std::int64_t n = x_in.size(-1);
-  detail::check_affine("layer_norm", weight, n, "weight");
-  detail::check_affine("layer_norm", bias, n, "bias");
+  const Tensor<float> wt = detail::affine_param("layer_norm", weight, n, "weight");
+  const Tensor<float> bs = detail::affine_param("layer_norm", bias, n, "bias");
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> y(x.shape());
   const std::int64_t rows = n ? x.numel() / n : 0;
-  const float* w = weight.defined() ? weight.data() : nullptr;
-  const float* b = bias.defined() ? bias.data() : nullptr;
+  const float* w = wt.defined() ? wt.data() : nullptr;
+  const float* b = bs.defined() ? bs.data() : nullptr;
   parallel_for(ctx, rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(n, 1)),
                [&](std::int64_t r0, std::int64_t r1) {
                  for (std::int64_t r = r0; r < r1; ++r) {
@@ -71,11 +73,11 @@ inline Tensor<float> rms_norm(const Tensor<float>& x_in, const Tensor<float>& we
                               float eps = 1e-6f) {
   BIQA_CHECK(x_in.dim() >= 1, ErrorCode::invalid_argument, "rms_norm of a scalar");
   const std::int64_t n = x_in.size(-1);
-  detail::check_affine("rms_norm", weight, n, "weight");
+  const Tensor<float> wt = detail::affine_param("rms_norm", weight, n, "weight");
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> y(x.shape());
   const std::int64_t rows = n ? x.numel() / n : 0;
-  const float* w = weight.defined() ? weight.data() : nullptr;
+  const float* w = wt.defined() ? wt.data() : nullptr;
   parallel_for(ctx, rows, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(n, 1)),
                [&](std::int64_t r0, std::int64_t r1) {
                  for (std::int64_t r = r0; r < r1; ++r) {
@@ -100,15 +102,15 @@ inline Tensor<float> group_norm(const Tensor<float>& x_in, std::int64_t num_grou
   const std::int64_t batch = x_in.size(0), channels = x_in.size(1);
   BIQA_CHECK(num_groups > 0 && channels % num_groups == 0, ErrorCode::invalid_argument,
              "group_norm: ", channels, " channels do not split into ", num_groups, " groups");
-  detail::check_affine("group_norm", weight, channels, "weight");
-  detail::check_affine("group_norm", bias, channels, "bias");
+  const Tensor<float> wt = detail::affine_param("group_norm", weight, channels, "weight");
+  const Tensor<float> bs = detail::affine_param("group_norm", bias, channels, "bias");
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> y(x.shape());
   const std::int64_t spatial = channels ? x.numel() / (batch * channels) : 0;
   const std::int64_t per_group = channels / num_groups;
   const std::int64_t group_size = per_group * spatial;
-  const float* w = weight.defined() ? weight.data() : nullptr;
-  const float* b = bias.defined() ? bias.data() : nullptr;
+  const float* w = wt.defined() ? wt.data() : nullptr;
+  const float* b = bs.defined() ? bs.data() : nullptr;
   parallel_for(ctx, batch * num_groups, std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(group_size, 1)),
                [&](std::int64_t g0, std::int64_t g1) {
                  for (std::int64_t g = g0; g < g1; ++g) {
@@ -141,10 +143,10 @@ inline Tensor<float> batch_norm(const Tensor<float>& x_in, const Tensor<float>& 
   const std::int64_t channels = x_in.size(1);
   BIQA_CHECK(running_mean.defined() && running_var.defined(), ErrorCode::invalid_argument,
              "batch_norm needs running statistics");
-  detail::check_affine("batch_norm", running_mean, channels, "running_mean");
-  detail::check_affine("batch_norm", running_var, channels, "running_var");
-  detail::check_affine("batch_norm", weight, channels, "weight");
-  detail::check_affine("batch_norm", bias, channels, "bias");
+  const Tensor<float> mean = detail::affine_param("batch_norm", running_mean, channels, "running_mean");
+  const Tensor<float> var = detail::affine_param("batch_norm", running_var, channels, "running_var");
+  const Tensor<float> wt = detail::affine_param("batch_norm", weight, channels, "weight");
+  const Tensor<float> bs = detail::affine_param("batch_norm", bias, channels, "bias");
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> y(x.shape());
   std::int64_t spatial = 1;
@@ -154,9 +156,9 @@ inline Tensor<float> batch_norm(const Tensor<float>& x_in, const Tensor<float>& 
                [&](std::int64_t p0, std::int64_t p1) {
                  for (std::int64_t p = p0; p < p1; ++p) {
                    const std::int64_t c = p % channels;
-                   const float inv = static_cast<float>(1.0 / std::sqrt(double(running_var.data()[c]) + eps));
-                   const float scale = inv * (weight.defined() ? weight.data()[c] : 1.0f);
-                   const float shift = (bias.defined() ? bias.data()[c] : 0.0f) - running_mean.data()[c] * scale;
+                   const float inv = static_cast<float>(1.0 / std::sqrt(double(var.data()[c]) + eps));
+                   const float scale = inv * (wt.defined() ? wt.data()[c] : 1.0f);
+                   const float shift = (bs.defined() ? bs.data()[c] : 0.0f) - mean.data()[c] * scale;
                    const float* in = x.data() + p * spatial;
                    float* out = y.data() + p * spatial;
                    for (std::int64_t i = 0; i < spatial; ++i) out[i] = in[i] * scale + shift;
