@@ -27,3 +27,7 @@
 #include "biqa/metrics/input.hpp"
 #include "biqa/metrics/levenberg_marquardt.hpp"
 #include "biqa/metrics/logistic.hpp"
+
+#include "biqa/ops/cpu.hpp"
+
+#include "biqa/nn/layers.hpp"

@@ -1,0 +1,90 @@
+#pragma once
+// nn::Conv2d: torch.nn.Conv2d's state_dict ("weight" [O, C/groups, KH, KW], "bias" [O]); zero
+// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
+// pair costs one convolution.
+
+#include <array>
+#include <cstdint>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/nn/batch_norm.hpp"
+#include "biqa/ops/cpu/conv2d.hpp"
+
+namespace biqa::nn {
+
+class Conv2d {
+ public:
+  struct Config {
+    std::int64_t in_channels = 0;
+    std::int64_t out_channels = 0;
+    std::array<std::int64_t, 2> kernel_size{1, 1};
+    std::array<std::int64_t, 2> stride{1, 1};
+    std::array<std::int64_t, 2> padding{0, 0};
+    std::array<std::int64_t, 2> dilation{1, 1};
+    std::int64_t groups = 1;
+    bool bias = true;
+  };
+
+  Conv2d() = default;
+  explicit Conv2d(const Config& config) : config_(config) {
+    BIQA_CHECK(config.in_channels > 0 && config.out_channels > 0 && config.groups > 0 &&
+                   config.in_channels % config.groups == 0 && config.out_channels % config.groups == 0,
+               ErrorCode::invalid_argument, "nn::Conv2d: ", config.in_channels, " -> ",
+               config.out_channels, " channels do not split into ", config.groups, " groups");
+    BIQA_CHECK(config.kernel_size[0] > 0 && config.kernel_size[1] > 0, ErrorCode::invalid_argument,
+               "nn::Conv2d: kernel size must be positive");
+  }
+
+  Shape weight_shape() const {
+    return {config_.out_channels, config_.in_channels / config_.groups, config_.kernel_size[0],
+            config_.kernel_size[1]};
+  }
+
+  // Takes "weight" and, when configured with a bias, "bias".
+  void load(const io::WeightStore::Scope& scope) {
+    weight_ = scope.take("weight", weight_shape());
+    bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
+  }
+
+  // Merges an eval-mode BatchNorm applied to this convolution's output into its weight and bias
+  // (a bias is created if the convolution had none).
+  void fold_batchnorm(const BatchNorm2d& bn) {
+    BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Conv2d: fold_batchnorm() before load()");
+    BIQA_CHECK(bn.config().num_features == config_.out_channels, ErrorCode::invalid_argument,
+               "nn::Conv2d: BatchNorm of ", bn.config().num_features, " features after a conv with ",
+               config_.out_channels, " outputs");
+    auto folded = ops::fold_batchnorm(weight_, bias_, bn.weight(), bn.bias(), bn.running_mean(),
+                                      bn.running_var(), bn.config().eps);
+    weight_ = std::move(folded.weight);
+    bias_ = std::move(folded.bias);
+  }
+  // Loads the BatchNorm2d at `bn_scope` (weight, bias, running_mean, running_var,
+  // num_batches_tracked) and folds it in.
+  void fold_batchnorm(const io::WeightStore::Scope& bn_scope, float eps = 1e-5f, bool affine = true) {
+    BatchNorm2d bn({config_.out_channels, eps, affine});
+    bn.load(bn_scope);
+    fold_batchnorm(bn);
+  }
+
+  // x [N, C, H, W] → [N, O, OH, OW].
+  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+    BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Conv2d: forward() before load()");
+    return ops::conv2d(x, weight_, bias_, ctx, options());
+  }
+
+  ops::Conv2dOptions options() const {
+    return {config_.stride, config_.padding, config_.dilation, config_.groups};
+  }
+  const Config& config() const { return config_; }
+  const Tensor<float>& weight() const { return weight_; }
+  const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
+
+ private:
+  Config config_;
+  Tensor<float> weight_, bias_;
+};
+
+}  // namespace biqa::nn

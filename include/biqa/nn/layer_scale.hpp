@@ -1,0 +1,45 @@
+#pragma once
+// nn::LayerScale (timm / DINOv2): x · gamma per channel; state_dict "gamma" [dim].
+
+#include <cstdint>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/ops/cpu/elementwise.hpp"
+
+namespace biqa::nn {
+
+class LayerScale {
+ public:
+  struct Config {
+    std::int64_t dim = 0;
+  };
+
+  LayerScale() = default;
+  explicit LayerScale(const Config& config) : config_(config) {
+    BIQA_CHECK(config.dim > 0, ErrorCode::invalid_argument, "nn::LayerScale: dim must be positive");
+  }
+
+  void load(const io::WeightStore::Scope& scope) { gamma_ = scope.take("gamma", {config_.dim}); }
+
+  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+    BIQA_CHECK(gamma_.defined(), ErrorCode::invalid_argument, "nn::LayerScale: forward() before load()");
+    return ops::mul(x, gamma_, ctx);
+  }
+  // Scales a contiguous x [..., dim] in place (saves a copy inside residual blocks).
+  void apply_inplace(Tensor<float>& x, Context& ctx) const {
+    BIQA_CHECK(gamma_.defined(), ErrorCode::invalid_argument, "nn::LayerScale: forward() before load()");
+    ops::mul_inplace(x, gamma_, ctx);
+  }
+
+  const Config& config() const { return config_; }
+  const Tensor<float>& gamma() const { return gamma_; }
+
+ private:
+  Config config_;
+  Tensor<float> gamma_;
+};
+
+}  // namespace biqa::nn

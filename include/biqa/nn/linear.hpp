@@ -1,0 +1,52 @@
+#pragma once
+// nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
+
+#include <cstdint>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/ops/cpu/gemm.hpp"
+
+namespace biqa::nn {
+
+class Linear {
+ public:
+  struct Config {
+    std::int64_t in_features = 0;
+    std::int64_t out_features = 0;
+    bool bias = true;
+  };
+
+  Linear() = default;
+  explicit Linear(const Config& config) : config_(config) {
+    BIQA_CHECK(config.in_features > 0 && config.out_features > 0, ErrorCode::invalid_argument,
+               "nn::Linear: features must be positive, got ", config.in_features, " -> ",
+               config.out_features);
+  }
+  Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true)
+      : Linear(Config{in_features, out_features, bias}) {}
+
+  // Takes "weight" [out, in] and, when configured with a bias, "bias" [out].
+  void load(const io::WeightStore::Scope& scope) {
+    weight_ = scope.take("weight", {config_.out_features, config_.in_features});
+    bias_ = config_.bias ? scope.take("bias", {config_.out_features}) : Tensor<float>();
+  }
+
+  // x [..., in] → [..., out].
+  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+    BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
+    return ops::linear(x, weight_, bias_, ctx);
+  }
+
+  const Config& config() const { return config_; }
+  const Tensor<float>& weight() const { return weight_; }
+  const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
+
+ private:
+  Config config_;
+  Tensor<float> weight_, bias_;
+};
+
+}  // namespace biqa::nn

@@ -1,0 +1,183 @@
+#pragma once
+// nn::MultiheadAttention with torch.nn.MultiheadAttention's state_dict and semantics: packed
+// "in_proj_weight" [3E, E] (rows q, k, v) and "in_proj_bias" [3E], or separate
+// "q_proj_weight" / "k_proj_weight" / "v_proj_weight" when kdim or vdim differ from E; then
+// "out_proj.weight" / "out_proj.bias". Inputs are [L, N, E] (sequence first, PyTorch's default)
+// or [N, L, E] with batch_first, or unbatched [L, E]. attn_mask (float: added, bool: nonzero
+// blocks) and key_padding_mask (nonzero: ignore that key) follow PyTorch. Only the output is
+// returned (need_weights=False); add_bias_kv and add_zero_attn are not supported.
+
+#include <cstdint>
+#include <limits>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/ops/cpu/attention.hpp"
+#include "biqa/ops/cpu/elementwise.hpp"
+#include "biqa/ops/cpu/gemm.hpp"
+
+namespace biqa::nn {
+
+// The optional masks of MultiheadAttention::forward (PyTorch's conventions).
+struct MultiheadAttentionMasks {
+  Tensor<float> attn_mask;                // additive, [L, S] or [N·num_heads, L, S]
+  Tensor<std::uint8_t> attn_mask_bool;    // PyTorch's bool attn_mask: nonzero = may not attend
+  Tensor<std::uint8_t> key_padding_mask;  // [N, S] (or [S] unbatched): nonzero = padding
+  bool is_causal = false;
+};
+
+class MultiheadAttention {
+ public:
+  struct Config {
+    std::int64_t embed_dim = 0;
+    std::int64_t num_heads = 1;
+    bool bias = true;
+    std::int64_t kdim = 0;  // 0: embed_dim
+    std::int64_t vdim = 0;  // 0: embed_dim
+    bool batch_first = false;
+  };
+
+  using Masks = MultiheadAttentionMasks;
+
+  MultiheadAttention() = default;
+  explicit MultiheadAttention(const Config& config) : config_(config) {
+    BIQA_CHECK(config.embed_dim > 0 && config.num_heads > 0 && config.embed_dim % config.num_heads == 0,
+               ErrorCode::invalid_argument, "nn::MultiheadAttention: embed_dim ", config.embed_dim,
+               " does not split into ", config.num_heads, " heads");
+    if (config_.kdim == 0) config_.kdim = config_.embed_dim;
+    if (config_.vdim == 0) config_.vdim = config_.embed_dim;
+  }
+
+  bool packed() const { return config_.kdim == config_.embed_dim && config_.vdim == config_.embed_dim; }
+
+  void load(const io::WeightStore::Scope& scope) {
+    const std::int64_t e = config_.embed_dim;
+    if (packed()) {
+      const Tensor<float> w = scope.take("in_proj_weight", {3 * e, e});
+      wq_ = w.slice(0, 0, e), wk_ = w.slice(0, e, 2 * e), wv_ = w.slice(0, 2 * e, 3 * e);
+      packed_weight_ = w;
+    } else {
+      wq_ = scope.take("q_proj_weight", {e, e});
+      wk_ = scope.take("k_proj_weight", {e, config_.kdim});
+      wv_ = scope.take("v_proj_weight", {e, config_.vdim});
+    }
+    if (config_.bias) {
+      packed_bias_ = scope.take("in_proj_bias", {3 * e});
+      bq_ = packed_bias_.slice(0, 0, e), bk_ = packed_bias_.slice(0, e, 2 * e),
+      bv_ = packed_bias_.slice(0, 2 * e, 3 * e);
+    }
+    out_weight_ = scope.take("out_proj.weight", {e, e});
+    if (config_.bias) out_bias_ = scope.take("out_proj.bias", {e});
+  }
+
+  // Self-attention: query = key = value = x.
+  Tensor<float> forward(const Tensor<float>& x, Context& ctx, const Masks& masks = {}) const {
+    return forward(x, x, x, ctx, masks);
+  }
+
+  Tensor<float> forward(const Tensor<float>& query, const Tensor<float>& key, const Tensor<float>& value,
+                        Context& ctx, const Masks& masks = {}) const {
+    BIQA_CHECK(out_weight_.defined(), ErrorCode::invalid_argument,
+               "nn::MultiheadAttention: forward() before load()");
+    const bool batched = query.dim() == 3;
+    BIQA_CHECK((query.dim() == 3 || query.dim() == 2) && key.dim() == query.dim() && value.dim() == query.dim(),
+               ErrorCode::invalid_argument, "nn::MultiheadAttention: query, key and value must all be "
+               "[L, N, E] / [N, L, E] or unbatched [L, E], got ", query.shape().to_string(), ", ",
+               key.shape().to_string(), ", ", value.shape().to_string());
+    // Batch-first views [N, L, E].
+    auto batch_first = [&](const Tensor<float>& t) {
+      if (!batched) return t.unsqueeze(0);
+      return config_.batch_first ? t : t.transpose(0, 1);
+    };
+    const Tensor<float> q_in = batch_first(query), k_in = batch_first(key), v_in = batch_first(value);
+    const std::int64_t e = config_.embed_dim, h = config_.num_heads, d = e / h;
+    const std::int64_t n = q_in.size(0), l = q_in.size(1), s = k_in.size(1);
+    BIQA_CHECK(q_in.size(2) == e && k_in.size(2) == config_.kdim && v_in.size(2) == config_.vdim &&
+                   k_in.size(0) == n && v_in.size(0) == n && v_in.size(1) == s,
+               ErrorCode::invalid_argument, "nn::MultiheadAttention(E=", e, ", kdim=", config_.kdim,
+               ", vdim=", config_.vdim, "): query ", query.shape().to_string(), ", key ",
+               key.shape().to_string(), ", value ", value.shape().to_string(), " do not fit");
+
+    Tensor<float> q, k, v;  // [N, L or S, E]
+    const bool self = query.data() == key.data() && key.data() == value.data() &&
+                      query.shape() == key.shape() && key.shape() == value.shape() && packed();
+    if (self) {  // one GEMM for the three projections
+      const Tensor<float> qkv = ops::linear(q_in, packed_weight_, packed_bias_, ctx);
+      q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
+    } else {
+      q = ops::linear(q_in, wq_, bq_, ctx);
+      k = ops::linear(k_in, wk_, bk_, ctx);
+      v = ops::linear(v_in, wv_, bv_, ctx);
+    }
+    const Tensor<float> qh = split_heads(q, n, l, h, d), kh = split_heads(k, n, s, h, d),
+                        vh = split_heads(v, n, s, h, d);
+
+    ops::AttentionOptions opt;
+    opt.causal = masks.is_causal;
+    opt.mask = combined_mask(masks, n, l, s, batched);
+    const Tensor<float> o = ops::scaled_dot_product_attention(qh, kh, vh, ctx, opt);  // [N, H, L, D]
+    Tensor<float> y = ops::linear(o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e}), out_weight_,
+                                  out_bias_, ctx);
+    if (!batched) return y.reshape({l, e});
+    return config_.batch_first ? y : y.transpose(0, 1).contiguous();
+  }
+
+  const Config& config() const { return config_; }
+
+ private:
+  // [N, len, E] (last axis contiguous, rows possibly strided) as a [N, H, len, D] view.
+  static Tensor<float> split_heads(const Tensor<float>& t, std::int64_t n, std::int64_t len,
+                                   std::int64_t h, std::int64_t d) {
+    Strides st{};
+    st[0] = t.stride(0), st[1] = d, st[2] = t.stride(1), st[3] = 1;
+    return Tensor<float>::borrow(const_cast<float*>(t.data()), Shape{n, h, len, d}, st, t.owner());
+  }
+
+  // All masks as one additive [N, H, L, S] tensor (undefined when there are none).
+  Tensor<float> combined_mask(const Masks& m, std::int64_t n, std::int64_t l, std::int64_t s,
+                              bool batched) const {
+    const std::int64_t h = config_.num_heads;
+    if (!m.attn_mask.defined() && !m.attn_mask_bool.defined() && !m.key_padding_mask.defined()) return {};
+    Tensor<float> mask = Tensor<float>::zeros({n, h, l, s});
+    Context serial(1);
+    auto add_attn = [&](const Tensor<float>& a) {
+      if (a.dim() == 2) {
+        BIQA_CHECK(a.size(0) == l && a.size(1) == s, ErrorCode::invalid_argument,
+                   "nn::MultiheadAttention: attn_mask ", a.shape().to_string(), ", expected [", l, ", ", s, "]");
+        ops::add_inplace(mask, a, serial);
+      } else {
+        BIQA_CHECK(a.dim() == 3 && a.size(0) == n * h && a.size(1) == l && a.size(2) == s,
+                   ErrorCode::invalid_argument, "nn::MultiheadAttention: attn_mask ", a.shape().to_string(),
+                   ", expected [", l, ", ", s, "] or [", n * h, ", ", l, ", ", s, "]");
+        ops::add_inplace(mask, a.contiguous().reshape({n, h, l, s}), serial);
+      }
+    };
+    if (m.attn_mask.defined()) add_attn(m.attn_mask);
+    if (m.attn_mask_bool.defined()) {
+      Tensor<std::uint8_t> allowed(m.attn_mask_bool.shape());
+      std::uint8_t* out = allowed.data();
+      m.attn_mask_bool.for_each_offset([&](std::int64_t off) { *out++ = m.attn_mask_bool.data()[off] ? 0 : 1; });
+      add_attn(ops::additive_mask_from_bool(allowed));
+    }
+    if (m.key_padding_mask.defined()) {
+      const Tensor<std::uint8_t>& p = m.key_padding_mask;
+      const bool ok = batched ? (p.dim() == 2 && p.size(0) == n && p.size(1) == s) : (p.dim() == 1 && p.size(0) == s);
+      BIQA_CHECK(ok, ErrorCode::invalid_argument, "nn::MultiheadAttention: key_padding_mask ",
+                 p.shape().to_string(), ", expected [", n, ", ", s, "]");
+      Tensor<std::uint8_t> allowed({n, 1, 1, s});
+      std::uint8_t* out = allowed.data();
+      p.for_each_offset([&](std::int64_t off) { *out++ = p.data()[off] ? 0 : 1; });
+      ops::add_inplace(mask, ops::additive_mask_from_bool(allowed), serial);
+    }
+    return mask;
+  }
+
+  Config config_;
+  Tensor<float> packed_weight_, packed_bias_;
+  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;
+  Tensor<float> out_weight_, out_bias_;
+};
+
+}  // namespace biqa::nn

@@ -1,0 +1,213 @@
+#pragma once
+// Element-wise activations (GELU erf/tanh, QuickGELU, ReLU, PReLU, SELU, SiLU, sigmoid, tanh) and
+// softmax / log_softmax along an axis, with PyTorch's definitions.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/ops/cpu/parallel.hpp"
+
+namespace biqa::ops {
+
+// The activations layers can be configured with (timm's act_layer, open_clip's QuickGELU ...).
+enum class Activation { identity, relu, gelu, gelu_tanh, quick_gelu, silu, sigmoid, selu, tanh };
+
+inline const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::identity: return "identity";
+    case Activation::relu: return "relu";
+    case Activation::gelu: return "gelu";
+    case Activation::gelu_tanh: return "gelu_tanh";
+    case Activation::quick_gelu: return "quick_gelu";
+    case Activation::silu: return "silu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::selu: return "selu";
+    case Activation::tanh: return "tanh";
+  }
+  return "?";
+}
+
+inline Activation parse_activation(std::string_view name) {
+  for (auto a : {Activation::identity, Activation::relu, Activation::gelu, Activation::gelu_tanh,
+                 Activation::quick_gelu, Activation::silu, Activation::sigmoid, Activation::selu,
+                 Activation::tanh})
+    if (name == activation_name(a)) return a;
+  fail(ErrorCode::invalid_argument, "unknown activation '", std::string(name),
+       "' (expected identity, relu, gelu, gelu_tanh, quick_gelu, silu, sigmoid, selu or tanh)");
+}
+
+namespace scalar {
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+inline float gelu_tanh(float x) {
+  const float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);  // sqrt(2/pi)
+  return 0.5f * x * (1.0f + std::tanh(inner));
+}
+inline float quick_gelu(float x) { return x * sigmoid(1.702f * x); }
+inline float silu(float x) { return x * sigmoid(x); }
+inline float selu(float x) {
+  constexpr float alpha = 1.6732632423543772848f, scale = 1.0507009873554804934f;
+  return scale * (x > 0.0f ? x : alpha * std::expm1(x));
+}
+inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+inline float apply(Activation a, float x) {
+  switch (a) {
+    case Activation::identity: return x;
+    case Activation::relu: return relu(x);
+    case Activation::gelu: return gelu(x);
+    case Activation::gelu_tanh: return gelu_tanh(x);
+    case Activation::quick_gelu: return quick_gelu(x);
+    case Activation::silu: return silu(x);
+    case Activation::sigmoid: return sigmoid(x);
+    case Activation::selu: return selu(x);
+    case Activation::tanh: return std::tanh(x);
+  }
+  return x;
+}
+}  // namespace scalar
+
+namespace detail {
+inline constexpr std::int64_t elementwise_grain = std::int64_t(1) << 15;
+
+template <typename F>
+void map_inplace(float* data, std::int64_t n, const Context& ctx, F f) {
+  parallel_for(ctx, n, elementwise_grain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) data[i] = f(data[i]);
+  });
+}
+}  // namespace detail
+
+// Applies `a` to every element of a contiguous tensor, in place.
+inline void activate_inplace(Tensor<float>& x, Activation a, Context& ctx) {
+  BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument,
+             "activate_inplace needs a contiguous tensor, got strides of a view of ",
+             x.shape().to_string());
+  float* d = x.data();
+  switch (a) {  // one loop per activation, so each inner loop is a direct call
+    case Activation::identity: return;
+    case Activation::relu: return detail::map_inplace(d, x.numel(), ctx, scalar::relu);
+    case Activation::gelu: return detail::map_inplace(d, x.numel(), ctx, scalar::gelu);
+    case Activation::gelu_tanh: return detail::map_inplace(d, x.numel(), ctx, scalar::gelu_tanh);
+    case Activation::quick_gelu: return detail::map_inplace(d, x.numel(), ctx, scalar::quick_gelu);
+    case Activation::silu: return detail::map_inplace(d, x.numel(), ctx, scalar::silu);
+    case Activation::sigmoid: return detail::map_inplace(d, x.numel(), ctx, scalar::sigmoid);
+    case Activation::selu: return detail::map_inplace(d, x.numel(), ctx, scalar::selu);
+    case Activation::tanh:
+      return detail::map_inplace(d, x.numel(), ctx, [](float v) { return std::tanh(v); });
+  }
+}
+
+inline Tensor<float> activate(const Tensor<float>& x, Activation a, Context& ctx) {
+  Tensor<float> y = x.clone();
+  activate_inplace(y, a, ctx);
+  return y;
+}
+
+inline Tensor<float> relu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::relu, ctx); }
+// Exact (erf) GELU, or the tanh approximation (approximate='tanh').
+inline Tensor<float> gelu(const Tensor<float>& x, Context& ctx, bool tanh_approximation = false) {
+  return activate(x, tanh_approximation ? Activation::gelu_tanh : Activation::gelu, ctx);
+}
+// CLIP's x·sigmoid(1.702x).
+inline Tensor<float> quick_gelu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::quick_gelu, ctx); }
+inline Tensor<float> silu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::silu, ctx); }
+inline Tensor<float> sigmoid(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::sigmoid, ctx); }
+inline Tensor<float> selu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::selu, ctx); }
+
+// PReLU: x for x ≥ 0, w·x otherwise; `weight` has one value, or one per channel (axis 1).
+inline Tensor<float> prelu(const Tensor<float>& x_in, const Tensor<float>& weight, Context& ctx) {
+  const std::int64_t channels = x_in.dim() >= 2 ? x_in.size(1) : 1;
+  BIQA_CHECK(weight.numel() == 1 || weight.numel() == channels, ErrorCode::invalid_argument,
+             "prelu: ", weight.numel(), " weights for input ", x_in.shape().to_string(),
+             " (expected 1 or ", channels, ")");
+  Tensor<float> y = x_in.clone();
+  const Tensor<float> w = weight.contiguous();
+  std::int64_t inner = 1;
+  for (int i = 2; i < y.dim(); ++i) inner *= y.size(i);
+  const std::int64_t lines = y.numel() / std::max<std::int64_t>(inner, 1);
+  float* d = y.data();
+  parallel_for(ctx, lines, std::max<std::int64_t>(1, detail::elementwise_grain / std::max<std::int64_t>(inner, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t l = b; l < e; ++l) {
+                   const float a = w.data()[w.numel() == 1 ? 0 : l % channels];
+                   float* p = d + l * inner;
+                   for (std::int64_t i = 0; i < inner; ++i) p[i] = p[i] >= 0.0f ? p[i] : a * p[i];
+                 }
+               });
+  return y;
+}
+
+namespace detail {
+// Runs f(line pointer, count, stride) over every 1-d line along `axis` of a contiguous tensor.
+template <typename F>
+void for_each_line(Tensor<float>& t, int axis, const Context& ctx, F f) {
+  const int a = t.shape().normalize_axis(axis);
+  std::int64_t inner = 1;
+  for (int i = a + 1; i < t.dim(); ++i) inner *= t.size(i);
+  const std::int64_t n = t.size(a);
+  const std::int64_t lines = n == 0 ? 0 : t.numel() / n;
+  float* d = t.data();
+  parallel_for(ctx, lines, std::max<std::int64_t>(1, elementwise_grain / std::max<std::int64_t>(n, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t l = b; l < e; ++l) {
+                   const std::int64_t outer = l / inner, in = l % inner;
+                   f(d + outer * n * inner + in, n, inner);
+                 }
+               });
+}
+}  // namespace detail
+
+// softmax along `axis` (default: the last), max-subtracted so large logits do not overflow.
+inline void softmax_inplace(Tensor<float>& x, Context& ctx, int axis = -1) {
+  BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument, "softmax_inplace needs a contiguous tensor");
+  if (x.dim() == 0) {
+    x.data()[0] = 1.0f;
+    return;
+  }
+  detail::for_each_line(x, axis, ctx, [](float* p, std::int64_t n, std::int64_t s) {
+    float mx = -std::numeric_limits<float>::infinity();
+    for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i * s]);
+    float sum = 0.0f;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float e = std::exp(p[i * s] - mx);
+      p[i * s] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (std::int64_t i = 0; i < n; ++i) p[i * s] *= inv;
+  });
+}
+
+inline Tensor<float> softmax(const Tensor<float>& x, Context& ctx, int axis = -1) {
+  Tensor<float> y = x.clone();
+  softmax_inplace(y, ctx, axis);
+  return y;
+}
+
+// log(softmax(x)) computed as x − max − log Σ exp(x − max), without forming the softmax.
+inline Tensor<float> log_softmax(const Tensor<float>& x, Context& ctx, int axis = -1) {
+  Tensor<float> y = x.clone();
+  if (y.dim() == 0) {
+    y.data()[0] = 0.0f;
+    return y;
+  }
+  detail::for_each_line(y, axis, ctx, [](float* p, std::int64_t n, std::int64_t s) {
+    float mx = -std::numeric_limits<float>::infinity();
+    for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i * s]);
+    double sum = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) sum += std::exp(double(p[i * s] - mx));
+    const float lse = mx + static_cast<float>(std::log(sum));
+    for (std::int64_t i = 0; i < n; ++i) p[i * s] -= lse;
+  });
+  return y;
+}
+
+}  // namespace biqa::ops

@@ -1,0 +1,206 @@
+#pragma once
+// Matrix products on the CPU through Eigen: matmul (batched, with broadcasting of the batch axes)
+// and linear (x·Wᵀ + b with PyTorch's [out, in] weight layout). Eigen runs single-threaded here
+// (its own threading needs OpenMP); the work is split into row or column blocks across
+// ctx.resolved_threads() threads instead.
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <vector>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/cpu/shape_ops.hpp"
+
+namespace biqa::ops {
+
+namespace detail {
+
+// A matrix operand in memory: element (i, j) lies at data[i * ld + j], or at data[j * ld + i] when
+// `transposed` (the transpose of a row-major matrix, e.g. a Linear weight used as Wᵀ).
+struct GemmOperand {
+  const float* data = nullptr;
+  std::int64_t rows = 0, cols = 0, ld = 0;
+  bool transposed = false;
+};
+
+// Describes a strided rank-2 view as an operand; false when neither axis has unit stride.
+inline bool as_operand(const float* data, std::int64_t rows, std::int64_t cols,
+                       std::int64_t row_stride, std::int64_t col_stride, GemmOperand& op) {
+  if (col_stride == 1 || cols == 1) {
+    op = {data, rows, cols, row_stride, false};
+    return true;
+  }
+  if (row_stride == 1 || rows == 1) {
+    op = {data, rows, cols, col_stride, true};
+    return true;
+  }
+  return false;
+}
+
+// Epilogue terms added after the product: bias per output column (Linear) or per row (conv).
+struct GemmBias {
+  const float* per_col = nullptr;
+  const float* per_row = nullptr;
+};
+
+// out[r0:r1, c0:c1] = A[r0:r1, :] · B[:, c0:c1] (+ bias); `out` is row-major with leading dim ldo.
+// A must not be transposed (callers make it row-major); B may be.
+inline void gemm_block(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
+                       std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
+                       GemmBias bias = {}) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+  const std::int64_t m = r1 - r0, n = c1 - c0, k = a.cols;
+  if (m <= 0 || n <= 0) return;
+  Map o(out + r0 * ldo + c0, m, n, Eigen::OuterStride<>(ldo));
+  if (k == 0) {
+    o.setZero();
+  } else {
+    ConstMap am(a.data + r0 * a.ld, m, k, Eigen::OuterStride<>(a.ld));
+    if (b.transposed) {
+      ConstMap bt(b.data + c0 * b.ld, n, k, Eigen::OuterStride<>(b.ld));
+      o.noalias() = am * bt.transpose();
+    } else {
+      ConstMap bm(b.data + c0, k, n, Eigen::OuterStride<>(b.ld));
+      o.noalias() = am * bm;
+    }
+  }
+  if (bias.per_col) {
+    for (std::int64_t i = 0; i < m; ++i) {
+      float* row = out + (r0 + i) * ldo + c0;
+      for (std::int64_t j = 0; j < n; ++j) row[j] += bias.per_col[c0 + j];
+    }
+  }
+  if (bias.per_row) {
+    for (std::int64_t i = 0; i < m; ++i) {
+      float* row = out + (r0 + i) * ldo + c0;
+      const float v = bias.per_row[r0 + i];
+      for (std::int64_t j = 0; j < n; ++j) row[j] += v;
+    }
+  }
+}
+
+// Minimum multiply-adds worth a thread of their own.
+inline constexpr std::int64_t gemm_grain = std::int64_t(1) << 17;
+
+// The full product, split into row blocks (or column blocks when there are few rows) across
+// `threads` threads.
+inline void gemm(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
+                 const Context& ctx, GemmBias bias = {}) {
+  BIQA_CHECK(a.cols == b.rows, ErrorCode::internal, "gemm: inner extents ", a.cols, " and ", b.rows);
+  const std::int64_t m = a.rows, n = b.cols, k = a.cols;
+  const int workers = worker_count(ctx, m * n * std::max<std::int64_t>(k, 1), gemm_grain);
+  if (workers == 1) {
+    gemm_block(a, b, out, ldo, 0, m, 0, n, bias);
+    return;
+  }
+  const bool by_rows = m >= 4 * workers || m >= n;
+  const std::int64_t extent = by_rows ? m : n;
+  // Blocks aligned to 8 rows/columns keep Eigen's kernels on full panels.
+  const std::int64_t blocks = (extent + 7) / 8;
+  parallel_for(ctx, blocks, (blocks + workers - 1) / workers, [&](std::int64_t b0, std::int64_t b1) {
+    const std::int64_t lo = b0 * 8, hi = std::min(extent, b1 * 8);
+    if (by_rows)
+      gemm_block(a, b, out, ldo, lo, hi, 0, n, bias);
+    else
+      gemm_block(a, b, out, ldo, 0, m, lo, hi, bias);
+  });
+}
+
+}  // namespace detail
+
+// torch.matmul for operands of rank ≥ 2: [..., M, K] · [..., K, N] → [..., M, N], the batch axes
+// broadcast. Any strides are accepted; transposed views (x.transpose(-1, -2)) are used in place.
+inline Tensor<float> matmul(const Tensor<float>& a_in, const Tensor<float>& b_in, Context& ctx) {
+  BIQA_CHECK(a_in.dim() >= 2 && b_in.dim() >= 2, ErrorCode::invalid_argument,
+             "matmul needs operands of rank >= 2, got ", a_in.shape().to_string(), " and ",
+             b_in.shape().to_string());
+  const std::int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
+  BIQA_CHECK(b_in.size(-2) == k, ErrorCode::invalid_argument, "matmul: ", a_in.shape().to_string(),
+             " · ", b_in.shape().to_string(), " (inner extents ", k, " and ", b_in.size(-2), ")");
+  Tensor<float> a = (a_in.stride(-1) == 1 || k == 1) ? a_in : a_in.contiguous();
+  Tensor<float> b = (b_in.stride(-1) == 1 || b_in.stride(-2) == 1) ? b_in : b_in.contiguous();
+
+  const Shape a_batch(a.shape().begin(), a.shape().end() - 2);
+  const Shape b_batch(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch = broadcast_shapes(a_batch, b_batch);
+  std::vector<std::int64_t> out_dims = batch.to_vector();
+  out_dims.push_back(m);
+  out_dims.push_back(n);
+  Tensor<float> out{Shape(out_dims)};
+  const std::int64_t nb = batch.numel();
+  if (out.numel() == 0) return out;
+
+  // Element offsets of every batch entry in a and b (stride 0 along broadcast axes).
+  auto offsets = [&](const Tensor<float>& t, const Shape& own) {
+    std::vector<std::int64_t> dims = batch.to_vector();
+    dims.push_back(1);
+    dims.push_back(1);
+    std::vector<std::int64_t> own_dims = own.to_vector();
+    own_dims.push_back(1);
+    own_dims.push_back(1);
+    Tensor<float> base = Tensor<float>::borrow(nullptr, Shape(own_dims), t.strides());
+    std::vector<std::int64_t> offs;
+    offs.reserve(static_cast<std::size_t>(nb));
+    broadcast_to(base, Shape(dims)).for_each_offset([&](std::int64_t o) { offs.push_back(o); });
+    return offs;
+  };
+  const auto a_off = offsets(a, a_batch), b_off = offsets(b, b_batch);
+
+  auto operand = [](const Tensor<float>& t, std::int64_t off) {
+    detail::GemmOperand op;
+    const bool ok = detail::as_operand(t.data() + off, t.size(-2), t.size(-1), t.stride(-2),
+                                       t.stride(-1), op);
+    BIQA_CHECK(ok, ErrorCode::internal, "matmul operand without a unit stride");
+    return op;
+  };
+
+  if (nb >= ctx.resolved_threads() && nb > 1) {
+    Context serial(1);
+    parallel_for(ctx, nb, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i)
+        detail::gemm(operand(a, a_off[static_cast<std::size_t>(i)]),
+                     operand(b, b_off[static_cast<std::size_t>(i)]), out.data() + i * m * n, n, serial);
+    });
+  } else {
+    for (std::int64_t i = 0; i < nb; ++i)
+      detail::gemm(operand(a, a_off[static_cast<std::size_t>(i)]),
+                   operand(b, b_off[static_cast<std::size_t>(i)]), out.data() + i * m * n, n, ctx);
+  }
+  return out;
+}
+
+// torch.nn.functional.linear: x [..., in] · weightᵀ ([out, in]) + bias ([out], optional: pass an
+// undefined tensor) → [..., out].
+inline Tensor<float> linear(const Tensor<float>& x_in, const Tensor<float>& weight,
+                            const Tensor<float>& bias, Context& ctx) {
+  BIQA_CHECK(weight.dim() == 2, ErrorCode::invalid_argument, "linear: weight must be [out, in], got ",
+             weight.shape().to_string());
+  const std::int64_t in = weight.size(1), out_features = weight.size(0);
+  BIQA_CHECK(x_in.dim() >= 1 && x_in.size(-1) == in, ErrorCode::invalid_argument, "linear: input ",
+             x_in.shape().to_string(), " does not end in ", in, " features (weight ",
+             weight.shape().to_string(), ")");
+  BIQA_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out_features),
+             ErrorCode::invalid_argument, "linear: bias ", bias.shape().to_string(), " for ",
+             out_features, " outputs");
+  const Tensor<float> x = x_in.contiguous();
+  const Tensor<float> w = weight.contiguous();
+  const Tensor<float> b = bias.defined() ? bias.contiguous() : bias;
+  std::vector<std::int64_t> dims = x.shape().to_vector();
+  dims.back() = out_features;
+  Tensor<float> out{Shape(dims)};
+  std::int64_t rows = 1;
+  for (int i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
+  if (out.numel() == 0) return out;
+  const detail::GemmOperand a{x.data(), rows, in, in, false};
+  const detail::GemmOperand wt{w.data(), in, out_features, in, true};
+  detail::gemm(a, wt, out.data(), out_features, ctx, {b.defined() ? b.data() : nullptr, nullptr});
+  return out;
+}
+
+}  // namespace biqa::ops

@@ -1,0 +1,164 @@
+#pragma once
+// 2-d pooling on NCHW tensors with PyTorch's semantics: max and average pooling (kernel, stride,
+// padding, dilation for max, ceil_mode, count_include_pad, divisor_override) and adaptive average
+// pooling (bins [floor(i·in/out), ceil((i+1)·in/out))).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/ops/cpu/parallel.hpp"
+
+namespace biqa::ops {
+
+struct Pool2dOptions {
+  std::array<std::int64_t, 2> kernel{1, 1};
+  std::array<std::int64_t, 2> stride{0, 0};  // 0: equal to the kernel (PyTorch's default)
+  std::array<std::int64_t, 2> padding{0, 0};
+  std::array<std::int64_t, 2> dilation{1, 1};  // max pooling only
+  bool ceil_mode = false;
+  bool count_include_pad = true;               // average pooling only
+  std::optional<std::int64_t> divisor_override;  // average pooling only
+};
+
+// PyTorch's pooling output extent, including the ceil_mode rule that the last window must start
+// inside the input or its left padding.
+inline std::int64_t pool_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
+                                     std::int64_t pad, std::int64_t dilation, bool ceil_mode) {
+  const std::int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  std::int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+namespace detail {
+struct PoolGeometry {
+  std::int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+inline PoolGeometry pool_geometry(const char* op, const Tensor<float>& x, const Pool2dOptions& o,
+                                  bool dilated) {
+  BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, op, " needs input [N, C, H, W], got ",
+             x.shape().to_string());
+  PoolGeometry g{};
+  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
+  g.kh = o.kernel[0], g.kw = o.kernel[1];
+  g.sh = o.stride[0] ? o.stride[0] : g.kh, g.sw = o.stride[1] ? o.stride[1] : g.kw;
+  g.ph = o.padding[0], g.pw = o.padding[1];
+  g.dh = dilated ? o.dilation[0] : 1, g.dw = dilated ? o.dilation[1] : 1;
+  BIQA_CHECK(g.kh > 0 && g.kw > 0 && g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0 && g.ph >= 0 && g.pw >= 0,
+             ErrorCode::invalid_argument, op, ": kernel, stride and dilation must be positive");
+  // PyTorch's limit: padding at most half the (dilated) kernel.
+  BIQA_CHECK(g.ph <= ((g.kh - 1) * g.dh + 1) / 2 && g.pw <= ((g.kw - 1) * g.dw + 1) / 2,
+             ErrorCode::invalid_argument, op, ": padding (", g.ph, ", ", g.pw,
+             ") must be at most half the kernel (", g.kh, ", ", g.kw, ")");
+  g.oh = pool_output_size(g.h, g.kh, g.sh, g.ph, g.dh, o.ceil_mode);
+  g.ow = pool_output_size(g.w, g.kw, g.sw, g.pw, g.dw, o.ceil_mode);
+  BIQA_CHECK(g.oh > 0 && g.ow > 0, ErrorCode::invalid_argument, op, ": input ",
+             x.shape().to_string(), " is too small for kernel ", g.kh, "x", g.kw);
+  return g;
+}
+}  // namespace detail
+
+inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const Pool2dOptions& opt) {
+  const auto g = detail::pool_geometry("max_pool2d", x_in, opt, true);
+  const Tensor<float> x = x_in.contiguous();
+  Tensor<float> out({g.n, g.c, g.oh, g.ow});
+  parallel_for(ctx, g.n * g.c, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* src = x.data() + p * g.h * g.w;
+      float* dst = out.data() + p * g.oh * g.ow;
+      for (std::int64_t y = 0; y < g.oh; ++y) {
+        for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (std::int64_t ky = 0; ky < g.kh; ++ky) {
+            const std::int64_t iy = y * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= g.h) continue;
+            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+              const std::int64_t ix = xx * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= g.w) continue;
+              const float v = src[iy * g.w + ix];
+              if (v > m || std::isnan(v)) m = v;  // NaN propagates, as in PyTorch
+            }
+          }
+          dst[y * g.ow + xx] = m;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+inline Tensor<float> avg_pool2d(const Tensor<float>& x_in, Context& ctx, const Pool2dOptions& opt) {
+  const auto g = detail::pool_geometry("avg_pool2d", x_in, opt, false);
+  BIQA_CHECK(!opt.divisor_override || *opt.divisor_override != 0, ErrorCode::invalid_argument,
+             "avg_pool2d: divisor_override must not be zero");
+  const Tensor<float> x = x_in.contiguous();
+  Tensor<float> out({g.n, g.c, g.oh, g.ow});
+  parallel_for(ctx, g.n * g.c, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* src = x.data() + p * g.h * g.w;
+      float* dst = out.data() + p * g.oh * g.ow;
+      for (std::int64_t y = 0; y < g.oh; ++y) {
+        for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+          std::int64_t y0 = y * g.sh - g.ph, x0 = xx * g.sw - g.pw;
+          std::int64_t y1 = std::min(y0 + g.kh, g.h + g.ph), x1 = std::min(x0 + g.kw, g.w + g.pw);
+          const std::int64_t padded_count = (y1 - y0) * (x1 - x0);  // window clipped to the padding
+          y0 = std::max<std::int64_t>(y0, 0), x0 = std::max<std::int64_t>(x0, 0);
+          y1 = std::min(y1, g.h), x1 = std::min(x1, g.w);
+          if (y0 >= y1 || x0 >= x1) {
+            dst[y * g.ow + xx] = 0.0f;
+            continue;
+          }
+          float sum = 0.0f;
+          for (std::int64_t iy = y0; iy < y1; ++iy)
+            for (std::int64_t ix = x0; ix < x1; ++ix) sum += src[iy * g.w + ix];
+          const std::int64_t divisor = opt.divisor_override ? *opt.divisor_override
+                                       : opt.count_include_pad ? padded_count
+                                                               : (y1 - y0) * (x1 - x0);
+          dst[y * g.ow + xx] = sum / static_cast<float>(divisor);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// Adaptive average pooling to (out_h, out_w): bin i covers [floor(i·in/out), ceil((i+1)·in/out)).
+inline Tensor<float> adaptive_avg_pool2d(const Tensor<float>& x_in, std::int64_t out_h,
+                                         std::int64_t out_w, Context& ctx) {
+  BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument,
+             "adaptive_avg_pool2d needs input [N, C, H, W], got ", x_in.shape().to_string());
+  BIQA_CHECK(out_h > 0 && out_w > 0, ErrorCode::invalid_argument,
+             "adaptive_avg_pool2d: output size must be positive, got ", out_h, "x", out_w);
+  const std::int64_t h = x_in.size(2), w = x_in.size(3);
+  BIQA_CHECK(h > 0 && w > 0, ErrorCode::invalid_argument, "adaptive_avg_pool2d of an empty input ",
+             x_in.shape().to_string());
+  const Tensor<float> x = x_in.contiguous();
+  Tensor<float> out({x.size(0), x.size(1), out_h, out_w});
+  parallel_for(ctx, x.size(0) * x.size(1), 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* src = x.data() + p * h * w;
+      float* dst = out.data() + p * out_h * out_w;
+      for (std::int64_t oy = 0; oy < out_h; ++oy) {
+        const std::int64_t y0 = oy * h / out_h, y1 = ((oy + 1) * h + out_h - 1) / out_h;
+        for (std::int64_t ox = 0; ox < out_w; ++ox) {
+          const std::int64_t x0 = ox * w / out_w, x1 = ((ox + 1) * w + out_w - 1) / out_w;
+          float sum = 0.0f;
+          for (std::int64_t iy = y0; iy < y1; ++iy)
+            for (std::int64_t ix = x0; ix < x1; ++ix) sum += src[iy * w + ix];
+          dst[oy * out_w + ox] = sum / static_cast<float>((y1 - y0) * (x1 - x0));
+        }
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace biqa::ops

@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include "biqa/ops/cpu/pool.hpp"
+#include "support/parity.hpp"
+
+using biqa::Context;
+using biqa::Tensor;
+namespace ops = biqa::ops;
+
+TEST_CASE("pool: max, average (ceil_mode, count_include_pad, divisor) and adaptive match PyTorch", "[ops][pool]") {
+  biqa::test::OpFixture f("pool");
+  Context ctx(2);
+  for (const auto& c : f.cases()) {
+    const std::string name = c["name"].as_string(), op = c["op"].as_string();
+    const Tensor<float> x = f.get(c, "x");
+    Tensor<float> out;
+    if (op == "adaptive_avg") {
+      const auto s = biqa::test::pair_of(c["output"]);
+      out = ops::adaptive_avg_pool2d(x, s[0], s[1], ctx);
+    } else {
+      ops::Pool2dOptions opt;
+      opt.kernel = biqa::test::pair_of(c["kernel"]);
+      opt.stride = biqa::test::pair_of(c["stride"]);
+      opt.padding = biqa::test::pair_of(c["padding"]);
+      opt.ceil_mode = c["ceil_mode"].as_bool();
+      if (op == "max") {
+        opt.dilation = biqa::test::pair_of(c["dilation"]);
+        out = ops::max_pool2d(x, ctx, opt);
+      } else {
+        opt.count_include_pad = c["count_include_pad"].as_bool();
+        if (c.find("divisor_override")) opt.divisor_override = c["divisor_override"].as_int();
+        out = ops::avg_pool2d(x, ctx, opt);
+      }
+    }
+    biqa::test::check_parity("pool/" + name, out, f.get(c, "out"));
+  }
+}
+
+TEST_CASE("pool: bad geometry raises biqa::Error", "[ops][pool]") {
+  Context ctx;
+  ops::Pool2dOptions opt;
+  opt.kernel = {3, 3};
+  opt.padding = {2, 2};  // more than half the kernel
+  REQUIRE_THROWS_AS(ops::max_pool2d(Tensor<float>::zeros({1, 1, 8, 8}), ctx, opt), biqa::Error);
+  opt.padding = {0, 0};
+  REQUIRE_THROWS_AS(ops::avg_pool2d(Tensor<float>::zeros({1, 1, 2, 2}), ctx, opt), biqa::Error);  // too small
+  REQUIRE_THROWS_AS(ops::max_pool2d(Tensor<float>::zeros({1, 8, 8}), ctx, opt), biqa::Error);
+  REQUIRE_THROWS_AS(ops::adaptive_avg_pool2d(Tensor<float>::zeros({1, 1, 4, 4}), 0, 2, ctx), biqa::Error);
+}
