@@ -4,7 +4,7 @@
 
 #include "biqa/io/image.hpp"
 #include "biqa/io/npy.hpp"
-#include "support/helpers.hpp"
+#include "support/parity.hpp"
 
 using namespace biqa;
 
@@ -62,7 +62,7 @@ TEST_CASE("image: grey is replicated, alpha dropped, 16-bit kept", "[io]") {
     INFO(name);
     const auto img = io::read_image(test::data_path(std::string("io/") + name + ".png"));
     const auto expected = io::read_npy(test::data_path(std::string("io/") + name + "_expected.npy")).to_float();
-    REQUIRE(test::relative_error(img, expected) < 1e-6);
+    REQUIRE(test::parity_error(img, expected) < 1e-6);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,14 +64,18 @@ inline RunResult run_cli(const std::string& args) {
 #endif
 }
 
-// max|a - b| / max|b|, the parity measure used throughout the tests.
-inline double relative_error(const Tensor<float>& a, const Tensor<float>& ref) {
-  if (a.shape() != ref.shape()) return INFINITY;
-  const auto x = a.contiguous(), y = ref.contiguous();
+// max|out - ref| / max|ref|, the parity measure of every test (a NaN or Inf on one side only is
+// infinitely wrong).
+inline double relative_error(const Tensor<float>& out, const Tensor<float>& ref) {
+  if (out.shape() != ref.shape()) return std::numeric_limits<double>::infinity();
+  const auto a = out.contiguous(), b = ref.contiguous();
   double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < y.numel(); ++i) {
-    diff = std::max(diff, std::fabs(double(x.data()[i]) - double(y.data()[i])));
-    scale = std::max(scale, std::fabs(double(y.data()[i])));
+  for (std::int64_t i = 0; i < b.numel(); ++i) {
+    const double x = a.data()[i], y = b.data()[i];
+    if (std::isnan(x) != std::isnan(y) || std::isinf(x) != std::isinf(y)) return std::numeric_limits<double>::infinity();
+    if (std::isnan(y) || std::isinf(y)) continue;
+    diff = std::max(diff, std::fabs(x - y));
+    scale = std::max(scale, std::fabs(y));
   }
   return scale > 0 ? diff / scale : diff;
 }

@@ -19,24 +19,13 @@
 #include "biqa/io/json.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/io/weights.hpp"
+#include "support/helpers.hpp"
 
 namespace biqa::test {
 
-inline std::string fixture_path(const std::string& rel) { return std::string(BIQA_TEST_DATA_DIR) + "/" + rel; }
+inline std::string fixture_path(const std::string& rel) { return data_path(rel); }
 
-inline double parity_error(const Tensor<float>& out, const Tensor<float>& ref) {
-  if (out.shape() != ref.shape()) return std::numeric_limits<double>::infinity();
-  const auto a = out.contiguous(), b = ref.contiguous();
-  double diff = 0, scale = 0;
-  for (std::int64_t i = 0; i < b.numel(); ++i) {
-    const double x = a.data()[i], y = b.data()[i];
-    if (std::isnan(x) != std::isnan(y) || std::isinf(x) != std::isinf(y)) return std::numeric_limits<double>::infinity();
-    if (std::isnan(y) || std::isinf(y)) continue;
-    diff = std::max(diff, std::fabs(x - y));
-    scale = std::max(scale, std::fabs(y));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
+inline double parity_error(const Tensor<float>& out, const Tensor<float>& ref) { return relative_error(out, ref); }
 
 // Requires out ≈ ref within `tolerance` (relative to max|ref|).
 inline void check_parity(const std::string& label, const Tensor<float>& out, const Tensor<float>& ref,
