@@ -13,7 +13,7 @@ position bias tables included) from fixed seeds:
                              attn_mask) under their module paths, as older checkpoints store them.
   swin_features.safetensors  timm.create_model(..., features_only=True): the feature wrapper's
                              state_dict ("layers_0.blocks..." keys, no final norm, no head) of a model
-                             with img (32, 48), patch 2, embed 6, window 5, qkv_bias False, mlp_ratio 2: windows that
+                             with img (32, 48), patch 2, embed 4, window 5, qkv_bias False, mlp_ratio 2: windows that
                              do not divide the map (zero padding, masks on the padded map) and one
                              axis clamped while the other shifts. "io.input" [1,3,32,48] and the four
                              feature maps.
@@ -91,7 +91,7 @@ def tiny():
 
 
 def features():
-    config = dict(img_size=[32, 48], patch_size=2, in_chans=3, embed_dim=6, depths=[2, 2, 2, 1],
+    config = dict(img_size=[32, 48], patch_size=2, in_chans=3, embed_dim=4, depths=[2, 2, 2, 1],
                   num_heads=[2, 2, 4, 4], window_size=5, mlp_ratio=2.0, qkv_bias=False,
                   num_classes=0, global_pool="avg")
     torch.manual_seed(1)
