@@ -199,6 +199,17 @@ TEST_CASE("SwinTransformer strict loading names the wrong keys", "[nn][swin]") {
     model.load(store.root());
     CHECK_THROWS_WITH(store.finish(), Catch::Contains("head.fc.weight"));
   }
+  SECTION("the pre-0.9 layout (merging at the end of a stage) is named") {
+    io::WeightFile w = weights_only(file);
+    for (auto& r : w.tensors)
+      for (int s = 1; s <= 3; ++s) {
+        const std::string from = "layers." + std::to_string(s) + ".downsample.";
+        if (r.name.rfind(from, 0) == 0) r.name = "layers." + std::to_string(s - 1) + ".downsample." + r.name.substr(from.size());
+      }
+    io::WeightStore store(std::move(w));
+    SwinTransformer model(config);
+    CHECK_THROWS_WITH(model.load(store.root()), Catch::Contains("pre-0.9 layout"));
+  }
   SECTION("input size other than img_size") {
     io::WeightStore store(weights_only(file));
     SwinTransformer model(config);

@@ -190,21 +190,23 @@ class SwinTransformerBlock {
     const std::vector<std::int64_t> index = swin_detail::relative_position_index(window_);
     if (const auto* r = attn.record("relative_position_index"); r != nullptr) {
       const Tensor<float> stored = attn.take("relative_position_index", {n, n});
-      if (r->shape == Shape{n, n})  // else take() has recorded the wrong shape for finish()
+      if (r->shape == Shape{n, n}) {  // else take() has recorded the wrong shape for finish()
         for (std::int64_t i = 0; i < n * n; ++i)
-        BIQA_CHECK(stored.data()[i] == static_cast<float>(index[static_cast<std::size_t>(i)]), ErrorCode::format,
-                   attn.full_name("relative_position_index"), ": differs from the index of a ", window_[0],
-                   "x", window_[1], " window at entry ", i);
+          BIQA_CHECK(stored.data()[i] == static_cast<float>(index[static_cast<std::size_t>(i)]), ErrorCode::format,
+                     attn.full_name("relative_position_index"), ": differs from the index of a ", window_[0],
+                     "x", window_[1], " window at entry ", i);
+      }
     }
     const Tensor<float> mask = swin_detail::shift_mask(config_.input_resolution, window_, shift_);
     if (const auto* r = scope.record("attn_mask"); r != nullptr) {
       BIQA_CHECK(mask.defined(), ErrorCode::format, scope.full_name("attn_mask"),
                  ": present, but this block has no shifted windows");
       const Tensor<float> stored = scope.take("attn_mask", mask.shape());
-      if (r->shape == mask.shape())
+      if (r->shape == mask.shape()) {
         for (std::int64_t i = 0; i < mask.numel(); ++i)
-        BIQA_CHECK(stored.data()[i] == mask.data()[i], ErrorCode::format, scope.full_name("attn_mask"),
-                   ": differs from the shifted-window mask at entry ", i);
+          BIQA_CHECK(stored.data()[i] == mask.data()[i], ErrorCode::format, scope.full_name("attn_mask"),
+                     ": differs from the shifted-window mask at entry ", i);
+      }
     }
 
     // bias_mask [nW or 1, heads, N, N] = table[index[i, j], h] (+ mask[w, i, j]), added to the logits.
@@ -449,6 +451,10 @@ class SwinTransformer {
     BIQA_CHECK(!wrapper || config_.features_only, ErrorCode::format, "SwinTransformer: ",
                root.full_name("layers_0"), ".* are a features_only model's weights (no norm, no head): "
                "configure features_only");
+    // Before timm 0.9 (and in Microsoft's checkpoints) the merge closed a stage: layers.0.downsample.
+    BIQA_CHECK(!stage_scope(root, 0, wrapper).has_scope("downsample"), ErrorCode::format, "SwinTransformer: ",
+               stage_scope(root, 0, wrapper).full_name("downsample"), ".* found: weights in the pre-0.9 layout "
+               "(patch merging at the end of a stage); convert them with timm's checkpoint_filter_fn");
     patch_embed_.load(root.scope("patch_embed"));
     for (std::size_t s = 0; s < stages_.size(); ++s) {
       const auto scope = stage_scope(root, static_cast<int>(s), wrapper);
