@@ -104,3 +104,22 @@ TEST_CASE("image: corrupt, truncated and unsupported files are clear errors", "[
   huge[20] = 0x00; huge[21] = 0x01; huge[22] = 0x00; huge[23] = 0x00;  // height 65536
   REQUIRE_THROWS_AS(io::decode_image(huge.data(), huge.size()), Error);
 }
+
+TEST_CASE("image: regression: a JPEG Huffman table with more than 256 codes", "[io][bad-input]") {
+  // Found by fuzz_image: Debian 12's stb_image writes past its 257-entry size table here.
+  const auto bytes =
+      io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/image/jpeg-huffman-overflow.jpg");
+  REQUIRE_THROWS_WITH(io::decode_image(bytes.data(), bytes.size(), "x.jpg"), Catch::Contains("more than 256 codes"));
+  // Valid baseline and progressive JPEGs (Huffman tables between scans) still decode.
+  for (const char* f : {"a.jpg", "p.jpg"}) {
+    const auto ok = io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/seeds/image/" + f);
+    REQUIRE(io::decode_image(ok.data(), ok.size(), f).shape() == Shape{9, 7, 3});
+  }
+}
+
+TEST_CASE("image: regression: a PNG chunk whose length runs past the file", "[io][bad-input]") {
+  // Found by fuzz_image: stb would first grow its buffer to the declared length (gigabytes).
+  const auto bytes =
+      io::read_file_bytes(std::string(BIQA_SOURCE_DIR) + "/fuzz/regressions/image/png-chunk-length.png");
+  REQUIRE_THROWS_WITH(io::decode_image(bytes.data(), bytes.size(), "x.png"), Catch::Contains("runs past the end"));
+}

@@ -4,6 +4,7 @@
 // 16-bit PNGs keep their precision in the float path.
 
 #include <cctype>
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -58,11 +59,69 @@ inline ImageFormat sniff_image(const unsigned char* p, std::size_t n, const std:
   return ImageFormat::unknown;
 }
 
+// Checks every Huffman table (DHT segment) of a JPEG before stb parses it: the stb_image in
+// Debian 12 writes past a 257-entry array when a table declares more than 256 codes.
+inline void check_jpeg_huffman_tables(const unsigned char* p, std::size_t n, const std::string& name) {
+  auto bad = [&](const char* what) { fail(ErrorCode::format, name, ": corrupt JPEG: ", what); };
+  std::size_t i = 2;  // after SOI
+  while (i + 4 <= n) {
+    if (p[i] != 0xff) {
+      // Entropy-coded data after a scan header: skip to the next marker that is not a stuffed
+      // zero, a restart marker or fill.
+      while (i + 1 < n && !(p[i] == 0xff && p[i + 1] != 0x00 && p[i + 1] != 0xff &&
+                            (p[i + 1] < 0xd0 || p[i + 1] > 0xd7)))
+        ++i;
+      if (i + 4 > n) return;
+    }
+    const unsigned char marker = p[i + 1];
+    if (marker == 0xd9) return;  // EOI
+    if (marker == 0xff) {        // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {  // no length field
+      i += 2;
+      continue;
+    }
+    const std::size_t len = std::size_t(p[i + 2]) << 8 | p[i + 3];
+    if (len < 2) bad("segment length below 2");
+    const std::size_t end = std::min(n, i + 2 + len);
+    if (marker == 0xc4) {  // DHT: one or more tables of 1 + 16 + sum(counts) bytes
+      std::size_t t = i + 4;
+      while (t < end) {
+        if (t + 17 > end) bad("truncated Huffman table");
+        std::size_t codes = 0;
+        for (int k = 1; k <= 16; ++k) codes += p[t + std::size_t(k)];
+        if (codes > 256) bad("Huffman table with more than 256 codes");
+        t += 17 + codes;
+      }
+    }
+    i += 2 + len;
+  }
+}
+
+// Checks that every PNG chunk lies inside the file: stb grows its IDAT buffer to a chunk's
+// declared length before reading it, so a lying length would allocate gigabytes.
+inline void check_png_chunks(const unsigned char* p, std::size_t n, const std::string& name) {
+  std::size_t i = 8;  // after the signature
+  while (i + 8 <= n) {
+    const std::size_t len = std::size_t(p[i]) << 24 | std::size_t(p[i + 1]) << 16 |
+                            std::size_t(p[i + 2]) << 8 | p[i + 3];
+    if (len > n - i - 8 || n - i - 8 - len < 4)
+      fail(ErrorCode::format, name, ": corrupt PNG: a chunk of ", len, " bytes runs past the end of the file");
+    if (std::memcmp(p + i + 4, "IEND", 4) == 0) return;
+    i += 12 + len;
+  }
+}
+
 inline void check_image_header(const unsigned char* p, std::size_t n, const std::string& name) {
   BIQA_CHECK(n > 0, ErrorCode::format, name, ": empty image file");
   BIQA_CHECK(n <= std::size_t(INT_MAX), ErrorCode::format, name, ": image file too large");
-  if (sniff_image(p, n, name) == ImageFormat::unknown)
+  const ImageFormat format = sniff_image(p, n, name);
+  if (format == ImageFormat::unknown)
     fail(ErrorCode::format, name, ": not a JPEG, PNG, BMP or TGA image");
+  if (format == ImageFormat::jpeg) check_jpeg_huffman_tables(p, n, name);
+  if (format == ImageFormat::png) check_png_chunks(p, n, name);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(p, static_cast<int>(n), &w, &h, &c))
     fail(ErrorCode::format, name, ": cannot read image header: ", stbi_failure_reason());
