@@ -20,3 +20,5 @@
 #include "biqa/io/weights.hpp"
 #include "biqa/io/image.hpp"
 #include "biqa/io/npy.hpp"
+
+#include "biqa/nn/clip_tokenizer.hpp"
