@@ -145,7 +145,8 @@ TEST_CASE("clip tokenizer: bad vocabulary files give biqa::Error naming the file
   biqa::io::write_file_bytes(bad_line, content2.data(), content2.size());
   expect_error(bad_line, ":3: expected a merge");
   const std::string not_utf8 = dir.file("not_utf8.txt");
-  const std::string content3 = "#version: 0.2\ni \xff\n";
+  std::string content3 = "#version: 0.2\ni \xff\n";
+  for (int i = 0; i < 48893; ++i) content3 += "a b\n";
   biqa::io::write_file_bytes(not_utf8, content3.data(), content3.size());
   expect_error(not_utf8, "UTF-8");
 }

@@ -428,9 +428,6 @@ class Tokenizer {
   }
 
   void build(const std::string& text, const std::string& origin) {
-    const auto u = detail::utf8_decode(text);
-    BIQA_CHECK(u.find(char32_t(0xFFFD)) == std::u32string::npos, ErrorCode::format, origin,
-               ": the CLIP merges file is not valid UTF-8");
     // GPT-2's byte alphabet: printable Latin-1 bytes stand for themselves, the rest map to 256+n.
     std::vector<int> bs;
     for (int b = '!'; b <= '~'; ++b) bs.push_back(b);
@@ -472,6 +469,10 @@ class Tokenizer {
     }
     BIQA_CHECK(int(merges.size()) == kNumMerges, ErrorCode::format, origin, ": expected ", kNumMerges,
                " merges after the header line, found ", merges.size());
+    // Only the lines read must be UTF-8 (Python decodes the whole file; the rest is never used).
+    const auto used = detail::utf8_decode(std::string_view(text).substr(0, std::min(pos, text.size())));
+    BIQA_CHECK(used.find(char32_t(0xFFFD)) == std::u32string::npos, ErrorCode::format, origin,
+               ": the CLIP merges file is not valid UTF-8");
     for (const auto& m : merges) vocab_.push_back(m.first + m.second);
     vocab_.push_back("<start_of_text>");
     vocab_.push_back("<end_of_text>");
