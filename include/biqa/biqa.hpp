@@ -31,3 +31,4 @@
 #include "biqa/ops/cpu.hpp"
 
 #include "biqa/nn/layers.hpp"
+#include "biqa/nn/clip_tokenizer.hpp"
