@@ -68,42 +68,58 @@ inline Image multiplicative_noise(const Image& in, double variance, Rng& rng) {
 // exp(−max(d² − 2σ², 0) / h²) with d² the mean squared patch difference and h = 0.45σ.
 // The stand-in for MATLAB's DnCNN in #15 (see docs/distortions.md).
 inline Plane non_local_means(const Plane& p, double sigma) {
-  constexpr int pr = 1, sr = 4;
+  constexpr int pr = 1, sr = 4, R = pr + sr;
   const double h2 = (0.45 * sigma) * (0.45 * sigma), s2 = 2 * sigma * sigma;
-  const std::int64_t h = p.h, w = p.w;
+  const double inv_patch = 1.0 / ((2 * pr + 1) * (2 * pr + 1));
+  const std::int64_t h = p.h, w = p.w, pw = w + 2 * R, ph = h + 2 * R;
+  // Replicate-padded copy, so the patch comparisons below need no bounds checks.
+  std::vector<float> pad(static_cast<std::size_t>(ph * pw));
+  for (std::int64_t y = 0; y < ph; ++y)
+    for (std::int64_t x = 0; x < pw; ++x)
+      pad[static_cast<std::size_t>(y * pw + x)] = p(std::clamp<std::int64_t>(y - R, 0, h - 1), std::clamp<std::int64_t>(x - R, 0, w - 1));
+  auto P = [&](std::int64_t y, std::int64_t x) { return pad[static_cast<std::size_t>((y + R) * pw + x + R)]; };
+  // exp(−t) for t in [0, 16) from a table (linear interpolation, error < 2e-7); 0 beyond.
+  constexpr int lut_n = 8192;
+  constexpr double lut_max = 16.0;
+  static const std::vector<double> lut = [] {
+    std::vector<double> t(lut_n + 1);
+    for (int i = 0; i <= lut_n; ++i) t[static_cast<std::size_t>(i)] = std::exp(-lut_max * i / lut_n);
+    return t;
+  }();
+  auto fast_exp_neg = [&](double t) {
+    if (t >= lut_max) return 0.0;
+    const double u = t * (lut_n / lut_max);
+    const auto k = static_cast<std::size_t>(u);
+    const double f = u - double(k);
+    return lut[k] + (lut[k + 1] - lut[k]) * f;
+  };
   std::vector<double> wsum(static_cast<std::size_t>(h * w), 0.0), acc(wsum.size(), 0.0);
-  std::vector<double> diff(wsum.size()), rows(wsum.size());
-  auto clampy = [&](std::int64_t y) { return std::clamp<std::int64_t>(y, 0, h - 1); };
-  auto clampx = [&](std::int64_t x) { return std::clamp<std::int64_t>(x, 0, w - 1); };
-  // One pass per search offset: squared differences of the shifted plane (replicated borders),
-  // box-summed over the patch, turned into weights.
+  const std::int64_t dh = h + 2 * pr, dw = w + 2 * pr;  // rows/cols −pr … h+pr−1
+  std::vector<double> diff(static_cast<std::size_t>(dh * dw)), rows(static_cast<std::size_t>(dh * w));
+  // One pass per search offset: squared differences, box-summed over the patch, turned into weights.
   for (int dy = -sr; dy <= sr; ++dy) {
     for (int dx = -sr; dx <= sr; ++dx) {
-      for (std::int64_t y = 0; y < h; ++y)
-        for (std::int64_t x = 0; x < w; ++x) {
-          const double d = double(p(y, x)) - p(clampy(y + dy), clampx(x + dx));
-          diff[static_cast<std::size_t>(y * w + x)] = d * d;
+      for (std::int64_t y = 0; y < dh; ++y)
+        for (std::int64_t x = 0; x < dw; ++x) {
+          const double d = double(P(y - pr, x - pr)) - P(y - pr + dy, x - pr + dx);
+          diff[static_cast<std::size_t>(y * dw + x)] = d * d;
         }
-      for (std::int64_t y = 0; y < h; ++y)
+      for (std::int64_t y = 0; y < dh; ++y)
         for (std::int64_t x = 0; x < w; ++x) {
           double s = 0;
-          for (int b = -pr; b <= pr; ++b) s += diff[static_cast<std::size_t>(y * w + clampx(x + b))];
+          for (int b = 0; b <= 2 * pr; ++b) s += diff[static_cast<std::size_t>(y * dw + x + b)];
           rows[static_cast<std::size_t>(y * w + x)] = s;
         }
-      for (std::int64_t y = 0; y < h; ++y) {
-        const std::int64_t yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (std::int64_t x = 0; x < w; ++x) {
-          const std::int64_t xx = x + dx;
-          if (xx < 0 || xx >= w) continue;
+      const std::int64_t y0 = std::max<std::int64_t>(0, -dy), y1 = std::min<std::int64_t>(h, h - dy);
+      const std::int64_t x0 = std::max<std::int64_t>(0, -dx), x1 = std::min<std::int64_t>(w, w - dx);
+      for (std::int64_t y = y0; y < y1; ++y)
+        for (std::int64_t x = x0; x < x1; ++x) {
           double d2 = 0;
-          for (int a = -pr; a <= pr; ++a) d2 += rows[static_cast<std::size_t>(clampy(y + a) * w + x)];
-          d2 /= (2 * pr + 1) * (2 * pr + 1);
-          const double wt = std::exp(-std::max(d2 - s2, 0.0) / h2);
+          for (int a = 0; a <= 2 * pr; ++a) d2 += rows[static_cast<std::size_t>((y + a) * w + x)];
+          const double wt = fast_exp_neg(std::max(d2 * inv_patch - s2, 0.0) / h2);
           wsum[static_cast<std::size_t>(y * w + x)] += wt;
-          acc[static_cast<std::size_t>(y * w + x)] += wt * p(yy, xx);
+          acc[static_cast<std::size_t>(y * w + x)] += wt * p(y + dy, x + dx);
         }
-      }
     }
   }
   Plane out(h, w);
