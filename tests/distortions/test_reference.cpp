@@ -65,6 +65,18 @@ TEST_CASE("distortions reference: motion kernel is a normalised line through the
   const Kernel h = motion_kernel(9, 0);  // horizontal: one row of 9 taps
   CHECK(h.rows == 1);
   CHECK(h.cols == 9);
+  // Against the numpy transcription of fspecial('motion').
+  for (auto [len, angle] : {std::pair<int, int>{9, 30}, {10, 135}, {4, 0}, {6, 90}}) {
+    const Kernel k = motion_kernel(len, angle);
+    const auto ref = fixture("motion_" + std::to_string(len) + "_" + std::to_string(angle));
+    INFO("length " << len << " angle " << angle);
+    REQUIRE(ref.size(0) == k.rows);
+    REQUIRE(ref.size(1) == k.cols);
+    double m = 0;
+    for (int i = 0; i < k.rows * k.cols; ++i) m = std::max(m, std::fabs(k.k[std::size_t(i)] - ref.data()[i]));
+    CHECK(m < 1e-7);
+  }
+  CHECK(max_abs_diff(motion_blur(input(), 10, 135.0), fixture("motion_blur_10_135")) < 2e-6);
 }
 
 TEST_CASE("distortions reference: colour spaces", "[distortions][reference]") {

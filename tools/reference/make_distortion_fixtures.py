@@ -79,6 +79,33 @@ def disk_kernel(rad):
     return s / s.sum()
 
 
+def motion_kernel(length, theta):
+    """MATLAB fspecial('motion'): a 1-px anti-aliased segment; built on one quadrant and mirrored."""
+    length = max(1, length)
+    half = (length - 1) / 2
+    phi = np.mod(theta, 180) / 180 * np.pi
+    c, s = np.cos(phi), np.sin(phi)
+    xsign = int(np.sign(c))
+    eps = np.sqrt(np.finfo(float).eps)
+    sx = int(np.fix(half * c + xsign - length * eps))
+    sy = int(np.fix(half * s + 1 - length * eps))
+    x, y = np.meshgrid(np.arange(0, sx + xsign, xsign) if xsign else np.array([0]), np.arange(0, sy + 1))
+    x = x.astype(float)
+    y = y.astype(float)
+    dist = y * c - x * s
+    rad = np.hypot(x, y)
+    last = (rad >= half) & (abs(dist) <= 1)
+    x2last = half - abs((x[last] + dist[last] * s) / c)
+    dist[last] = np.sqrt(dist[last] ** 2 + x2last ** 2)
+    dist = np.maximum(1 + eps - abs(dist), 0)
+    ny, nx = dist.shape
+    h = np.zeros((2 * ny - 1, 2 * nx - 1))
+    h[:ny, :nx] = np.rot90(dist, 2)
+    h[ny - 1:, nx - 1:] = dist
+    h = h / (h.sum() + eps * length * length)
+    return np.flipud(h) if c > 0 else h
+
+
 def filt(img, k):
     return np.stack([ndimage.correlate(img[..., c], k, mode="nearest") for c in range(3)], -1)
 
@@ -158,6 +185,9 @@ def main():
     np.save(OUT / "disk_r4.npy", f32(disk_kernel(4)))
     np.save(OUT / "lens_blur_r4.npy", f32(filt(img, disk_kernel(4))))
     np.save(OUT / "lens_blur_r2.npy", f32(filt(img, disk_kernel(2))))
+    for length, theta in [(9, 30), (10, 135), (4, 0), (6, 90)]:
+        np.save(OUT / f"motion_{length}_{theta}.npy", f32(motion_kernel(length, theta)))
+    np.save(OUT / "motion_blur_10_135.npy", f32(filt(img, motion_kernel(10, 135))))
 
     lab = rgb2lab(img)
     np.save(OUT / "lab.npy", f32(lab))
