@@ -21,3 +21,27 @@ if(NOT TARGET biqa::stb)
     target_link_libraries(biqa::stb INTERFACE ${BIQA_STB_LIBRARY})
   endif()
 endif()
+
+# Optional codecs for the JPEG / JPEG2000 distortions (Debian: libjpeg62-turbo-dev,
+# libopenjp2-7-dev). biqa::libjpeg / biqa::openjpeg always exist; when the library is found they
+# link it and define BIQA_HAVE_LIBJPEG / BIQA_HAVE_OPENJPEG, otherwise they are empty and those two
+# distortions raise biqa::Error.
+if(NOT TARGET biqa::libjpeg)
+  add_library(biqa::libjpeg INTERFACE IMPORTED)
+  find_package(JPEG QUIET)
+  if(JPEG_FOUND)
+    target_link_libraries(biqa::libjpeg INTERFACE JPEG::JPEG)
+    target_compile_definitions(biqa::libjpeg INTERFACE BIQA_HAVE_LIBJPEG=1)
+  endif()
+endif()
+if(NOT TARGET biqa::openjpeg)
+  add_library(biqa::openjpeg INTERFACE IMPORTED)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(BIQA_OPENJPEG QUIET IMPORTED_TARGET libopenjp2)
+  endif()
+  if(BIQA_OPENJPEG_FOUND)
+    target_link_libraries(biqa::openjpeg INTERFACE PkgConfig::BIQA_OPENJPEG)
+    target_compile_definitions(biqa::openjpeg INTERFACE BIQA_HAVE_OPENJPEG=1)
+  endif()
+endif()
