@@ -35,7 +35,7 @@ std::string weights_only(const std::string& name, const biqa::test::TempDir& tmp
   return path;
 }
 
-const char* const kCases[] = {"deit3", "avg_no_cls", "dinov2", "reg_tokens", "fc_norm", "head_pre_norm"};
+const char* const kCases[] = {"deit3", "avg_no_cls", "dinov2", "dinov2_offset", "reg_tokens", "fc_norm", "head_pre_norm"};
 
 }  // namespace
 

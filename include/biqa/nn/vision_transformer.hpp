@@ -11,7 +11,8 @@
 // Position embeddings for another input size (dynamic_img_size): the patch part of pos_embed is
 // resized bicubically as timm's resample_abs_pos_embed does (F.interpolate(size=grid, bicubic,
 // antialias=True, timm 0.9.16's default, which _pos_embed does not override)); the class / register
-// entries, present when no_embed_class is false, are kept as they are.
+// entries, present when no_embed_class is false, are kept as they are. DINOv2's own code maps with
+// a scale factor instead (Config::pos_embed_interpolate_offset).
 
 #include <algorithm>
 #include <array>
@@ -59,6 +60,9 @@ class VisionTransformer {
     bool dynamic_img_size = false;     // any multiple of the patch size; pos_embed resampled
     float norm_eps = 1e-6f;            // timm's ViT LayerNorm
     bool pos_embed_antialias = true;   // resample_abs_pos_embed's default in timm 0.9.16
+    // Nonzero: resample as facebookresearch/dinov2 (and Depth Anything) do, F.interpolate with
+    // scale_factor (grid + offset) / old grid instead of a size; they use 0.1 with antialias false.
+    double pos_embed_interpolate_offset = 0.0;
 
     bool use_fc_norm() const { return fc_norm.value_or(global_pool == GlobalPool::avg); }
     std::int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
@@ -111,6 +115,7 @@ class VisionTransformer {
       if (auto* v = j.find("dynamic_img_size")) dynamic_img_size = v->as_bool();
       if (auto* v = j.find("norm_eps")) norm_eps = static_cast<float>(v->as_number());
       if (auto* v = j.find("pos_embed_antialias")) pos_embed_antialias = v->as_bool();
+      if (auto* v = j.find("pos_embed_interpolate_offset")) pos_embed_interpolate_offset = v->as_number();
       if (auto* v = j.find("global_pool")) {
         const std::string& p = v->as_string();
         BIQA_CHECK(p == "token" || p == "avg" || p.empty(), ErrorCode::invalid_argument,
@@ -213,8 +218,14 @@ class VisionTransformer {
     ops::InterpolateOptions opt;
     opt.mode = ops::InterpolateMode::bicubic;
     opt.antialias = config_.pos_embed_antialias;
-    Tensor<float> resized =
-        ops::interpolate(grid, gh, gw, ctx, opt).permute({0, 2, 3, 1}).contiguous().reshape({1, gh * gw, e});
+    const double off = config_.pos_embed_interpolate_offset;
+    Tensor<float> resized = off == 0.0 ? ops::interpolate(grid, gh, gw, ctx, opt)
+                                       : ops::interpolate_by_scale(grid, (double(gh) + off) / double(oh),
+                                                                   (double(gw) + off) / double(ow), ctx, opt);
+    BIQA_CHECK(resized.size(2) == gh && resized.size(3) == gw, ErrorCode::invalid_argument,
+               "nn::VisionTransformer: pos_embed resampled to ", resized.size(2), "x", resized.size(3),
+               " instead of ", gh, "x", gw, " (pos_embed_interpolate_offset ", off, ")");
+    resized = resized.permute({0, 2, 3, 1}).contiguous().reshape({1, gh * gw, e});
     if (np == 0) return resized;
     return ops::concat<float>({pos_embed_.slice(1, 0, np), resized}, 1);
   }
