@@ -1,0 +1,359 @@
+#pragma once
+// nn::VisionTransformer, timm's VisionTransformer (timm 0.9.16, models/vision_transformer.py):
+//   patch_embed → [cls_token, reg_token…] + pos_embed → norm_pre → blocks → norm → pool → fc_norm → head
+// configured with timm's constructor argument names (Config, Config::from_json). Covers ViT / DeiT /
+// DeiT-III (LayerScale, no_embed_class), class-token-free ViTs with average pooling, and DINOv2
+// encoders (class token, LayerScale, patch 14, pos_embed resampled to the input's grid).
+//
+// State_dict keys are timm's; KeyNames renames them for checkpoints that use other names (DINOv2
+// inside Depth Anything: load(store.scope("pretrained"), KeyNames::dinov2())).
+//
+// Position embeddings for another input size (dynamic_img_size): the patch part of pos_embed is
+// resized bicubically as timm's resample_abs_pos_embed does (F.interpolate(size=grid, bicubic,
+// antialias=True, timm 0.9.16's default, which _pos_embed does not override)); the class / register
+// entries, present when no_embed_class is false, are kept as they are. DINOv2's own code maps with
+// a scale factor instead (Config::pos_embed_interpolate_offset).
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/json.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/nn/layer_norm.hpp"
+#include "biqa/nn/linear.hpp"
+#include "biqa/nn/patch_embed.hpp"
+#include "biqa/nn/transformer_block.hpp"
+#include "biqa/ops/cpu/elementwise.hpp"
+#include "biqa/ops/cpu/interpolate.hpp"
+#include "biqa/ops/cpu/shape_ops.hpp"
+
+namespace biqa::nn {
+
+class VisionTransformer {
+ public:
+  enum class GlobalPool { token, avg, none };  // timm's 'token', 'avg', ''
+
+  struct Config {
+    std::array<std::int64_t, 2> img_size{224, 224};
+    std::array<std::int64_t, 2> patch_size{16, 16};
+    std::int64_t in_chans = 3;
+    std::int64_t num_classes = 1000;  // 0: no head (forward returns the pooled features)
+    GlobalPool global_pool = GlobalPool::token;
+    std::int64_t embed_dim = 768;
+    std::int64_t depth = 12;
+    std::int64_t num_heads = 12;
+    double mlp_ratio = 4.0;
+    bool qkv_bias = true;
+    std::optional<double> init_values;  // set: LayerScale in every block (its value is an init only)
+    bool class_token = true;
+    bool no_embed_class = false;  // pos_embed covers the patches only (DeiT-III)
+    std::int64_t reg_tokens = 0;
+    bool pre_norm = false;             // norm_pre after the embedding; the patch conv has no bias
+    std::optional<bool> fc_norm;       // unset: on when global_pool is 'avg' (then `norm` is absent)
+    bool dynamic_img_size = false;     // any multiple of the patch size; pos_embed resampled
+    float norm_eps = 1e-6f;            // timm's ViT LayerNorm
+    bool pos_embed_antialias = true;   // resample_abs_pos_embed's default in timm 0.9.16
+    // Nonzero: resample as facebookresearch/dinov2 (and Depth Anything) do, F.interpolate with
+    // scale_factor (grid + offset) / old grid instead of a size; they use 0.1 with antialias false.
+    double pos_embed_interpolate_offset = 0.0;
+
+    bool use_fc_norm() const { return fc_norm.value_or(global_pool == GlobalPool::avg); }
+    std::int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
+    std::array<std::int64_t, 2> grid() const { return {img_size[0] / patch_size[0], img_size[1] / patch_size[1]}; }
+
+    // timm's deit3_small_patch16_224 (img_size 384 for deit3_small_patch16_384).
+    static Config deit3_small(std::int64_t img = 224) {
+      Config c;
+      c.img_size = {img, img};
+      c.embed_dim = 384, c.depth = 12, c.num_heads = 6;
+      c.init_values = 1e-6, c.no_embed_class = true;
+      return c;
+    }
+    // timm's vit_small_patch14_dinov2 (the encoder of Depth Anything ViT-S): 518², patch 14.
+    static Config dinov2_small() {
+      Config c;
+      c.img_size = {518, 518}, c.patch_size = {14, 14};
+      c.embed_dim = 384, c.depth = 12, c.num_heads = 6;
+      c.init_values = 1e-5, c.num_classes = 0, c.dynamic_img_size = true;
+      return c;
+    }
+
+    // Reads timm's argument names from a JSON object, over the values already in *this; other keys
+    // are left to the caller. img_size / patch_size: a number or [h, w]; init_values / fc_norm: null
+    // allowed; global_pool: "token", "avg" or "".
+    Config& update(const json::Value& j) {
+      if (j.is_null()) return *this;
+      BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "VisionTransformer config must be a JSON object");
+      auto pair = [](const json::Value& v) -> std::array<std::int64_t, 2> {
+        if (v.is_number()) return {v.as_int(), v.as_int()};
+        BIQA_CHECK(v.is_array() && v.as_array().size() == 2, ErrorCode::invalid_argument,
+                   "VisionTransformer config: a size must be a number or [h, w]");
+        return {v.as_array()[0].as_int(), v.as_array()[1].as_int()};
+      };
+      if (auto* v = j.find("img_size")) img_size = pair(*v);
+      if (auto* v = j.find("patch_size")) patch_size = pair(*v);
+      if (auto* v = j.find("in_chans")) in_chans = v->as_int();
+      if (auto* v = j.find("num_classes")) num_classes = v->as_int();
+      if (auto* v = j.find("embed_dim")) embed_dim = v->as_int();
+      if (auto* v = j.find("depth")) depth = v->as_int();
+      if (auto* v = j.find("num_heads")) num_heads = v->as_int();
+      if (auto* v = j.find("mlp_ratio")) mlp_ratio = v->as_number();
+      if (auto* v = j.find("qkv_bias")) qkv_bias = v->as_bool();
+      if (auto* v = j.find("init_values")) init_values = v->is_null() ? std::nullopt : std::optional<double>(v->as_number());
+      if (auto* v = j.find("class_token")) class_token = v->as_bool();
+      if (auto* v = j.find("no_embed_class")) no_embed_class = v->as_bool();
+      if (auto* v = j.find("reg_tokens")) reg_tokens = v->as_int();
+      if (auto* v = j.find("pre_norm")) pre_norm = v->as_bool();
+      if (auto* v = j.find("fc_norm")) fc_norm = v->is_null() ? std::nullopt : std::optional<bool>(v->as_bool());
+      if (auto* v = j.find("dynamic_img_size")) dynamic_img_size = v->as_bool();
+      if (auto* v = j.find("norm_eps")) norm_eps = static_cast<float>(v->as_number());
+      if (auto* v = j.find("pos_embed_antialias")) pos_embed_antialias = v->as_bool();
+      if (auto* v = j.find("pos_embed_interpolate_offset")) pos_embed_interpolate_offset = v->as_number();
+      if (auto* v = j.find("global_pool")) {
+        const std::string& p = v->as_string();
+        BIQA_CHECK(p == "token" || p == "avg" || p.empty(), ErrorCode::invalid_argument,
+                   "VisionTransformer config: global_pool must be 'token', 'avg' or '', got '", p, "'");
+        global_pool = p == "token" ? GlobalPool::token : p == "avg" ? GlobalPool::avg : GlobalPool::none;
+      }
+      return *this;
+    }
+    static Config from_json(const json::Value& j) { return Config().update(j); }
+  };
+
+  // Names of the model's parameters and submodules in a checkpoint (timm's by default).
+  struct KeyNames {
+    std::string patch_embed = "patch_embed";
+    std::string cls_token = "cls_token";
+    std::string reg_token = "reg_token";
+    std::string pos_embed = "pos_embed";
+    std::string norm_pre = "norm_pre";
+    std::string blocks = "blocks";
+    std::string norm = "norm";
+    std::string fc_norm = "fc_norm";
+    std::string head = "head";
+    std::vector<std::string> ignored;  // present in checkpoints, unused at inference
+
+    static KeyNames timm() { return KeyNames(); }
+    // facebookresearch/dinov2 (and Depth Anything's "pretrained." encoder): the register tokens are
+    // "register_tokens"; "mask_token" only serves masked-image training.
+    static KeyNames dinov2() {
+      KeyNames k;
+      k.reg_token = "register_tokens";
+      k.ignored = {"mask_token"};
+      return k;
+    }
+  };
+
+  VisionTransformer() = default;
+  explicit VisionTransformer(const Config& config) : config_(config) {
+    const Config& c = config;
+    BIQA_CHECK(c.embed_dim > 0 && c.depth >= 0 && c.num_heads > 0 && c.in_chans > 0 && c.reg_tokens >= 0 &&
+                   c.num_classes >= 0 && c.patch_size[0] > 0 && c.patch_size[1] > 0,
+               ErrorCode::invalid_argument, "nn::VisionTransformer: sizes must be positive");
+    BIQA_CHECK(c.img_size[0] % c.patch_size[0] == 0 && c.img_size[1] % c.patch_size[1] == 0 &&
+                   c.img_size[0] > 0 && c.img_size[1] > 0,
+               ErrorCode::invalid_argument, "nn::VisionTransformer: img_size ", c.img_size[0], "x",
+               c.img_size[1], " is not a positive multiple of patch_size ", c.patch_size[0], "x", c.patch_size[1]);
+    BIQA_CHECK(c.class_token || c.global_pool != GlobalPool::token, ErrorCode::invalid_argument,
+               "nn::VisionTransformer: global_pool 'token' needs class_token");
+    PatchEmbed::Config pc;
+    pc.patch_size = c.patch_size;
+    pc.in_chans = c.in_chans;
+    pc.embed_dim = c.embed_dim;
+    pc.bias = !c.pre_norm;
+    if (!c.dynamic_img_size) pc.img_size = c.img_size;  // timm's strict_img_size
+    patch_embed_ = PatchEmbed(pc);
+    if (c.pre_norm) norm_pre_ = LayerNorm(c.embed_dim, c.norm_eps);
+    TransformerBlock::Config bc;
+    bc.dim = c.embed_dim;
+    bc.num_heads = c.num_heads;
+    bc.mlp_ratio = c.mlp_ratio;
+    bc.qkv_bias = c.qkv_bias;
+    bc.layer_scale = c.init_values.has_value();
+    bc.norm_eps = c.norm_eps;
+    blocks_.reserve(static_cast<std::size_t>(c.depth));
+    for (std::int64_t i = 0; i < c.depth; ++i) blocks_.emplace_back(bc);
+    if (c.use_fc_norm()) fc_norm_ = LayerNorm(c.embed_dim, c.norm_eps);
+    else norm_ = LayerNorm(c.embed_dim, c.norm_eps);
+    if (c.num_classes > 0) head_ = Linear(c.embed_dim, c.num_classes);
+  }
+
+  void load(const io::WeightStore::Scope& scope) { load(scope, KeyNames::timm()); }
+  void load(const io::WeightStore::Scope& scope, const KeyNames& keys) {
+    const Config& c = config_;
+    const std::int64_t e = c.embed_dim;
+    patch_embed_.load(scope.scope(keys.patch_embed));
+    if (c.class_token) cls_token_ = scope.take(keys.cls_token, {1, 1, e});
+    if (c.reg_tokens > 0) reg_token_ = scope.take(keys.reg_token, {1, c.reg_tokens, e});
+    const auto [gh, gw] = c.grid();
+    pos_embed_ = scope.take(keys.pos_embed, {1, gh * gw + (c.no_embed_class ? 0 : c.num_prefix_tokens()), e});
+    if (c.pre_norm) norm_pre_.load(scope.scope(keys.norm_pre));
+    const io::WeightStore::Scope blocks = scope.scope(keys.blocks);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].load(blocks.scope(static_cast<int>(i)));
+    if (c.use_fc_norm()) fc_norm_.load(scope.scope(keys.fc_norm));
+    else norm_.load(scope.scope(keys.norm));
+    if (c.num_classes > 0) head_.load(scope.scope(keys.head));
+    for (const auto& k : keys.ignored)
+      if (scope.has(k)) scope.ignore(k);
+    loaded_ = true;
+  }
+
+  // The patch grid for an input of h × w (checks timm's size rules).
+  std::array<std::int64_t, 2> grid_size(std::int64_t h, std::int64_t w) const { return patch_embed_.grid_size(h, w); }
+
+  // The position embeddings for a patch grid gh × gw: [1, gh·gw (+ prefix unless no_embed_class), E].
+  Tensor<float> pos_embed_for(std::int64_t gh, std::int64_t gw, Context& ctx) const {
+    const auto [oh, ow] = config_.grid();
+    if (gh == oh && gw == ow) return pos_embed_;
+    const std::int64_t np = config_.no_embed_class ? 0 : config_.num_prefix_tokens(), e = config_.embed_dim;
+    const Tensor<float> grid =
+        pos_embed_.slice(1, np, np + oh * ow).reshape({1, oh, ow, e}).permute({0, 3, 1, 2});
+    ops::InterpolateOptions opt;
+    opt.mode = ops::InterpolateMode::bicubic;
+    opt.antialias = config_.pos_embed_antialias;
+    const double off = config_.pos_embed_interpolate_offset;
+    Tensor<float> resized = off == 0.0 ? ops::interpolate(grid, gh, gw, ctx, opt)
+                                       : ops::interpolate_by_scale(grid, (double(gh) + off) / double(oh),
+                                                                   (double(gw) + off) / double(ow), ctx, opt);
+    BIQA_CHECK(resized.size(2) == gh && resized.size(3) == gw, ErrorCode::invalid_argument,
+               "nn::VisionTransformer: pos_embed resampled to ", resized.size(2), "x", resized.size(3),
+               " instead of ", gh, "x", gw, " (pos_embed_interpolate_offset ", off, ")");
+    resized = resized.permute({0, 2, 3, 1}).contiguous().reshape({1, gh * gw, e});
+    if (np == 0) return resized;
+    return ops::concat<float>({pos_embed_.slice(1, 0, np), resized}, 1);
+  }
+
+  // Patch embedding, prefix tokens and position embeddings, norm_pre: x [B, C, H, W] → [B, N, E].
+  Tensor<float> embed(const Tensor<float>& x, Context& ctx) const {
+    BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::VisionTransformer: forward() before load()");
+    BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, "nn::VisionTransformer: input must be [B, C, H, W], got ",
+               x.shape().to_string());
+    const auto [gh, gw] = grid_size(x.size(2), x.size(3));
+    Tensor<float> t = patch_embed_.forward(x, ctx);  // [B, gh·gw, E], contiguous
+    const std::int64_t b = t.size(0), e = config_.embed_dim;
+    const Tensor<float> pos = pos_embed_for(gh, gw, ctx);
+    std::vector<Tensor<float>> parts;
+    if (config_.class_token) parts.push_back(ops::broadcast_to(cls_token_, {b, 1, e}));
+    if (config_.reg_tokens > 0) parts.push_back(ops::broadcast_to(reg_token_, {b, config_.reg_tokens, e}));
+    if (config_.no_embed_class) {  // DeiT-III: embed the patches, then prepend the prefix tokens
+      ops::add_inplace(t, pos, ctx);
+      if (!parts.empty()) parts.push_back(t), t = ops::concat(parts, 1);
+    } else {
+      if (!parts.empty()) parts.push_back(t), t = ops::concat(parts, 1);
+      ops::add_inplace(t, pos, ctx);
+    }
+    if (config_.pre_norm) t = norm_pre_.forward(t, ctx);
+    return t;
+  }
+
+  // All tokens after the final norm (timm's forward_features), [B, prefix + gh·gw, E]. `take`
+  // (block indices; negative ones count from the end) receives those blocks' outputs in the order
+  // asked, passed through `norm` when norm_taken (timm's get_intermediate_layers(norm=True)).
+  Tensor<float> forward_features(const Tensor<float>& x, Context& ctx, const std::vector<std::int64_t>& take = {},
+                                 std::vector<Tensor<float>>* taken = nullptr, bool norm_taken = false) const {
+    Tensor<float> t = run_blocks(x, ctx, take, taken, norm_taken, depth());
+    return final_norm(t, ctx);
+  }
+
+  // The outputs of the given blocks (timm's forward_intermediates / get_intermediate_layers with the
+  // prefix tokens kept); stops after the last block needed.
+  std::vector<Tensor<float>> forward_intermediates(const Tensor<float>& x, const std::vector<std::int64_t>& indices,
+                                                   Context& ctx, bool norm = false) const {
+    std::int64_t last = -1;
+    for (std::int64_t i : indices) last = std::max(last, block_index(i));
+    std::vector<Tensor<float>> taken;
+    run_blocks(x, ctx, indices, &taken, norm, last + 1);
+    return taken;
+  }
+
+  // Pooling ('token': the class token, 'avg': mean of the non-prefix tokens, '': none), fc_norm,
+  // then the head unless pre_logits or num_classes is 0.
+  Tensor<float> forward_head(const Tensor<float>& features, Context& ctx, bool pre_logits = false) const {
+    BIQA_CHECK(features.dim() == 3 && features.size(2) == config_.embed_dim, ErrorCode::invalid_argument,
+               "nn::VisionTransformer::forward_head: features must be [B, N, ", config_.embed_dim, "], got ",
+               features.shape().to_string());
+    Tensor<float> p;
+    if (config_.global_pool == GlobalPool::token) p = features.select(1, 0).contiguous();
+    else if (config_.global_pool == GlobalPool::avg) p = mean_of_patches(features);
+    else p = features;
+    if (config_.use_fc_norm()) p = fc_norm_.forward(p, ctx);
+    if (pre_logits || config_.num_classes == 0) return p;
+    return head_.forward(p, ctx);
+  }
+
+  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const { return forward_head(forward_features(x, ctx), ctx); }
+
+  // The patch tokens of [B, N, E] tokens (drops the class / register tokens), a view.
+  Tensor<float> patch_tokens(const Tensor<float>& tokens) const {
+    return tokens.slice(1, config_.num_prefix_tokens(), tokens.size(1));
+  }
+
+  const Config& config() const { return config_; }
+  std::int64_t depth() const { return static_cast<std::int64_t>(blocks_.size()); }
+  std::int64_t num_prefix_tokens() const { return config_.num_prefix_tokens(); }
+  const PatchEmbed& patch_embed() const { return patch_embed_; }
+  const TransformerBlock& block(std::int64_t i) const { return blocks_.at(static_cast<std::size_t>(block_index(i))); }
+  const Tensor<float>& pos_embed() const { return pos_embed_; }
+  const Tensor<float>& cls_token() const { return cls_token_; }
+
+ private:
+  std::int64_t block_index(std::int64_t i) const {
+    const std::int64_t d = depth();
+    BIQA_CHECK(i >= -d && i < d, ErrorCode::invalid_argument, "nn::VisionTransformer: block index ", i,
+               " out of range for depth ", d);
+    return i < 0 ? i + d : i;
+  }
+
+  // `norm` unless the model uses fc_norm (then timm's norm is an Identity).
+  Tensor<float> final_norm(const Tensor<float>& t, Context& ctx) const {
+    return config_.use_fc_norm() ? t : norm_.forward(t, ctx);
+  }
+
+  Tensor<float> run_blocks(const Tensor<float>& x, Context& ctx, const std::vector<std::int64_t>& take,
+                           std::vector<Tensor<float>>* taken, bool norm_taken, std::int64_t stop) const {
+    std::vector<std::int64_t> want;
+    for (std::int64_t i : take) want.push_back(block_index(i));
+    BIQA_CHECK(want.empty() || taken, ErrorCode::invalid_argument,
+               "nn::VisionTransformer: block outputs requested without a place to put them");
+    if (taken) taken->assign(want.size(), Tensor<float>());
+    Tensor<float> t = embed(x, ctx);
+    for (std::int64_t i = 0; i < stop; ++i) {
+      t = blocks_[static_cast<std::size_t>(i)].forward(t, ctx);
+      for (std::size_t k = 0; k < want.size(); ++k)
+        if (want[k] == i) (*taken)[k] = norm_taken ? final_norm(t, ctx) : t;
+    }
+    return t;
+  }
+
+  Tensor<float> mean_of_patches(const Tensor<float>& features) const {
+    const Tensor<float> f = patch_tokens(features).contiguous();
+    const std::int64_t b = f.size(0), n = f.size(1), e = f.size(2);
+    BIQA_CHECK(n > 0, ErrorCode::invalid_argument, "nn::VisionTransformer: no patch tokens to average");
+    Tensor<float> out({b, e});
+    for (std::int64_t i = 0; i < b; ++i) {
+      std::vector<double> acc(static_cast<std::size_t>(e), 0.0);
+      const float* src = f.data() + i * n * e;
+      for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t k = 0; k < e; ++k) acc[static_cast<std::size_t>(k)] += src[j * e + k];
+      for (std::int64_t k = 0; k < e; ++k) out.data()[i * e + k] = static_cast<float>(acc[static_cast<std::size_t>(k)] / double(n));
+    }
+    return out;
+  }
+
+  Config config_;
+  PatchEmbed patch_embed_;
+  Tensor<float> cls_token_, reg_token_, pos_embed_;
+  LayerNorm norm_pre_, norm_, fc_norm_;
+  std::vector<TransformerBlock> blocks_;
+  Linear head_;
+  bool loaded_ = false;
+};
+
+}  // namespace biqa::nn
