@@ -32,3 +32,7 @@
 
 #include "biqa/nn/layers.hpp"
 #include "biqa/nn/clip_tokenizer.hpp"
+#include "biqa/nn/swin_transformer.hpp"
+#include "biqa/nn/vision_transformer.hpp"
+
+#include "biqa/distortions.hpp"
