@@ -168,7 +168,7 @@ class Brisque final : public QualityModel {
       i.range_max = 100;
       i.bounded = false;
       i.input_policy = "no resize or crop; RGB rounded to 8 bits, grey = OpenCV BGR2GRAY "
-                       "(0.299R+0.587G+0.114B, Q14 fixed point); scale 2 = bicubic (a=-0.75) "
+                       "(0.299R+0.587G+0.114B, Q15 fixed point); scale 2 = bicubic (a=-0.75) "
                        "halving without antialiasing; MSCN with 7x7 Gaussian, sigma 7/6";
       i.stochastic = false;
       i.training_data = "LIVE IQA database (release 2), DMOS; model trained by OpenCV contrib";

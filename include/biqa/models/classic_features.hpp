@@ -27,7 +27,7 @@ struct Plane {
 };
 
 // RGB (or grey) float [0,1] → grey in [0,1] through 8 bits, as OpenCV does for an 8-bit image:
-// round to uint8, then cv::COLOR_BGR2GRAY's fixed-point weights (0.299, 0.587, 0.114 in Q14,
+// round to uint8, then cv::COLOR_BGR2GRAY's fixed-point weights (0.299, 0.587, 0.114 in Q15,
 // rounded), then /255.
 inline Plane grey_from_rgb(const Tensor<float>& image) {
   const Shape& s = image.shape();
@@ -51,7 +51,7 @@ inline Plane grey_from_rgb(const Tensor<float>& image) {
       y = to_u8(p[0]);
     } else {
       const int r = to_u8(p[0]), gr = to_u8(p[1]), b = to_u8(p[2]);
-      y = (r * 4899 + gr * 9617 + b * 1868 + (1 << 13)) >> 14;
+      y = (r * 9798 + gr * 19235 + b * 3735 + (1 << 14)) >> 15;
     }
     g.v[i] = static_cast<float>(y) * (1.f / 255.f);
   }
@@ -81,8 +81,8 @@ inline Plane gaussian_blur7(const Plane& in) {
     const float* src = &in.v[std::size_t(r) * in.cols];
     float* dst = &tmp.v[std::size_t(r) * in.cols];
     for (int c = 0; c < in.cols; ++c) {
-      float s = 0;
-      for (int t = 0; t < 7; ++t) s += k[t] * src[std::clamp(c + t - 3, 0, in.cols - 1)];
+      float s = k[0] * src[std::clamp(c - 3, 0, in.cols - 1)];
+      for (int t = 1; t < 7; ++t) s = std::fma(src[std::clamp(c + t - 3, 0, in.cols - 1)], k[t], s);
       dst[c] = s;
     }
   }
@@ -92,8 +92,8 @@ inline Plane gaussian_blur7(const Plane& in) {
     for (int t = 0; t < 7; ++t)
       rowp[t] = &tmp.v[std::size_t(std::clamp(r + t - 3, 0, in.rows - 1)) * in.cols];
     for (int c = 0; c < in.cols; ++c) {
-      float s = 0;
-      for (int t = 0; t < 7; ++t) s += k[t] * rowp[t][c];
+      float s = k[3] * rowp[3][c];
+      for (int t = 1; t <= 3; ++t) s = std::fma(rowp[3 + t][c] + rowp[3 - t][c], k[3 + t], s);
       dst[c] = s;
     }
   }
@@ -151,7 +151,13 @@ inline Plane resize_cubic(const Plane& in, int rows, int cols) {
     for (int t = 0; t < 4; ++t)
       rp[t] = &h.v[std::size_t(std::clamp(ty.first[r] + t, 0, in.rows - 1)) * cols];
     const auto& w = ty.w[r];
-    for (int c = 0; c < cols; ++c) out(r, c) = w[0] * rp[0][c] + w[1] * rp[1][c] + w[2] * rp[2][c] + w[3] * rp[3][c];
+    // OpenCV's vector loop adds the taps from the last one back; its scalar tail (the last
+    // cols % 4 columns) adds them in order. Matching both keeps the result bit-identical.
+    const int vec_end = cols - cols % 4;
+    for (int c = 0; c < vec_end; ++c)
+      out(r, c) = w[0] * rp[0][c] + (w[1] * rp[1][c] + (w[2] * rp[2][c] + w[3] * rp[3][c]));
+    for (int c = vec_end; c < cols; ++c)
+      out(r, c) = w[0] * rp[0][c] + w[1] * rp[1][c] + w[2] * rp[2][c] + w[3] * rp[3][c];
   }
   return out;
 }
