@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -218,4 +220,76 @@ TEST_CASE("One BRISQUE model scores from 8 threads with separate contexts", "[br
   for (int t = 0; t < n_threads; ++t)
     for (std::size_t i = 0; i < images.size(); ++i)
       CHECK(got[t][i] == expected[(i + static_cast<std::size_t>(t)) % images.size()]);
+}
+
+namespace {
+// Spearman rank correlation (average ranks for ties).
+double srcc(const std::vector<double>& a, const std::vector<double>& b) {
+  auto ranks = [](const std::vector<double>& v) {
+    std::vector<std::size_t> idx(v.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t x, std::size_t y) { return v[x] < v[y]; });
+    std::vector<double> r(v.size());
+    for (std::size_t i = 0; i < idx.size();) {
+      std::size_t j = i;
+      while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+      for (std::size_t k = i; k <= j; ++k) r[idx[k]] = (i + j) / 2.0;
+      i = j + 1;
+    }
+    return r;
+  };
+  const auto ra = ranks(a), rb = ranks(b);
+  const double n = static_cast<double>(a.size());
+  double ma = 0, mb = 0;
+  for (std::size_t i = 0; i < ra.size(); ++i) { ma += ra[i] / n; mb += rb[i] / n; }
+  double sab = 0, saa = 0, sbb = 0;
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    sab += (ra[i] - ma) * (rb[i] - mb);
+    saa += (ra[i] - ma) * (ra[i] - ma);
+    sbb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  return sab / std::sqrt(saa * sbb);
+}
+}  // namespace
+
+// Measures SRCC(score, distortion level) on the sample photos (scripts/fetch_samples); the
+// numbers go to docs/models.md. Hidden: run with `biqa_tests "[.report]"`.
+TEST_CASE("BRISQUE SRCC against distortion level on the sample photos", "[.report][brisque]") {
+  const char* env = std::getenv("BIQA_SAMPLES_DIR");
+  const std::string dir = env ? env : std::string(BIQA_SOURCE_DIR) + "/samples";
+  if (!std::filesystem::exists(dir)) {
+    WARN("SKIPPED: no " << dir << " (run scripts/fetch_samples)");
+    return;
+  }
+  const auto model = biqa::load_model("brisque");
+  const std::string scratch = biqa::test::make_scratch_dir("brisque_srcc");
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_kind;
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".png") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  double seconds = 0;
+  int n = 0;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    const auto set = biqa::test::distort_levels("p", biqa::io::read_image(files[f]), scratch, 7 + f);
+    for (const auto& im : set) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double s = model->score(im.image);
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++n;
+      for (const std::string kind : {"blur", "noise", "jpeg"}) {
+        if (im.kind != kind && im.kind != "reference") continue;
+        by_kind[kind].first.push_back(im.level);
+        by_kind[kind].second.push_back(s);
+        by_kind["all"].first.push_back(im.level);
+        by_kind["all"].second.push_back(s);
+      }
+    }
+  }
+  std::printf("BRISQUE on %zu photos × 13 versions, %.1f ms per image (%s):\n", files.size(),
+              1000 * seconds / n, dir.c_str());
+  for (const auto& [kind, v] : by_kind)
+    std::printf("  SRCC(score, level) %-5s %.3f  (n=%zu)\n", kind.c_str(), srcc(v.first, v.second),
+                v.first.size());
+  std::filesystem::remove_all(scratch);
 }
