@@ -10,6 +10,7 @@
 
 #include "biqa/core/error.hpp"
 #include "biqa/models/brisque.hpp"
+#include "biqa/models/niqe.hpp"
 #include "biqa/models/quality_model.hpp"
 
 namespace biqa {
@@ -40,9 +41,20 @@ inline std::shared_ptr<const QualityModel> load_brisque(const LoadOptions& o) {
       Brisque::from_files(model.string(), (model.parent_path() / range_name).string()));
 }
 
+inline std::shared_ptr<const QualityModel> load_niqe(const LoadOptions& o) {
+  std::string path = o.weights;
+  if (path.empty())
+    if (const char* env = std::getenv("BIQA_NIQE_MODEL")) path = env;
+  BIQA_CHECK(!path.empty(), ErrorCode::invalid_argument,
+             "niqe needs a pristine model: fit one with `biqa fit-niqe DIR niqe.safetensors`, then "
+             "pass --weights niqe.safetensors (or set BIQA_NIQE_MODEL)");
+  return std::make_shared<const Niqe>(Niqe::load(path));
+}
+
 inline const std::vector<RegistryEntry>& registry_entries() {
   static const std::vector<RegistryEntry> entries = {
       {&models::Brisque::card, &load_brisque},
+      {&models::Niqe::card, &load_niqe},
   };
   return entries;
 }
