@@ -6,6 +6,8 @@
 // The pristine model is fitted by fit_niqe() (`biqa fit-niqe`) and stored as safetensors
 // ("mu" [36], "cov" [36, 36], provenance in __metadata__).
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>

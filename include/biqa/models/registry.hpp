@@ -2,6 +2,7 @@
 // Models by name: a card per model (biqa::model_info), the list of names (biqa::list_models)
 // and loading (biqa::load_model). Deep models add an entry to registry_entries() when they land.
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
