@@ -36,3 +36,5 @@
 #include "biqa/nn/vision_transformer.hpp"
 
 #include "biqa/distortions.hpp"
+
+#include "biqa/models/registry.hpp"
