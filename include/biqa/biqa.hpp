@@ -31,3 +31,5 @@
 #include "biqa/ops/cpu.hpp"
 
 #include "biqa/nn/layers.hpp"
+#include "biqa/nn/resnet.hpp"
+#include "biqa/transforms.hpp"
