@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "biqa/io/mapped_file.hpp"
 #include "biqa/io/npy.hpp"
 #include "biqa/io/safetensors.hpp"
 #include "biqa/nn/resnet.hpp"
@@ -101,6 +102,26 @@ TEST_CASE("nn::ResNet loads strictly and names missing and unexpected keys", "[n
   }
 }
 
+TEST_CASE("nn::ResNet loads under a key prefix (DSMix's \"encoder.\")", "[nn][resnet]") {
+  auto file = biqa::io::load_weights(biqa::test::fixture_path("nn/resnet50_dilated_nofc.safetensors"));
+  for (auto& r : file.tensors)
+    if (r.name.rfind("io.", 0) != 0) r.name = "encoder." + r.name;
+  biqa::io::WeightStore store(std::move(file));
+  const auto scope = store.scope("encoder");
+  auto cfg = nn::ResNet::detect(nn::ResNet::Config::for_depth(50), scope);
+  REQUIRE(cfg.num_classes == 0);
+  REQUIRE(cfg.groups == 2);
+  cfg.layers = {1, 1, 1, 1};
+  cfg.replace_stride_with_dilation = {false, true, true};
+  nn::ResNet net(cfg);
+  net.load(scope);
+  const Tensor<float> x = store.take("io.input", std::nullopt), ref = store.take("io.output", std::nullopt);
+  store.ignore_prefix("io.");
+  store.finish();
+  Context ctx(2);
+  biqa::test::check_parity("nn/resnet50_dilated_nofc under encoder.", net.forward(x, ctx), ref);
+}
+
 TEST_CASE("biqa infer --model resnet18 runs the torchvision-layout fixture", "[nn][resnet][cli]") {
   biqa::test::TempDir tmp;
   biqa::test::LayerFixture f("resnet18_small");
@@ -130,4 +151,26 @@ TEST_CASE("biqa infer --model resnet18 runs the torchvision-layout fixture", "[n
                           tmp.file("x.npy") + "' --output '" + tmp.file("z.npy") + "'");
   REQUIRE(r.status == 2);
   REQUIRE_THAT(r.out, Catch::Contains("layer1.0.conv3.weight"));
+}
+
+TEST_CASE("biqa infer --model resnet50 takes layers and dilation from --config", "[nn][resnet][cli]") {
+  biqa::test::TempDir tmp;
+  biqa::test::LayerFixture f("resnet50_dilated_nofc");
+  const Tensor<float> x = f.io("input"), ref = f.io("output"), layer4 = f.io("layer4");
+  std::vector<biqa::io::TensorBlob> blobs;
+  for (const auto& key : f.store().keys())
+    if (key.rfind("io.", 0) != 0) blobs.push_back(biqa::io::make_blob(key, f.store().take(key, std::nullopt)));
+  biqa::io::write_safetensors(tmp.file("w.safetensors"), blobs, {});
+  biqa::io::write_npy(tmp.file("x.npy"), x);
+  const std::string config = R"({"layers": [1, 1, 1, 1], "replace_stride_with_dilation": [false, true, true]})";
+  biqa::io::write_file_bytes(tmp.file("c.json"), config.data(), config.size());
+  const auto r = biqa::test::run_cli("infer --model resnet50 --weights '" + tmp.file("w.safetensors") + "' --config '" +
+                                     tmp.file("c.json") + "' --input '" + tmp.file("x.npy") + "' --output '" +
+                                     tmp.file("y.safetensors") + "'");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const auto out = biqa::io::load_weights(tmp.file("y.safetensors"));
+  REQUIRE(out.tensors.front().name == "features");  // no fc in the weights
+  biqa::test::check_parity("cli resnet50 dilated features", out.to_float(out.at("features")), ref);
+  biqa::test::check_parity("cli resnet50 dilated layer4", out.to_float(out.at("layer4")), layer4);
 }
