@@ -32,8 +32,11 @@
 
 #include "biqa/nn/layers.hpp"
 #include "biqa/nn/clip_tokenizer.hpp"
+#include "biqa/nn/resnet.hpp"
 #include "biqa/nn/swin_transformer.hpp"
 #include "biqa/nn/vision_transformer.hpp"
+
+#include "biqa/transforms.hpp"
 
 #include "biqa/distortions.hpp"
 
