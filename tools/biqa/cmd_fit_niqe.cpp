@@ -51,7 +51,7 @@ biqa::cli::Register reg{{"fit-niqe", "fit NIQE's pristine Gaussian on a folder o
                          "biqa fit-niqe [--patch 96] [--sharpness 0.75] IMAGE|DIR... OUT.safetensors\n\n"
                          "Keeps the patches whose sharpness exceeds the given fraction of each "
                          "image's sharpest patch; writes mu [36] and cov [36,36] (f32) with the "
-                         "image names in __metadata__.",
+                         "image names in __metadata__.\n",
                          run}};
 
 }  // namespace
