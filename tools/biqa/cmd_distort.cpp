@@ -16,6 +16,7 @@
 #include "biqa/distortions.hpp"
 #include "biqa/io/image.hpp"
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace {
 
@@ -54,28 +55,6 @@ void write_atomically(const fs::path& p, const bd::Image& img) {
   biqa::io::write_image(tmp.string(), img);
   fs::rename(tmp, p);
 }
-
-class Progress {
- public:
-  Progress(std::size_t total, bool show) : total_(total), show_(show) {}
-  void tick() {
-    const std::size_t d = ++done_;
-    if (!show_) return;
-    std::lock_guard<std::mutex> lock(m_);
-    constexpr int width = 30;
-    const int filled = static_cast<int>(width * d / std::max<std::size_t>(total_, 1));
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                 std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), d, total_);
-    if (d == total_) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-
- private:
-  std::size_t total_;
-  bool show_;
-  std::atomic<std::size_t> done_{0};
-  std::mutex m_;
-};
 
 struct Job {
   std::size_t ref = 0;
@@ -133,7 +112,7 @@ int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
     }
   }
 
-  Progress progress(work.size(), ::isatty(2) || work.size() > 4);
+  biqa::cli::ProgressBar progress(work.size(), ::isatty(2) || work.size() > 4);
   std::atomic<std::size_t> next{0}, skipped{0};
   std::mutex err_m;
   std::string first_error;

@@ -17,6 +17,7 @@
 #include "biqa/io/json.hpp"
 #include "biqa/models/registry.hpp"
 #include "cli.hpp"
+#include "progress.hpp"
 
 namespace {
 
@@ -92,28 +93,6 @@ std::string number(double v) {
   return buf;
 }
 
-class ProgressBar {
- public:
-  ProgressBar(std::size_t total, bool enabled) : total_(total), enabled_(enabled) {}
-  void tick() {
-    if (!enabled_) return;
-    const std::size_t done = ++done_;
-    std::lock_guard<std::mutex> lock(mutex_);
-    const int width = 30;
-    const int filled = static_cast<int>(width * done / total_);
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(filled, '#').c_str(),
-                 std::string(width - filled, ' ').c_str(), done, total_);
-    if (done == total_) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-
- private:
-  std::size_t total_;
-  bool enabled_;
-  std::atomic<std::size_t> done_{0};
-  std::mutex mutex_;
-};
-
 int run(biqa::cli::Args& args) {
   std::vector<std::string> model_names;
   for (const auto& list : args.options("--model", "-m")) {
@@ -148,7 +127,7 @@ int run(biqa::cli::Args& args) {
   // scores[i][m]; errors[i] non-empty when image i could not be scored.
   std::vector<std::vector<double>> scores(inputs.size(), std::vector<double>(models.size(), NAN));
   std::vector<std::string> errors(inputs.size());
-  ProgressBar bar(inputs.size(), !quiet && inputs.size() > 3 && isatty(STDERR_FILENO));
+  biqa::cli::ProgressBar bar(inputs.size(), !quiet && inputs.size() > 3 && isatty(STDERR_FILENO));
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     biqa::Context ctx;
