@@ -71,7 +71,7 @@ class WeightStore {
   Tensor<float> take(const std::string& full_name, const std::optional<Shape>& expected) {
     const TensorRecord* r = record(full_name);
     if (!r) {
-      missing_.push_back(full_name + (expected ? " " + expected->to_string() : std::string()));
+      missing_.push_back(expected ? cat(full_name, " ", expected->to_string()) : full_name);
       return placeholder(expected);
     }
     used_.insert(full_name);
