@@ -1,16 +1,123 @@
 #pragma once
-// parallel_for: splits an index range into contiguous chunks, one per worker thread. Threads are
-// started per call (no pool yet); callers pass a grain so that small jobs stay on one thread.
+// parallel_for: splits an index range into contiguous chunks and runs them on a process-wide pool
+// of worker threads (started on first use, grown on demand, joined at exit). Starting threads per
+// call cost tens of microseconds per op, which is most of a small layer's time.
+//
+// Scheduling: the caller publishes a job and always works on it too, taking chunks from a shared
+// counter; idle workers join in. So a job finishes even when every worker is busy with other
+// callers' jobs (no deadlock when several user threads run models at once), and a parallel_for
+// inside a chunk runs serially on that thread instead of oversubscribing the cores.
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "biqa/core/context.hpp"
 
 namespace biqa::ops {
+
+namespace detail {
+
+// One parallel_for call. Shared with the workers through shared_ptr because a worker may pop an
+// invitation after the caller has already returned; it then only touches this state, never `body`.
+struct ParallelJob {
+  void (*invoke)(void* body, std::int64_t begin, std::int64_t end) = nullptr;
+  void* body = nullptr;
+  std::int64_t n = 0, chunk = 0, extra = 0;
+  int chunks = 0;
+  std::atomic<int> next{0};
+  std::atomic<int> done{0};
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::vector<std::exception_ptr> errors;
+
+  std::pair<std::int64_t, std::int64_t> bounds(int w) const {
+    const std::int64_t b = w * chunk + std::min<std::int64_t>(w, extra);
+    return {b, b + chunk + (w < extra ? 1 : 0)};
+  }
+
+  // Runs chunks until none are left; returns after the last chunk it took has finished.
+  void work() {
+    for (int w = next.fetch_add(1, std::memory_order_relaxed); w < chunks;
+         w = next.fetch_add(1, std::memory_order_relaxed)) {
+      try {
+        const auto [b, e] = bounds(w);
+        invoke(body, b, e);
+      } catch (...) {
+        errors[static_cast<std::size_t>(w)] = std::current_exception();
+      }
+      if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+        std::lock_guard<std::mutex> lock(mutex);
+        finished.notify_all();
+      }
+    }
+  }
+};
+
+inline thread_local bool inside_parallel_region = false;
+
+class ThreadPool {
+ public:
+  static ThreadPool& instance() {
+    static ThreadPool pool;
+    return pool;
+  }
+
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // Makes sure `count` workers exist and asks `helpers` of them to join `job`.
+  void invite(const std::shared_ptr<ParallelJob>& job, int helpers) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      while (static_cast<int>(workers_.size()) < helpers) workers_.emplace_back([this] { run(); });
+      for (int i = 0; i < helpers; ++i) invitations_.push_back(job);
+    }
+    if (helpers == 1)
+      wake_.notify_one();
+    else
+      wake_.notify_all();
+  }
+
+ private:
+  void run() {
+    inside_parallel_region = true;
+    for (;;) {
+      std::shared_ptr<ParallelJob> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !invitations_.empty(); });
+        if (stopping_ && invitations_.empty()) return;
+        job = std::move(invitations_.front());
+        invitations_.pop_front();
+      }
+      job->work();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<ParallelJob>> invitations_;
+  std::vector<std::thread> workers_;
+  bool stopping_ = false;
+};
+
+}  // namespace detail
 
 // How many threads a job of `n` items is worth, given at least `grain` items per thread.
 inline int worker_count(const Context& ctx, std::int64_t n, std::int64_t grain) {
@@ -19,42 +126,36 @@ inline int worker_count(const Context& ctx, std::int64_t n, std::int64_t grain) 
   return static_cast<int>(std::clamp<std::int64_t>(by_work, 1, ctx.resolved_threads()));
 }
 
-// Calls f(begin, end) on disjoint chunks covering [0, n). The calling thread runs the last chunk.
-// An exception thrown by any chunk is rethrown here after all threads have joined.
+// Calls f(begin, end) on disjoint contiguous chunks covering [0, n), one chunk per thread used.
+// An exception thrown by any chunk is rethrown here (the first by chunk order) after all chunks
+// have finished.
 template <typename F>
 void parallel_for(const Context& ctx, std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;
-  const int workers = worker_count(ctx, n, grain);
+  const int workers = detail::inside_parallel_region ? 1 : worker_count(ctx, n, grain);
   if (workers == 1) {
     f(std::int64_t{0}, n);
     return;
   }
-  const std::int64_t chunk = n / workers, extra = n % workers;
-  auto bounds = [&](int w) {
-    const std::int64_t b = w * chunk + std::min<std::int64_t>(w, extra);
-    return std::pair<std::int64_t, std::int64_t>{b, b + chunk + (w < extra ? 1 : 0)};
-  };
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(workers));
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<std::size_t>(workers - 1));
-  for (int w = 0; w < workers - 1; ++w) {
-    threads.emplace_back([&, w] {
-      try {
-        const auto [b, e] = bounds(w);
-        f(b, e);
-      } catch (...) {
-        errors[static_cast<std::size_t>(w)] = std::current_exception();
-      }
-    });
+  using Body = std::remove_reference_t<F>;
+  auto job = std::make_shared<detail::ParallelJob>();
+  job->invoke = [](void* body, std::int64_t b, std::int64_t e) { (*static_cast<Body*>(body))(b, e); };
+  job->body = const_cast<void*>(static_cast<const void*>(std::addressof(f)));
+  job->n = n;
+  job->chunks = workers;
+  job->chunk = n / workers;
+  job->extra = n % workers;
+  job->errors.resize(static_cast<std::size_t>(workers));
+
+  detail::ThreadPool::instance().invite(job, workers - 1);
+  detail::inside_parallel_region = true;  // chunks that call parallel_for run serially here too
+  job->work();
+  detail::inside_parallel_region = false;
+  {
+    std::unique_lock<std::mutex> lock(job->mutex);
+    job->finished.wait(lock, [&] { return job->done.load(std::memory_order_acquire) == job->chunks; });
   }
-  try {
-    const auto [b, e] = bounds(workers - 1);
-    f(b, e);
-  } catch (...) {
-    errors.back() = std::current_exception();
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
+  for (auto& e : job->errors)
     if (e) std::rethrow_exception(e);
 }
 
