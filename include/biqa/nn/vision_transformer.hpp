@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -125,6 +126,76 @@ class VisionTransformer {
       return *this;
     }
     static Config from_json(const json::Value& j) { return Config().update(j); }
+
+    // What a timm checkpoint's shapes say (depth, widths, patch, tokens, head, LayerScale, pooling,
+    // the trained grid), then the JSON over it (what it states wins; the strict load reports any
+    // disagreement with the file), then what no shape shows: timm's heads of 64 channels unless
+    // num_heads is given. Starts from deit3_small_patch16_224.
+    static Config from_weights(const io::WeightStore::Scope& w, const json::Value& j = json::Value()) {
+      BIQA_CHECK(j.is_null() || j.is_object(), ErrorCode::invalid_argument,
+                 "VisionTransformer config must be a JSON object");
+      Config c = deit3_small();
+      auto given = [&](const char* k) { return j.is_object() && j.find(k) != nullptr; };
+      auto is_square = [](std::int64_t n, std::int64_t& root) {
+        if (n <= 0) return false;
+        root = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+        return root * root == n;
+      };
+
+      std::int64_t depth = 0;  // the number of blocks.N
+      const std::string blocks = w.full_name("blocks.");
+      for (const auto& k : w.store().keys_with_prefix(blocks)) {
+        const auto dot = k.find('.', blocks.size());
+        depth = std::max<std::int64_t>(depth, std::stoll(k.substr(blocks.size(), dot - blocks.size())) + 1);
+      }
+      c.depth = depth;
+      if (auto* r = w.record("patch_embed.proj.weight"); r && r->shape.rank() == 4) {
+        c.embed_dim = r->shape[0];
+        c.in_chans = r->shape[1];
+        c.patch_size = {r->shape[2], r->shape[3]};
+        c.pre_norm = !w.has("patch_embed.proj.bias") && w.has("norm_pre.weight");
+      }
+      c.class_token = w.has("cls_token");
+      const auto* reg = w.record("reg_token");
+      c.reg_tokens = reg && reg->shape.rank() == 3 ? reg->shape[1] : 0;
+      const auto* head = w.record("head.weight");
+      c.num_classes = head && head->shape.rank() == 2 ? head->shape[0] : 0;
+      if (w.has("blocks.0.ls1.gamma")) c.init_values = c.init_values.value_or(1e-6);
+      else c.init_values.reset();
+      if (auto* r = w.record("blocks.0.mlp.fc1.weight"); r && r->shape.rank() == 2 && c.embed_dim > 0)
+        c.mlp_ratio = static_cast<double>(r->shape[0]) / static_cast<double>(c.embed_dim);
+      c.qkv_bias = depth == 0 || w.has("blocks.0.attn.qkv.bias");
+      c.global_pool = c.class_token ? GlobalPool::token : GlobalPool::avg;
+      if (w.has("fc_norm.weight")) c.fc_norm = true;
+      else if (w.has("norm.weight")) c.fc_norm = false;
+
+      c.update(j);
+
+      if (!given("num_heads")) {
+        BIQA_CHECK(c.embed_dim % 64 == 0, ErrorCode::invalid_argument, "VisionTransformer: embed_dim ",
+                   c.embed_dim, " is not a multiple of 64; give num_heads in the config");
+        c.num_heads = c.embed_dim / 64;
+      }
+      // The pos_embed length tells whether it covers the prefix tokens and, without an img_size,
+      // the (square) grid it was trained on.
+      if (auto* r = w.record("pos_embed"); r && r->shape.rank() == 3) {
+        const std::int64_t len = r->shape[1], prefix = c.num_prefix_tokens();
+        std::int64_t g = 0;
+        if (given("img_size")) {
+          const auto [gh, gw] = c.grid();
+          if (!given("no_embed_class") && prefix > 0 && (len == gh * gw || len == gh * gw + prefix))
+            c.no_embed_class = len == gh * gw;
+        } else {
+          if (!given("no_embed_class")) {
+            if (prefix > 0 && is_square(len - prefix, g)) c.no_embed_class = false;
+            else if (is_square(len, g)) c.no_embed_class = true;
+          }
+          if (is_square(len - (c.no_embed_class ? 0 : prefix), g))
+            c.img_size = {g * c.patch_size[0], g * c.patch_size[1]};
+        }
+      }
+      return c;
+    }
   };
 
   // Names of the model's parameters and submodules in a checkpoint (timm's by default).
