@@ -70,9 +70,9 @@ TEST_CASE("decode applies the EXIF orientation like cv2.imread", "[io][exif]") {
     const Tensor<float> f = io::read_image(exif_path(name + ".jpg"));
     CHECK(f.shape() == ref.shape());
   }
-  // stb and libjpeg-turbo differ by a few levels near the quadrant edges; the layout is what counts.
+  // stb and libjpeg-turbo could differ by a few levels; on these flat 4:4:4 files they agree (0).
   INFO("largest difference to cv2.imread: " << worst);
-  CHECK(worst <= 64);
+  CHECK(worst <= 4);
 }
 
 TEST_CASE("apply_exif_orientation maps all eight orientations", "[io][exif]") {
