@@ -8,6 +8,7 @@
 #include "biqa/core/dtype.hpp"
 #include "biqa/core/eigen_interop.hpp"
 #include "biqa/core/error.hpp"
+#include "biqa/core/python_random.hpp"
 #include "biqa/core/shape.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/core/xtensor_interop.hpp"
@@ -18,6 +19,7 @@
 #include "biqa/io/weight_file.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/io/weights.hpp"
+#include "biqa/io/exif.hpp"
 #include "biqa/io/image.hpp"
 #include "biqa/io/npy.hpp"
 

@@ -1,7 +1,8 @@
 #pragma once
 // Image decoding and encoding through stb (JPEG, PNG, BMP, TGA in; PNG, JPEG out).
 // Decoded images are H×W×3 (RGB): grey is replicated, alpha is dropped (not composited), and
-// 16-bit PNGs keep their precision in the float path.
+// 16-bit PNGs keep their precision in the float path. A JPEG's EXIF orientation is applied by
+// default (DecodeOptions), as OpenCV's imread does: the pixels come out the way viewers show them.
 
 #include <cctype>
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <stb_image_write.h>
 
 #include "biqa/core/tensor.hpp"
+#include "biqa/io/exif.hpp"
 #include "biqa/io/mapped_file.hpp"
 
 namespace biqa::io {
@@ -24,6 +26,12 @@ namespace biqa::io {
 inline constexpr std::int64_t max_image_pixels = std::int64_t(1) << 28;
 
 enum class ImageFormat { jpeg, png, bmp, tga, unknown };
+
+struct DecodeOptions {
+  // Rotate/flip JPEGs upright per their EXIF Orientation tag (OpenCV's imread and PIL's
+  // ImageOps.exif_transpose do; PIL's Image.open and torchvision's decoders by default do not).
+  bool apply_exif_orientation = true;
+};
 
 inline const char* image_format_name(ImageFormat f) {
   switch (f) {
@@ -134,19 +142,23 @@ inline void check_image_header(const unsigned char* p, std::size_t n, const std:
 
 // Decodes to uint8 RGB, H×W×3 (16-bit input is reduced to 8 bits).
 inline Tensor<std::uint8_t> decode_image_u8(const void* data, std::size_t n,
-                                            const std::string& name = "<memory>") {
+                                            const std::string& name = "<memory>",
+                                            const DecodeOptions& options = {}) {
   const auto* p = static_cast<const unsigned char*>(data);
   detail::check_image_header(p, n, name);
   int w = 0, h = 0, c = 0;
   unsigned char* px = stbi_load_from_memory(p, static_cast<int>(n), &w, &h, &c, 3);
   if (!px) fail(ErrorCode::format, name, ": cannot decode image: ", stbi_failure_reason());
   std::shared_ptr<void> owner(px, [](void* q) { stbi_image_free(q); });
-  return Tensor<std::uint8_t>::borrow(px, {h, w, 3}, owner);
+  Tensor<std::uint8_t> img = Tensor<std::uint8_t>::borrow(px, {h, w, 3}, owner);
+  if (options.apply_exif_orientation && detail::sniff_image(p, n, name) == ImageFormat::jpeg)
+    return apply_exif_orientation(img, jpeg_exif_orientation(p, n));
+  return img;
 }
 
 // Decodes to float RGB in [0, 1], H×W×3 (16-bit PNGs divided by 65535, others by 255).
 inline Tensor<float> decode_image(const void* data, std::size_t n,
-                                  const std::string& name = "<memory>") {
+                                  const std::string& name = "<memory>", const DecodeOptions& options = {}) {
   const auto* p = static_cast<const unsigned char*>(data);
   detail::check_image_header(p, n, name);
   int w = 0, h = 0, c = 0;
@@ -159,19 +171,19 @@ inline Tensor<float> decode_image(const void* data, std::size_t n,
     stbi_image_free(px);
     return out;
   }
-  const Tensor<std::uint8_t> u8 = decode_image_u8(data, n, name);
+  const Tensor<std::uint8_t> u8 = decode_image_u8(data, n, name, options);
   Tensor<float> out(u8.shape());
   for (std::int64_t i = 0; i < u8.numel(); ++i) out.data()[i] = float(u8.data()[i]) / 255.0f;
   return out;
 }
 
-inline Tensor<float> read_image(const std::string& path) {
+inline Tensor<float> read_image(const std::string& path, const DecodeOptions& options = {}) {
   const auto f = MappedFile::open(path);
-  return decode_image(f->data(), f->size(), path);
+  return decode_image(f->data(), f->size(), path, options);
 }
-inline Tensor<std::uint8_t> read_image_u8(const std::string& path) {
+inline Tensor<std::uint8_t> read_image_u8(const std::string& path, const DecodeOptions& options = {}) {
   const auto f = MappedFile::open(path);
-  return decode_image_u8(f->data(), f->size(), path).clone();  // detach from the mapping
+  return decode_image_u8(f->data(), f->size(), path, options).clone();  // detach from the mapping
 }
 
 namespace detail {
