@@ -40,4 +40,5 @@
 
 #include "biqa/distortions.hpp"
 
+#include "biqa/models/dgiqa.hpp"
 #include "biqa/models/registry.hpp"

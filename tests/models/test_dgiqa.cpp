@@ -68,6 +68,15 @@ void check_network(const std::string& label, const io::WeightFile& file, bool al
   check("refined", out.refined);
   check("logits", out.logits);
   check("scores", out.scores);
+
+  // The explanation map: attention received per RGB position, a distribution per crop.
+  const Tensor<float> map = DGIQA::rgb_attention_map(out);
+  REQUIRE(map.shape() == Shape{out.logits.size(0), out.fused_size[0], out.fused_size[1]});
+  for (std::int64_t i = 0; i < map.size(0); ++i) {
+    double sum = 0;
+    for (std::int64_t j = 0; j < map.size(1) * map.size(2); ++j) sum += map.data()[i * map.size(1) * map.size(2) + j];
+    CHECK(sum == Approx(1.0).epsilon(1e-5));
+  }
 }
 
 }  // namespace

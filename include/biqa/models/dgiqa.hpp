@@ -136,6 +136,7 @@ class DGIQA {
     // Depth queries over RGB positions, averaged over the heads: [N, L, L], L = h·w of the fused
     // map (49 at 224), positions row-major.
     Tensor<float> cross_attention_probs;
+    std::array<std::int64_t, 2> fused_size{0, 0};  // (h, w) of the fused map: 7×7 at 224
     std::vector<Tensor<float>> rgb_stages, depth_stages;    // [N, H_s, W_s, C_s] (NHWC)
     std::vector<Tensor<float>> rgb_bridges, depth_bridges;  // [N, bridge_s, H_s, W_s]
     Tensor<float> fused_rgb, fused_depth;                   // [N, fused, h, w]
@@ -233,6 +234,7 @@ class DGIQA {
     ops::activate_inplace(y, ops::Activation::relu, ctx);
     const std::int64_t n = rgb.size(0);
     const Tensor<float> pooled = ops::adaptive_avg_pool2d(y, 1, 1, ctx).reshape({n, config_.stack_channels});
+    out.fused_size = {h, w};
     out.logits = fc_.forward(pooled, ctx).reshape({n});
     out.scores = ops::activate(out.logits, ops::Activation::sigmoid, ctx);
 
@@ -251,6 +253,21 @@ class DGIQA {
   }
 
   const Config& config() const { return config_; }
+
+  // For explanation: the attention each RGB position receives from the depth queries, averaged
+  // over the queries (and heads), as a map [N, h, w] that sums to 1 per crop.
+  static Tensor<float> rgb_attention_map(const Outputs& out) {
+    const Tensor<float>& p = out.cross_attention_probs;
+    BIQA_CHECK(p.defined() && p.dim() == 3, ErrorCode::invalid_argument, "DGIQA: no cross-attention probabilities");
+    const std::int64_t n = p.size(0), l = p.size(1), s = p.size(2);
+    const auto [h, w] = out.fused_size;
+    BIQA_CHECK(h * w == s, ErrorCode::invalid_argument, "DGIQA: ", s, " key positions for a ", h, "x", w, " map");
+    Tensor<float> map = Tensor<float>::zeros({n, h, w});
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t q = 0; q < l; ++q)
+        for (std::int64_t k = 0; k < s; ++k) map.data()[i * s + k] += p.data()[(i * l + q) * s + k] / static_cast<float>(l);
+    return map;
+  }
 
   // The scope name a checkpoint uses: `name`, or its pre-release `alias` when only that exists.
   static std::string pick(const io::WeightStore::Scope& root, const std::string& name, const std::string& alias) {
