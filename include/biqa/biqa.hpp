@@ -42,4 +42,5 @@
 
 #include "biqa/distortions.hpp"
 
+#include "biqa/models/dgiqa.hpp"
 #include "biqa/models/registry.hpp"

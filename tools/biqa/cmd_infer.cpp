@@ -1,4 +1,4 @@
-// biqa infer --model NAME --weights FILE [--config FILE.json] --input X.npy --output Y.npy
+// biqa infer --model NAME --weights FILE [--config FILE.json] --input X.npy|X.safetensors --output Y.npy
 
 #include <iostream>
 
@@ -60,7 +60,11 @@ int run(cli::Args& args) {
   } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
     req.config = json::parse(it->second, *weights + " metadata biqa.config");
   }
-  if (input_path) {
+  if (input_path && ends_with(*input_path, ".safetensors")) {  // several named inputs
+    const io::WeightFile file = io::load_weights(*input_path);
+    for (const auto& r : file.tensors) req.inputs[r.name] = file.to_float(r);
+    if (req.inputs.size() == 1) req.input = req.inputs.begin()->second;
+  } else if (input_path) {
     const auto arr = io::read_npy(*input_path);
     if (arr.dtype == DType::i64) req.tokens = arr.as<std::int64_t>();
     else req.input = arr.to_float();
@@ -85,11 +89,13 @@ int run(cli::Args& args) {
 }
 
 biqa::cli::Register reg{{"infer", "run a network on a preprocessed tensor (parity checks)",
-    "Usage: biqa infer --model NAME --weights FILE [--config FILE.json] (--input X.npy | --text T...)\n"
+    "Usage: biqa infer --model NAME --weights FILE [--config FILE.json]\n"
+    "                  (--input X.npy | --input X.safetensors | --text T...)\n"
     "                  --output Y.npy|Y.safetensors [--threads N]\n"
     "       biqa infer --models\n\n"
     "Runs a network on an already preprocessed float32 NCHW batch (or int64 token ids) and\n"
-    "writes its raw output as float32. A .safetensors output holds every named output.\n"
+    "writes its raw output as float32. A .safetensors input holds named inputs (dgiqa: image,\n"
+    "depth). A .safetensors output holds every named output.\n"
     "The config comes from --config, else the weights' 'biqa.config' metadata, else the\n"
     "published default. --models lists the networks.\n",
     run}};

@@ -23,6 +23,8 @@ struct InferRequest {
   io::WeightStore* weights = nullptr;  // opened from --weights; call finish() after loading
   json::Value config;                  // --config file, else the file's "biqa.config" metadata, else null
   std::optional<Tensor<float>> input;  // --input X.npy as float32 (absent for text-only runs)
+  // --input X.safetensors: its tensors by name, as float32 (`input` is also set when there is one).
+  std::map<std::string, Tensor<float>> inputs;
   std::optional<Tensor<std::int64_t>> tokens;  // --input of int64 ids
   std::vector<std::string> texts;      // --text, repeatable
   Context* ctx = nullptr;
