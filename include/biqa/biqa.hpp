@@ -40,4 +40,5 @@
 
 #include "biqa/distortions.hpp"
 
+#include "biqa/models/depth_anything.hpp"
 #include "biqa/models/registry.hpp"
