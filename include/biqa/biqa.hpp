@@ -42,5 +42,6 @@
 
 #include "biqa/distortions.hpp"
 
+#include "biqa/models/depth_anything.hpp"
 #include "biqa/models/dgiqa.hpp"
 #include "biqa/models/registry.hpp"

@@ -10,6 +10,7 @@
 #include "biqa/nn/attention.hpp"
 #include "biqa/nn/batch_norm.hpp"
 #include "biqa/nn/conv2d.hpp"
+#include "biqa/nn/conv_transpose2d.hpp"
 #include "biqa/nn/group_norm.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/layer_scale.hpp"

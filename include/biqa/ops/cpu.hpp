@@ -10,6 +10,7 @@
 #include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/attention.hpp"
 #include "biqa/ops/cpu/conv2d.hpp"
+#include "biqa/ops/cpu/conv_transpose2d.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
