@@ -112,6 +112,12 @@ TEST_CASE("Clip matches open_clip: GELU, LayerScale, 24x40 image, proj_bias, log
   check_fixture("clip_gelu");
 }
 
+TEST_CASE("Clip matches open_clip: average pooling, final_ln_after_pool, no_ln_pre, eps, no causal mask",
+          "[nn][clip]") {
+  check_fixture("clip_avg_final_ln");  // text pool_type "last"
+  check_fixture("clip_avg");           // text pool_type "first"
+}
+
 TEST_CASE("Clip config: open_clip JSON, dims from the weight shapes", "[nn][clip]") {
   const auto b32 = Clip::Config::vit_b_32();
   CHECK(b32.embed_dim == 512);
@@ -158,8 +164,18 @@ TEST_CASE("Clip config: open_clip JSON, dims from the weight shapes", "[nn][clip
   }
 }
 
-TEST_CASE("Clip loads a lone tower", "[nn][clip]") {
+TEST_CASE("Clip loads a lone tower, and open_clip's CustomTextCLIP layout", "[nn][clip]") {
   Context ctx(1);
+  SECTION("CustomTextCLIP: the text tower under text.") {
+    const io::WeightFile file = fixture_file("clip_quickgelu");
+    io::WeightStore store(weights_only(file, [](const std::string& k) {
+      return k.rfind("visual.", 0) == 0 || k == "logit_scale" ? k : "text." + k;
+    }));
+    Clip clip(Clip::Config::from_weights(store.root(), Clip::Config::from_json(fixture_config(file))));
+    clip.load(store.root());
+    store.finish();
+    test::check_parity("text. layout", clip.encode_text(io_ids(file, "text"), ctx), io_float(file, "text_features"));
+  }
   SECTION("the vision tower's own keys (no visual. prefix)") {
     const io::WeightFile file = fixture_file("clip_quickgelu");
     io::WeightStore store(weights_only(file, [](const std::string& k) {

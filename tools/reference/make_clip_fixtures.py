@@ -13,6 +13,11 @@ positional embeddings, projections, LayerScale gammas and logit_scale included):
                                patch 8, width 32, head_width 16, mlp_ratio 2, ls_init_value (LayerScale);
                                text: context 16, vocab 64, width 32, 2 heads, 1 layer, proj_bias
                                (text_projection is an nn.Linear). Same io tensors ("io.text" [2,16]).
+  clip_avg_final_ln.safetensors, clip_avg.safetensors
+                               one-layer towers (width 16, image 16, context 8) with open_clip's other
+                               options: vision pool_type "avg" with and without final_ln_after_pool,
+                               no_ln_pre, LayerNorm eps 1e-3 (norm_kwargs); text pool_type "last"
+                               without the causal mask (no_causal_mask), and "first".
   clip_text_tokens.safetensors open_clip's TextTransformer alone (a lone text tower's state_dict) with
                                the real vocabulary (49408), width 4, 2 heads, 1 layer, its
                                token_embedding stored as float16 (the model runs on the rounded
@@ -142,4 +147,17 @@ if __name__ == "__main__":
                       text_cfg=dict(context_length=16, vocab_size=64, width=32, heads=2, layers=1,
                                     proj_bias=True)),
                  (3, 3, 24, 40), eot_at=[15, 3], seed=5000)
+    clip_fixture("clip_avg_final_ln",
+                 dict(embed_dim=8, quick_gelu=False,
+                      vision_cfg=dict(image_size=16, layers=1, width=16, patch_size=8, head_width=8,
+                                      pool_type="avg", final_ln_after_pool=True, no_ln_pre=True,
+                                      norm_kwargs=dict(eps=1e-3)),
+                      text_cfg=dict(context_length=8, vocab_size=32, width=16, heads=2, layers=1,
+                                    pool_type="last", no_causal_mask=True, norm_kwargs=dict(eps=1e-3))),
+                 (2, 3, 16, 16), eot_at=[7, 2], seed=6000)
+    clip_fixture("clip_avg",
+                 dict(embed_dim=8, quick_gelu=True,
+                      vision_cfg=dict(image_size=16, layers=1, width=16, patch_size=8, head_width=8, pool_type="avg"),
+                      text_cfg=dict(context_length=8, vocab_size=32, width=16, heads=2, layers=1, pool_type="first")),
+                 (2, 3, 16, 16), eot_at=[7, 2], seed=7000)
     text_tokens_fixture()

@@ -49,7 +49,7 @@ class Clip {
     static Config from_json(const json::Value& j, Config base = vit_b_32()) {
       if (j.is_null()) return base;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "CLIP config: expected a JSON object");
-      clip_detail::reject(j, "model", {"custom_text", "multimodal_cfg"});
+      clip_detail::reject(j, "model", {"multimodal_cfg"});
       if (const auto* v = j.find("embed_dim")) base.embed_dim = v->as_int();
       if (const auto* v = j.find("quick_gelu")) base.quick_gelu = v->as_bool();
       if (const auto* v = j.find("init_logit_bias"); v && !v->is_null()) base.logit_bias = true;
