@@ -33,6 +33,7 @@
 #include "biqa/ops/cpu.hpp"
 
 #include "biqa/nn/layers.hpp"
+#include "biqa/nn/clip.hpp"
 #include "biqa/nn/clip_tokenizer.hpp"
 #include "biqa/nn/resnet.hpp"
 #include "biqa/nn/swin_transformer.hpp"
