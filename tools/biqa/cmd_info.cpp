@@ -30,6 +30,9 @@ int run(biqa::cli::Args& args) {
     o.set("weights_licence", i.weights_licence);
     o.set("weights_source", i.weights_source);
     o.set("needs_weights_file", i.needs_weights_file);
+    biqa::json::Value settings = biqa::json::Object{};
+    for (const auto& [k, meaning] : i.settings) settings.set(k, meaning);
+    o.set("settings", settings);
     std::cout << o.dump(2) << "\n";
     return biqa::cli::ok;
   }
@@ -43,6 +46,10 @@ int run(biqa::cli::Args& args) {
   std::printf("  training data:   %s\n", i.training_data.c_str());
   std::printf("  weights licence: %s\n", i.weights_licence.c_str());
   std::printf("  weights:         %s\n", i.weights_source.c_str());
+  if (!i.settings.empty()) {
+    std::printf("  settings (biqa score --set KEY=VALUE):\n");
+    for (const auto& [k, meaning] : i.settings) std::printf("    %-20s %s\n", k.c_str(), meaning.c_str());
+  }
   return biqa::cli::ok;
 }
 

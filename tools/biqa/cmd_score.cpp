@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fnmatch.h>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -24,18 +25,26 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* usage =
-    "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--format table|csv|jsonl|json]\n"
-    "           [--json] [--jobs N] [--quiet] IMAGE|DIR|PATTERN...\n"
+    "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--set KEY=VALUE]...\n"
+    "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
+    "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--quiet]\n"
+    "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
     ".png/.jpg/.jpeg/.bmp/.tga/.gif/.ppm/.pgm files; a PATTERN with * or ? is matched against\n"
     "the files of its folder.\n"
     "  -m, --model NAMES  comma-separated model names (biqa list)\n"
     "  --weights FILE     weights for the model (only with one model)\n"
+    "  --set KEY=VALUE    a model setting (biqa info MODEL lists them; only with one model)\n"
+    "  --depth-weights F  same as --set depth_weights=F (dgiqa: Depth Anything V1 weights)\n"
+    "  --crops K          same as --set crops=K (dgiqa)\n"
+    "  --depth FILE|DIR   dgiqa: precomputed depth images instead of the depth network: one file\n"
+    "                     for one image, or a folder holding NAME.png (or NAME.ext) for each image\n"
     "  --format F         table (default: path<TAB>score, one column per model when several),\n"
     "                     csv, jsonl (one object per line) or json (an array)\n"
     "  --json             same as --format json\n"
-    "  --jobs N, --threads N  images scored in parallel (default 1; 0 = one per core)\n"
+    "  --jobs N           images scored in parallel (default 1; 0 = one per core)\n"
+    "  --threads N        threads per image for the network models (default: the cores / jobs)\n"
     "  --quiet            no progress bar and no per-image error lines\n"
     "Objects carry image, model, score and lower_is_better. Unreadable images are reported on\n"
     "stderr and skipped; the exit status is then 2.";
@@ -93,6 +102,18 @@ std::string number(double v) {
   return buf;
 }
 
+// The depth image for `image`: `depth` itself when it is a file, else DIR/NAME.png, else DIR/NAME.ext.
+std::string depth_image_path(const std::string& depth, const std::string& image) {
+  if (!fs::is_directory(depth)) return depth;
+  const fs::path name = fs::path(image).filename();
+  const fs::path png = fs::path(depth) / fs::path(name).replace_extension(".png");
+  if (fs::exists(png)) return png.string();
+  const fs::path same = fs::path(depth) / name;
+  if (fs::exists(same)) return same.string();
+  biqa::fail(biqa::ErrorCode::io, "no depth image for ", image, " in ", depth, " (looked for ",
+             png.filename().string(), " and ", name.string(), ")");
+}
+
 int run(biqa::cli::Args& args) {
   std::vector<std::string> model_names;
   for (const auto& list : args.options("--model", "-m")) {
@@ -107,7 +128,17 @@ int run(biqa::cli::Args& args) {
   if (args.flag("--json")) format = "json";
   const bool quiet = args.flag("--quiet") || args.flag("-q");
   int jobs = args.int_option("--jobs", 1, "-j");
-  jobs = args.int_option("--threads", jobs);
+  int threads = args.int_option("--threads", 0);
+  std::map<std::string, std::string> settings;
+  for (const auto& kv : args.options("--set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      biqa::fail(biqa::ErrorCode::invalid_argument, "score: --set expects KEY=VALUE, got '", kv, "'");
+    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
+  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
 
   if (format != "table" && format != "csv" && format != "jsonl" && format != "json")
@@ -115,12 +146,21 @@ int run(biqa::cli::Args& args) {
   if (inputs.empty()) biqa::fail(biqa::ErrorCode::invalid_argument, "score: no images given");
   if (weights && model_names.size() != 1)
     biqa::fail(biqa::ErrorCode::invalid_argument, "score: --weights needs exactly one --model");
-  if (jobs <= 0) jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (!settings.empty() && model_names.size() != 1)
+    biqa::fail(biqa::ErrorCode::invalid_argument, "score: model settings need exactly one --model");
+  if (depth && (model_names.size() != 1 || model_names[0] != "dgiqa"))
+    biqa::fail(biqa::ErrorCode::invalid_argument, "score: --depth applies to --model dgiqa only");
+  if (depth && inputs.size() > 1 && !fs::is_directory(*depth))
+    biqa::fail(biqa::ErrorCode::invalid_argument, "score: with several images --depth must be a folder");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (jobs <= 0) jobs = cores;
+  if (threads <= 0) threads = std::max(1, cores / jobs);
 
   std::vector<std::shared_ptr<const biqa::QualityModel>> models;
   for (const auto& name : model_names) {
     biqa::LoadOptions o;
     if (weights) o.weights = *weights;
+    o.settings = settings;
     models.push_back(biqa::load_model(name, o));
   }
 
@@ -130,11 +170,18 @@ int run(biqa::cli::Args& args) {
   biqa::cli::ProgressBar bar(inputs.size(), !quiet && inputs.size() > 3 && isatty(STDERR_FILENO));
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
-    biqa::Context ctx;
+    biqa::Context ctx(threads);
     for (std::size_t i; (i = next++) < inputs.size();) {
       try {
-        const auto image = biqa::io::read_image(inputs[i]);
-        for (std::size_t m = 0; m < models.size(); ++m) scores[i][m] = models[m]->score(image, ctx);
+        if (depth) {  // dgiqa with a precomputed depth image
+          const auto& scorer = dynamic_cast<const biqa::models::DgiqaScorer&>(*models[0]);
+          const auto image = biqa::io::read_image_u8(inputs[i]);
+          const auto d = biqa::io::read_image_u8(depth_image_path(*depth, inputs[i]));
+          scores[i][0] = scorer.run(image, &d, ctx).score;
+        } else {
+          const auto image = biqa::io::read_image(inputs[i]);
+          for (std::size_t m = 0; m < models.size(); ++m) scores[i][m] = models[m]->score(image, ctx);
+        }
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }

@@ -375,9 +375,11 @@ class DepthAnything {
 
   // Takes "pretrained.*" and "depth_head.*" from the store; the caller's store.finish() then
   // reports every missing, mis-shaped or unexpected key.
-  void load(io::WeightStore& store) {
-    encoder_.load(store.scope("pretrained"), nn::VisionTransformer::KeyNames::dinov2());
-    head_.load(store.scope("depth_head"));
+  void load(io::WeightStore& store) { load(store.root()); }
+  // The same under a prefix (a file holding several networks).
+  void load(const io::WeightStore::Scope& root) {
+    encoder_.load(root.scope("pretrained"), nn::VisionTransformer::KeyNames::dinov2());
+    head_.load(root.scope("depth_head"));
     loaded_ = true;
   }
 

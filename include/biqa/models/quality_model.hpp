@@ -30,11 +30,15 @@ struct ModelInfo {
   std::string weights_licence;
   std::string weights_source;  // where the parameters come from / how to get them
   bool needs_weights_file = false;  // true when --weights FILE is required
+  // Model-specific load settings (LoadOptions::settings, `biqa score --set KEY=VALUE`): key, meaning.
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
-// A model's interpretable internals for one image: named values (features, sub-scores).
+// A model's interpretable internals for one image: named values (features, sub-scores) and named
+// maps (H×W float, larger = more: depth, attention) that tools draw as heat maps.
 struct Explanation {
   std::vector<std::pair<std::string, double>> values;
+  std::vector<std::pair<std::string, Tensor<float>>> maps;
 };
 
 class QualityModel {
@@ -44,7 +48,9 @@ class QualityModel {
   // image: H×W×3 RGB (or H×W×1 / H×W grey), float in [0, 1].
   virtual double score(const Tensor<float>& image, Context& ctx) const = 0;
   virtual Explanation explain(const Tensor<float>& image, Context& ctx) const {
-    return {{{"score", score(image, ctx)}}};
+    Explanation e;
+    e.values.emplace_back("score", score(image, ctx));
+    return e;
   }
   double score(const Tensor<float>& image) const {
     Context ctx;

@@ -4,13 +4,19 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <cstdint>
+#include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "biqa/core/error.hpp"
+#include "biqa/io/json.hpp"
+#include "biqa/io/mapped_file.hpp"
 #include "biqa/models/brisque.hpp"
+#include "biqa/models/dgiqa_scorer.hpp"
 #include "biqa/models/niqe.hpp"
 #include "biqa/models/quality_model.hpp"
 
@@ -18,6 +24,9 @@ namespace biqa {
 
 struct LoadOptions {
   std::string weights;  // a weights file or directory; empty = the model's default source
+  // Model-specific settings by name (ModelInfo::settings lists each model's); a key the model does
+  // not know is an error.
+  std::map<std::string, std::string> settings;
 };
 
 namespace models::detail {
@@ -52,10 +61,95 @@ inline std::shared_ptr<const QualityModel> load_niqe(const LoadOptions& o) {
   return std::make_shared<const Niqe>(Niqe::load(path));
 }
 
+inline void check_settings(const LoadOptions& o, const ModelInfo& card) {
+  for (const auto& [key, value] : o.settings) {
+    bool known = false;
+    std::string names;
+    for (const auto& [k, meaning] : card.settings) {
+      known = known || k == key;
+      names += (names.empty() ? "" : ", ") + k;
+    }
+    BIQA_CHECK(known, ErrorCode::invalid_argument, card.name, ": unknown setting '", key, "'",
+               names.empty() ? std::string(" (it takes none)") : cat(" (known: ", names, ")"));
+  }
+}
+
+inline std::int64_t setting_int(const LoadOptions& o, const std::string& key, std::int64_t fallback) {
+  const auto it = o.settings.find(key);
+  if (it == o.settings.end()) return fallback;
+  std::size_t used = 0;
+  std::int64_t v = 0;
+  try {
+    v = std::stoll(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  BIQA_CHECK(used == it->second.size() && used > 0, ErrorCode::invalid_argument, "setting ", key,
+             ": expected an integer, got '", it->second, "'");
+  return v;
+}
+
+inline std::string setting(const LoadOptions& o, const std::string& key, const std::string& fallback = "") {
+  const auto it = o.settings.find(key);
+  return it == o.settings.end() ? fallback : it->second;
+}
+
+inline const ModelInfo& dgiqa_card() {
+  static const ModelInfo info = [] {
+    ModelInfo i = models::DgiqaScorer::card();
+    i.settings = {
+        {"depth_weights", "Depth Anything V1 checkpoint (depth_anything_vit{s,b,l}14); required unless "
+                          "depth images are supplied"},
+        {"depth_encoder", "vits, vitb or vitl (default: read from the depth weights)"},
+        {"crops", "number of 224x224 crops (default 10)"},
+        {"crop_protocol", "authors (CPython random, default), grid (deterministic spread)"},
+        {"seed", "seed of the authors' crop protocol (default 42)"},
+        {"prior_random_draws", "random() calls before the first crop: 4 = albumentations 1.3.x, 1 = "
+                               "1.4.18-1.4.20, 0 = newer (default)"},
+        {"short_side", "shorter side after the resize (default 384; 0 = no resize)"},
+        {"config", "DGIQA config JSON file (sizes the weights do not show)"},
+    };
+    return i;
+  }();
+  return info;
+}
+
+inline std::shared_ptr<const QualityModel> load_dgiqa_scorer(const LoadOptions& o) {
+  check_settings(o, dgiqa_card());
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "dgiqa needs the authors' checkpoint: --weights FILE (docs/models.md says where to get it)");
+  models::DgiqaOptions opt;
+  opt.crops = static_cast<int>(setting_int(o, "crops", opt.crops));
+  opt.protocol = models::parse_crop_protocol(setting(o, "crop_protocol", "authors"));
+  BIQA_CHECK(opt.protocol != models::CropProtocol::boxes, ErrorCode::invalid_argument,
+             "dgiqa: explicit boxes are given through the API (DgiqaOptions::boxes)");
+  opt.seed = setting_int(o, "seed", opt.seed);
+  opt.prior_random_draws = static_cast<int>(setting_int(o, "prior_random_draws", 0));
+  opt.short_side = setting_int(o, "short_side", opt.short_side);
+  BIQA_CHECK(opt.short_side >= 0, ErrorCode::invalid_argument, "dgiqa: short_side must be >= 0");
+  json::Value config;
+  if (const std::string c = setting(o, "config"); !c.empty()) {
+    const auto bytes = io::read_file_bytes(c);
+    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
+  }
+  models::DGIQA net = models::load_dgiqa(o.weights, config);
+  std::shared_ptr<const models::DepthAnything> depth;
+  if (const std::string d = setting(o, "depth_weights"); !d.empty())
+    depth = models::load_depth_anything(d, setting(o, "depth_encoder"));
+  return std::make_shared<const models::DgiqaScorer>(std::move(net), std::move(depth), std::move(opt));
+}
+
+inline std::shared_ptr<const QualityModel> no_settings(const LoadOptions& o, const ModelInfo& card,
+                                                       std::shared_ptr<const QualityModel> (*load)(const LoadOptions&)) {
+  check_settings(o, card);
+  return load(o);
+}
+
 inline const std::vector<RegistryEntry>& registry_entries() {
   static const std::vector<RegistryEntry> entries = {
-      {&models::Brisque::card, &load_brisque},
-      {&models::Niqe::card, &load_niqe},
+      {&models::Brisque::card, [](const LoadOptions& o) { return no_settings(o, models::Brisque::card(), &load_brisque); }},
+      {&models::Niqe::card, [](const LoadOptions& o) { return no_settings(o, models::Niqe::card(), &load_niqe); }},
+      {&dgiqa_card, &load_dgiqa_scorer},
   };
   return entries;
 }

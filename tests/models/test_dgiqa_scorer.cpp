@@ -1,0 +1,219 @@
+// models::DgiqaScorer: the authors' whole inference path (single_image_inference.py: depth image
+// from Depth Anything, shortest-side resize, normalisation, CPython-random crops, DGIQA, mean) on a
+// small picture with shrunken random networks (tools/reference/make_dgiqa_pipeline_fixtures.py):
+// the depth image (uint8, mismatches counted), the crop windows (exact), the per-crop scores and the
+// image score (1e-4 relative / 1e-5 absolute); plus the crop protocols, a supplied depth image, the
+// registry entry and the CLI's error paths.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "biqa/core/error.hpp"
+#include "biqa/io/json.hpp"
+#include "biqa/io/image.hpp"
+#include "biqa/io/weights.hpp"
+#include "biqa/models/dgiqa_scorer.hpp"
+#include "biqa/models/registry.hpp"
+#include "support/helpers.hpp"
+#include "support/parity.hpp"
+
+using namespace biqa;
+
+namespace {
+
+struct Pipeline {
+  io::WeightFile file;
+  json::Value config;
+  Tensor<std::uint8_t> image, depth_image;
+};
+
+Tensor<std::uint8_t> as_u8(const io::WeightFile& f, const std::string& name) {
+  const Tensor<float> t = f.to_float(f.at(name));
+  Tensor<std::uint8_t> out(t.shape());
+  for (std::int64_t i = 0; i < t.numel(); ++i) out.data()[i] = static_cast<std::uint8_t>(t.data()[i]);
+  return out;
+}
+
+const Pipeline& pipeline() {
+  static const Pipeline p = [] {
+    Pipeline q;
+    q.file = io::load_weights(test::fixture_path("models/dgiqa/pipeline.safetensors"));
+    q.config = json::parse(q.file.metadata.at("config"), "pipeline config");
+    q.image = as_u8(q.file, "io.image");
+    q.depth_image = as_u8(q.file, "io.depth_image");
+    return q;
+  }();
+  return p;
+}
+
+// The two shrunken networks of the fixture, loaded strictly from their prefixes.
+models::DgiqaScorer make_scorer(models::DgiqaOptions options) {
+  const Pipeline& p = pipeline();
+  auto store = std::make_shared<io::WeightStore>(p.file);
+  const auto dgiqa_scope = store->scope("dgiqa");
+  models::DGIQA net(models::DGIQA::Config::from_weights(dgiqa_scope, models::DGIQA::Config::from_json(p.config["dgiqa"])));
+  net.load(dgiqa_scope);
+  auto depth = std::make_shared<models::DepthAnything>(models::DepthAnything::Config::from_json(p.config["depth"]));
+  depth->load(store->scope("depth"));
+  store->ignore_prefix("io.");
+  store->finish();
+  options.short_side = p.config["short_side"].as_int();
+  options.crops = static_cast<int>(p.config["crops"].as_int());
+  return models::DgiqaScorer(std::move(net), std::move(depth), std::move(options));
+}
+
+}  // namespace
+
+TEST_CASE("DGIQA pipeline equals the authors' inference script", "[dgiqa][models][pipeline]") {
+  const Pipeline& p = pipeline();
+  const models::DgiqaScorer scorer = make_scorer({});
+  Context ctx(2);
+  const models::DgiqaResult r = scorer.run(p.image, nullptr, ctx);
+
+  // Depth image: Depth Anything, bilinear back to the image size, min-max, uint8 truncation. A
+  // value exactly at an integer boundary may flip by one; none is expected on this picture.
+  REQUIRE(r.depth_image.shape() == p.depth_image.shape());
+  std::int64_t flips = 0, worse = 0;
+  for (std::int64_t i = 0; i < r.depth_image.numel(); ++i) {
+    const int d = std::abs(int(r.depth_image.data()[i]) - int(p.depth_image.data()[i]));
+    flips += d == 1;
+    worse += d > 1;
+  }
+  INFO("depth image: " << flips << " of " << r.depth_image.numel() << " values differ by one");
+  CHECK(worse == 0);
+  CHECK(double(flips) / double(r.depth_image.numel()) <= 0.001);
+
+  const Tensor<float> resized = p.file.to_float(p.file.at("io.resized"));
+  CHECK(r.resized_height == std::int64_t(resized.data()[0]));
+  CHECK(r.resized_width == std::int64_t(resized.data()[1]));
+
+  const Tensor<float> boxes = p.file.to_float(p.file.at("io.boxes"));  // [K, 2]: top, left
+  REQUIRE(r.boxes.size() == std::size_t(boxes.size(0)));
+  for (std::size_t k = 0; k < r.boxes.size(); ++k) {
+    CHECK(r.boxes[k].top == std::int64_t(boxes.data()[k * 2]));
+    CHECK(r.boxes[k].left == std::int64_t(boxes.data()[k * 2 + 1]));
+  }
+
+  const Tensor<float> ref = p.file.to_float(p.file.at("io.crop_scores"));
+  Tensor<float> got({static_cast<std::int64_t>(r.crop_scores.size())});
+  for (std::size_t k = 0; k < r.crop_scores.size(); ++k) got.data()[k] = r.crop_scores[k];
+  test::check_parity("crop scores", got, ref);
+  CHECK(r.score == Approx(p.config["score"].as_number()).margin(1e-5));
+
+  // The attention maps: one per crop, each a distribution over the 7×7 positions.
+  REQUIRE(r.attention.shape() == Shape({ref.numel(), 7, 7}));
+  for (std::int64_t k = 0; k < ref.numel(); ++k) {
+    double sum = 0;
+    for (std::int64_t i = 0; i < 49; ++i) sum += r.attention.data()[k * 49 + i];
+    CHECK(sum == Approx(1.0).margin(1e-4));
+  }
+}
+
+TEST_CASE("DGIQA pipeline with a supplied depth image skips the depth network", "[dgiqa][models][pipeline]") {
+  const Pipeline& p = pipeline();
+  const models::DgiqaScorer scorer = make_scorer({});
+  Context ctx(1);
+  const auto with = scorer.run(p.image, &p.depth_image, ctx);
+  const Tensor<float> ref = p.file.to_float(p.file.at("io.crop_scores"));
+  for (std::size_t k = 0; k < with.crop_scores.size(); ++k)
+    CHECK(with.crop_scores[k] == Approx(ref.data()[k]).epsilon(1e-4));
+
+  // A grey depth image is expanded to three channels; a wrongly sized one is refused.
+  const Tensor<std::uint8_t> grey = p.depth_image.select(2, 0).contiguous();
+  const auto g = scorer.run(p.image, &grey, ctx);
+  CHECK(g.score == Approx(with.score).margin(1e-7));
+  const Tensor<std::uint8_t> small = p.depth_image.slice(0, 0, 10).contiguous();
+  CHECK_THROWS_WITH(scorer.run(p.image, &small, ctx), Catch::Contains("the depth image is 10"));
+}
+
+TEST_CASE("DGIQA crop protocols", "[dgiqa][models][pipeline]") {
+  Context ctx(1);
+  const Pipeline& p = pipeline();
+  SECTION("grid: deterministic, inside the image, centre crop for one") {
+    const auto boxes = models::detail::grid_crops(64, 82, 4, 56);
+    REQUIRE(boxes.size() == 4);
+    CHECK(boxes[0].top == 0);
+    CHECK(boxes[0].left == 0);
+    CHECK(boxes[3].top == 8);
+    CHECK(boxes[3].left == 26);
+    const auto one = models::detail::grid_crops(64, 82, 1, 56);
+    CHECK(one[0].top == 4);
+    CHECK(one[0].left == 13);
+    CHECK_THROWS_AS(models::detail::grid_crops(50, 82, 1, 56), Error);
+  }
+  SECTION("explicit boxes reproduce the authors' windows") {
+    models::DgiqaOptions o;
+    o.protocol = models::CropProtocol::boxes;
+    const Tensor<float> b = p.file.to_float(p.file.at("io.boxes"));
+    for (std::int64_t k = 0; k < b.size(0); ++k)
+      o.boxes.push_back({std::int64_t(b.data()[k * 2]), std::int64_t(b.data()[k * 2 + 1]), 56, 56});
+    const auto r = make_scorer(o).run(p.image, &p.depth_image, ctx);
+    CHECK(r.score == Approx(p.config["score"].as_number()).margin(1e-5));
+    o.boxes = {{0, 40, 56, 56}};  // past the right edge of the 64×82 resized image
+    CHECK_THROWS_WITH(make_scorer(o).run(p.image, &p.depth_image, ctx), Catch::Contains("does not lie inside"));
+  }
+  SECTION("prior random draws move the windows") {
+    models::DgiqaOptions o;
+    o.prior_random_draws = 4;
+    const auto r = make_scorer(o).run(p.image, &p.depth_image, ctx);
+    const Tensor<float> b = p.file.to_float(p.file.at("io.boxes"));
+    bool same = true;
+    for (std::size_t k = 0; k < r.boxes.size(); ++k)
+      same = same && r.boxes[k].top == std::int64_t(b.data()[k * 2]) && r.boxes[k].left == std::int64_t(b.data()[k * 2 + 1]);
+    CHECK_FALSE(same);
+  }
+}
+
+TEST_CASE("DGIQA explanation: values and maps", "[dgiqa][models][pipeline]") {
+  const Pipeline& p = pipeline();
+  const models::DgiqaScorer scorer = make_scorer({});
+  Context ctx(1);
+  const auto r = scorer.run(p.image, &p.depth_image, ctx);
+  const Explanation e = models::DgiqaScorer::explain(r, ctx);
+  REQUIRE(!e.values.empty());
+  CHECK(e.values[0].first == "score");
+  CHECK(e.values[0].second == r.score);
+  REQUIRE(e.maps.size() == 2);
+  CHECK(e.maps[0].first == "depth");
+  CHECK(e.maps[0].second.shape() == Shape({p.image.size(0), p.image.size(1)}));
+  CHECK(e.maps[1].first == "attention");
+  CHECK(e.maps[1].second.shape() == Shape({r.resized_height, r.resized_width}));
+  float hi = 0;
+  for (std::int64_t i = 0; i < e.maps[1].second.numel(); ++i) hi = std::max(hi, e.maps[1].second.data()[i]);
+  CHECK(hi == Approx(1.0f));
+}
+
+TEST_CASE("dgiqa in the registry: card, settings, clear errors", "[dgiqa][models][registry]") {
+  const ModelInfo& info = model_info("dgiqa");
+  CHECK(info.needs_weights_file);
+  CHECK(info.bounded);
+  CHECK_FALSE(info.settings.empty());
+  CHECK_THROWS_WITH(load_model("dgiqa"), Catch::Contains("--weights"));
+  LoadOptions o;
+  o.weights = "unused.pth";
+  o.settings["crop"] = "3";
+  CHECK_THROWS_WITH(load_model("dgiqa", o), Catch::Contains("unknown setting 'crop'") && Catch::Contains("crops"));
+  o.settings = {{"crops", "ten"}};
+  CHECK_THROWS_WITH(load_model("dgiqa", o), Catch::Contains("expected an integer"));
+  o.settings = {{"crop_protocol", "spiral"}};
+  CHECK_THROWS_WITH(load_model("dgiqa", o), Catch::Contains("unknown crop protocol"));
+  LoadOptions b;
+  b.settings["crops"] = "3";
+  CHECK_THROWS_WITH(load_model("brisque", b), Catch::Contains("takes none"));
+}
+
+TEST_CASE("biqa score / explain --model dgiqa: argument errors", "[dgiqa][cli]") {
+  auto r = test::run_cli("score --model dgiqa " + test::data_path("io/exif/orient_1.jpg"));
+  CHECK(r.status == 1);
+  CHECK_THAT(r.out, Catch::Contains("--weights"));
+  r = test::run_cli("score --model brisque --depth x.png " + test::data_path("io/exif/orient_1.jpg"));
+  CHECK(r.status == 1);
+  CHECK_THAT(r.out, Catch::Contains("dgiqa only"));
+  r = test::run_cli("explain --model dgiqa --weights missing.pth " + test::data_path("io/exif/orient_1.jpg"));
+  CHECK(r.status == 2);
+  CHECK_THAT(r.out, Catch::Contains("missing.pth"));
+}

@@ -1,0 +1,109 @@
+// biqa explain: a model's interpretable internals for one image: its named values (sub-scores,
+// features, crop windows) and its maps (depth, attention) written as heat-map PNGs.
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "biqa/io/heatmap.hpp"
+#include "biqa/io/image.hpp"
+#include "biqa/io/json.hpp"
+#include "biqa/models/registry.hpp"
+#include "cli.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int run(biqa::cli::Args& args) {
+  const std::string model_name = args.option_or("--model", "brisque", "-m");
+  const auto weights = args.option("--weights");
+  const auto depth = args.option("--depth");
+  const std::string out_dir = args.option_or("--out", "");
+  const bool as_json = args.flag("--json");
+  int threads = args.int_option("--threads", 0);
+  std::map<std::string, std::string> settings;
+  for (const auto& kv : args.options("--set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      biqa::fail(biqa::ErrorCode::invalid_argument, "explain: --set expects KEY=VALUE, got '", kv, "'");
+    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
+  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  const auto files = args.positionals();
+  if (files.size() != 1) biqa::fail(biqa::ErrorCode::invalid_argument, "explain: expected one IMAGE");
+  if (depth && model_name != "dgiqa")
+    biqa::fail(biqa::ErrorCode::invalid_argument, "explain: --depth applies to --model dgiqa only");
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  biqa::LoadOptions o;
+  if (weights) o.weights = *weights;
+  o.settings = settings;
+  const auto model = biqa::load_model(model_name, o);
+  biqa::Context ctx(threads);
+
+  biqa::Explanation e;
+  if (depth) {
+    const auto& scorer = dynamic_cast<const biqa::models::DgiqaScorer&>(*model);
+    const auto image = biqa::io::read_image_u8(files[0]);
+    const auto d = biqa::io::read_image_u8(*depth);
+    e = biqa::models::DgiqaScorer::explain(scorer.run(image, &d, ctx), ctx);
+  } else {
+    e = model->explain(biqa::io::read_image(files[0]), ctx);
+  }
+
+  std::vector<std::string> written;
+  if (!e.maps.empty() && !out_dir.empty()) {
+    fs::create_directories(out_dir);
+    const std::string stem = fs::path(files[0]).stem().string();
+    for (const auto& [name, map] : e.maps) {
+      const std::string path = (fs::path(out_dir) / (stem + "_" + name + ".png")).string();
+      biqa::io::write_image(path, biqa::io::heatmap_rgb(map));
+      written.push_back(path);
+    }
+  }
+
+  if (as_json) {
+    biqa::json::Value j;
+    j.set("image", files[0]);
+    j.set("model", model_name);
+    biqa::json::Value values = biqa::json::Object{};
+    for (const auto& [k, v] : e.values) values.set(k, std::isfinite(v) ? biqa::json::Value(v) : biqa::json::Value());
+    j.set("values", values);
+    biqa::json::Value maps = biqa::json::Object{};
+    for (std::size_t m = 0; m < e.maps.size(); ++m) {
+      biqa::json::Value info;
+      info.set("height", e.maps[m].second.size(0));
+      info.set("width", e.maps[m].second.size(1));
+      if (m < written.size()) info.set("png", written[m]);
+      maps.set(e.maps[m].first, info);
+    }
+    j.set("maps", maps);
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& [k, v] : e.values) std::printf("%-24s %.6g\n", k.c_str(), v);
+    for (std::size_t m = 0; m < e.maps.size(); ++m)
+      std::printf("map %-20s %lldx%lld%s%s\n", e.maps[m].first.c_str(), static_cast<long long>(e.maps[m].second.size(0)),
+                  static_cast<long long>(e.maps[m].second.size(1)), m < written.size() ? " -> " : "",
+                  m < written.size() ? written[m].c_str() : "");
+    if (!e.maps.empty() && out_dir.empty()) std::printf("(pass --out DIR to write the maps as PNG heat maps)\n");
+  }
+  return biqa::cli::ok;
+}
+
+biqa::cli::Register reg{{"explain", "a model's interpretable internals for one image (values, heat maps)",
+    "Usage: biqa explain [-m|--model NAME] [--weights FILE] [--set KEY=VALUE]... [--depth-weights FILE]\n"
+    "                    [--crops K] [--depth FILE] [--out DIR] [--json] [--threads N] IMAGE\n\n"
+    "Prints the model's named values (e.g. dgiqa: the score, each crop's score, logit and window)\n"
+    "and writes its maps (dgiqa: 'depth', the depth image; 'attention', the cross-attention the\n"
+    "image positions receive from the depth queries, pasted into the crop windows of the resized\n"
+    "image) to DIR/IMAGE-STEM_MAP.png as heat maps (dark = low, bright = high). --json prints one\n"
+    "object {image, model, values, maps}.\n",
+    run}};
+
+}  // namespace
