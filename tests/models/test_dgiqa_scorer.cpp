@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -216,4 +217,75 @@ TEST_CASE("biqa score / explain --model dgiqa: argument errors", "[dgiqa][cli]")
   r = test::run_cli("explain --model dgiqa --weights missing.pth " + test::data_path("io/exif/orient_1.jpg"));
   CHECK(r.status == 2);
   CHECK_THAT(r.out, Catch::Contains("missing.pth"));
+}
+
+namespace {
+
+// Splits the fixture into the files a user has: the DGIQA state_dict, the Depth Anything weights
+// (with their config as biqa.config metadata), a DGIQA config JSON and the image as a PNG.
+struct UserFiles {
+  test::TempDir dir;
+  std::string weights, depth_weights, config, image;
+};
+
+std::unique_ptr<UserFiles> write_user_files() {
+  const Pipeline& p = pipeline();
+  auto u = std::make_unique<UserFiles>();
+  std::vector<io::TensorBlob> dgiqa, depth;
+  for (const auto& r : p.file.tensors) {
+    for (auto [prefix, out] : {std::pair{std::string("dgiqa."), &dgiqa}, std::pair{std::string("depth."), &depth}})
+      if (r.name.rfind(prefix, 0) == 0)
+        out->push_back({r.name.substr(prefix.size()), r.dtype, r.shape, p.file.contiguous_bytes(r)});
+  }
+  u->weights = u->dir.file("dgiqa.safetensors");
+  u->depth_weights = u->dir.file("depth.safetensors");
+  u->config = u->dir.file("dgiqa.json");
+  u->image = u->dir.file("image.png");
+  io::write_safetensors(u->weights, dgiqa, {});
+  io::write_safetensors(u->depth_weights, depth, {{"biqa.config", p.config["depth"].dump()}});
+  const std::string cfg = p.config["dgiqa"].dump();
+  io::write_file_bytes(u->config, cfg.data(), cfg.size());
+  io::write_image(u->image, p.image);
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("biqa score --model dgiqa: the user's one command gives the authors' score", "[dgiqa][cli]") {
+  const Pipeline& p = pipeline();
+  const auto u = write_user_files();
+  const std::string common = "--model dgiqa --weights '" + u->weights + "' --depth-weights '" + u->depth_weights +
+                             "' --set config='" + u->config + "' --set short_side=64 --crops 4 ";
+  auto r = test::run_cli("score --json " + common + "'" + u->image + "'");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const json::Value j = json::parse(r.out.substr(r.out.find('[')), "score output");
+  REQUIRE(j.as_array().size() == 1);
+  CHECK(j.as_array()[0]["score"].as_number() == Approx(p.config["score"].as_number()).margin(1e-5));
+
+  // explain: the crop windows and both heat maps.
+  r = test::run_cli("explain --json --out '" + u->dir.file("maps") + "' " + common + "'" + u->image + "'");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const json::Value e = json::parse(r.out.substr(r.out.find('{')), "explain output");
+  CHECK(e["values"]["score"].as_number() == Approx(p.config["score"].as_number()).margin(1e-5));
+  CHECK(e["values"]["crop0.left"].as_number() == 20);
+  const auto depth_png = io::read_image_u8(e["maps"]["depth"]["png"].as_string());
+  CHECK(depth_png.shape() == Shape({p.image.size(0), p.image.size(1), 3}));
+  CHECK(std::filesystem::exists(e["maps"]["attention"]["png"].as_string()));
+
+  // A precomputed depth image instead of the depth network (no --depth-weights).
+  io::write_image(u->dir.file("depth.png"), p.depth_image);
+  r = test::run_cli("score --json --model dgiqa --weights '" + u->weights + "' --set config='" + u->config +
+                    "' --set short_side=64 --crops 4 --depth '" + u->dir.file("depth.png") + "' '" + u->image + "'");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const json::Value d = json::parse(r.out.substr(r.out.find('[')), "score output");
+  CHECK(d.as_array()[0]["score"].as_number() == Approx(p.config["score"].as_number()).margin(1e-5));
+
+  // Without depth weights and without --depth: a clear error per image, exit status 2.
+  r = test::run_cli("score --model dgiqa --weights '" + u->weights + "' --set config='" + u->config +
+                    "' --set short_side=64 --crops 4 '" + u->image + "'");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.out, Catch::Contains("no Depth Anything weights"));
 }
