@@ -246,13 +246,17 @@ TEST_CASE("Clip reports bad weights and inputs", "[nn][clip]") {
     clip.load(store.root());
     CHECK_THROWS_WITH(store.finish(), Catch::Contains("visual.ln_mid.bias") && Catch::Contains("visual.ln_pre.bias"));
   }
-  SECTION("a stored causal attn_mask (older open_clip) is accepted; another mask is not") {
+  SECTION("a stored causal attn_mask (older open_clip) and OpenAI's scalars are accepted; another mask is not") {
     test::TempDir dir;
     const std::int64_t n = 77;
     Tensor<float> mask = Tensor<float>::zeros({n, n});
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = i + 1; j < n; ++j) mask.data()[i * n + j] = -std::numeric_limits<float>::infinity();
-    write_weights(dir.file("ok.safetensors"), file, weights_only(file), {io::make_blob("attn_mask", mask)});
+    // OpenAI's checkpoints also hold three scalars that open_clip drops before loading.
+    std::vector<io::TensorBlob> extra{io::make_blob("attn_mask", mask)};
+    for (const char* k : {"input_resolution", "context_length", "vocab_size"})
+      extra.push_back(io::make_blob(k, Tensor<float>::zeros(Shape{})));
+    write_weights(dir.file("ok.safetensors"), file, weights_only(file), extra);
     io::WeightStore ok(io::load_weights(dir.file("ok.safetensors")));
     Clip clip(config);
     clip.load(ok.root());
