@@ -1,6 +1,7 @@
 // Whole backbones, batch 1 and 8, 1 and 2 threads, on weight files in $BIQA_BENCH_WEIGHTS
 // (default ./bench-weights): resnet50.safetensors (torchvision), deit3_small.safetensors,
-// vit_base_patch8.safetensors, swin_tiny.safetensors (timm). `benchmarks/compare` writes them with
+// vit_base_patch8.safetensors, swin_tiny.safetensors (timm), clip_b32.safetensors (open_clip
+// ViT-B-32; BM_ClipImage runs the image tower, BM_ClipText the text tower on 77-token inputs). `benchmarks/compare` writes them with
 // random weights and runs the same networks in PyTorch and onnxruntime; a missing file skips its
 // benchmarks with a message. Reported: time per batch and the "ms/image" counter.
 
@@ -18,6 +19,7 @@
 #include "biqa/core/context.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weights.hpp"
+#include "biqa/nn/clip.hpp"
 #include "biqa/nn/resnet.hpp"
 #include "biqa/nn/swin_transformer.hpp"
 #include "biqa/nn/vision_transformer.hpp"
@@ -26,7 +28,8 @@ namespace {
 
 using biqa::Tensor;
 
-std::string weight_path(const std::string& name) {
+std::string weight_path(std::string name) {
+  if (name == "clip_b32_text") name = "clip_b32";
   const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
   return (std::filesystem::path(dir ? dir : "bench-weights") / (name + ".safetensors")).string();
 }
@@ -61,6 +64,23 @@ Loaded load(const std::string& name) {
       auto out = net->forward(x, ctx);
       return out.logits.defined() ? out.logits : out.stages.back();
     };
+  } else if (name == "clip_b32" || name == "clip_b32_text") {
+    auto net = std::make_shared<biqa::nn::Clip>(biqa::nn::Clip::Config::from_weights(root, biqa::nn::Clip::Config::vit_b_32()));
+    net->load(root);
+    if (name == "clip_b32") {
+      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->encode_image(x, ctx); };
+    } else {
+      // The batch's token ids: start, 40 ordinary tokens, end, then padding (as a typical prompt).
+      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
+        Tensor<std::int64_t> ids = Tensor<std::int64_t>::zeros({x.size(0), 77});
+        for (std::int64_t b = 0; b < x.size(0); ++b) {
+          ids.data()[b * 77] = 49406;
+          for (int t = 1; t <= 40; ++t) ids.data()[b * 77 + t] = 320 + t * 7 + b;
+          ids.data()[b * 77 + 41] = 49407;
+        }
+        return net->encode_text(ids, ctx);
+      };
+    }
   } else {  // timm VisionTransformer variants
     auto net = std::make_shared<biqa::nn::VisionTransformer>(biqa::nn::VisionTransformer::Config::from_weights(root));
     net->load(root);
@@ -103,5 +123,9 @@ BENCHMARK(BM_ResNet50)->Apply(model_args);
 BENCHMARK(BM_DeiT3Small)->Apply(model_args);
 BENCHMARK(BM_ViTBase8)->Apply(model_args);
 BENCHMARK(BM_SwinTiny)->Apply(model_args);
+void BM_ClipImage(benchmark::State& s) { run_model(s, "clip_b32"); }
+void BM_ClipText(benchmark::State& s) { run_model(s, "clip_b32_text"); }
+BENCHMARK(BM_ClipImage)->Apply(model_args);
+BENCHMARK(BM_ClipText)->Apply(model_args);
 
 }  // namespace
