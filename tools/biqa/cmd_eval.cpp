@@ -104,12 +104,31 @@ struct Failure {
 };
 
 struct Report {
+  std::vector<std::string> images;
   std::vector<double> pred, mos;
   std::vector<Failure> failed;
+
+  void add(const std::string& image, double p, double m) {
+    images.push_back(image);
+    pred.push_back(p);
+    mos.push_back(m);
+  }
+  // Pairs in image-path order, so that a run and a merge of its shards see the same sequence
+  // (same bootstrap resamples, same floating-point sums).
+  void sort_by_image() {
+    std::vector<std::size_t> idx(images.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return images[a] < images[b]; });
+    Report sorted;
+    for (std::size_t i : idx) sorted.add(images[i], pred[i], mos[i]);
+    images = std::move(sorted.images);
+    pred = std::move(sorted.pred);
+    mos = std::move(sorted.mos);
+  }
 };
 
 // Metrics, intervals, plot and output: shared by a normal run and --merge.
-int report(const Report& r, biqa::cli::Args& args, biqa::json::Value info, const std::string& title, bool as_json,
+int report(Report r, biqa::cli::Args& args, biqa::json::Value info, const std::string& title, bool as_json,
            const std::optional<std::string>& plot) {
   const int resamples = args.int_option("--bootstrap", 1000);
   const std::string seed_text = args.option_or("--seed", "0");
@@ -125,6 +144,7 @@ int report(const Report& r, biqa::cli::Args& args, biqa::json::Value info, const
   else fail(ErrorCode::invalid_argument, "eval: --logistic expects 5, 4 or none, got '", form, "'");
   if (resamples < 0 || resamples == 1) fail(ErrorCode::invalid_argument, "eval: --bootstrap expects 0 or at least 2");
 
+  r.sort_by_image();
   if (r.pred.size() < biqa::metrics::min_pairs)
     fail(ErrorCode::invalid_argument, "eval: only ", r.pred.size(), " images were scored (", r.failed.size(),
          " failed); at least ", biqa::metrics::min_pairs, " are needed for the metrics");
@@ -243,8 +263,7 @@ int run_merge(biqa::cli::Args& args) {
   for (const auto& image : order) {
     const auto& e = by_image.at(image);
     if (e.score) {
-      r.pred.push_back(*e.score);
-      r.mos.push_back(e.mos);
+      r.add(image, *e.score, e.mos);
     } else {
       r.failed.push_back({image, "could not be scored (see the shard's log)"});
     }
@@ -380,11 +399,9 @@ int run(biqa::cli::Args& args) {
   for (std::size_t i : mine) {
     const auto& s = dataset.samples[i];
     if (auto f = fresh.find(i); f != fresh.end()) {
-      r.pred.push_back(f->second);
-      r.mos.push_back(s.mos);
+      r.add(s.image, f->second, s.mos);
     } else if (auto c = cached.find(s.image); c != cached.end() && c->second.score && !errors.count(i)) {
-      r.pred.push_back(*c->second.score);
-      r.mos.push_back(s.mos);
+      r.add(s.image, *c->second.score, s.mos);
     } else {
       r.failed.push_back({s.image, errors.count(i) ? errors[i] : "not scored"});
     }
