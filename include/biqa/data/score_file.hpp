@@ -3,6 +3,7 @@
 // flushed as it goes, so that an interrupted run resumes where it stopped. A failed image has an
 // empty score. When an image appears twice the later line wins (a retry after a failure).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
