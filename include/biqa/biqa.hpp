@@ -29,6 +29,11 @@
 #include "biqa/metrics/input.hpp"
 #include "biqa/metrics/levenberg_marquardt.hpp"
 #include "biqa/metrics/logistic.hpp"
+#include "biqa/metrics/scatter_plot.hpp"
+#include "biqa/data/readers.hpp"
+#include "biqa/data/score_file.hpp"
+#include "biqa/data/split.hpp"
+#include "biqa/probe/head_file.hpp"
 
 #include "biqa/ops/cpu.hpp"
 

@@ -6,6 +6,7 @@
 
 #include "biqa/io/json.hpp"
 #include "biqa/io/mapped_file.hpp"
+#include "biqa/metrics/bootstrap.hpp"
 #include "biqa/metrics/evaluation.hpp"
 #include "metrics/fixtures.hpp"
 #include "support/helpers.hpp"
@@ -137,4 +138,26 @@ TEST_CASE("cli: biqa metrics bad input is a one-line error with exit status 1", 
   const auto missing = run("nope.txt", "p.txt");
   CHECK(missing.status == 2);  // an unreadable file is an input error, as elsewhere in the tool
   CHECK_THAT(missing.out, Catch::Contains("cannot open"));
+}
+
+TEST_CASE("cli: biqa metrics --bootstrap gives the library's seeded intervals", "[tools][metrics]") {
+  const auto f = test::load_metric_fixture("negative");
+  test::TempDir dir;
+  write_text(dir.file("p.txt"), one_per_line(f.x));
+  write_text(dir.file("t.txt"), one_per_line(f.y));
+  const auto r = test::run_cli("metrics --pred " + q(dir.file("p.txt")) + " --target " + q(dir.file("t.txt")) +
+                               " --json --bootstrap 300 --seed 11");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const auto v = json::parse(r.out);
+  metrics::BootstrapOptions o;
+  o.resamples = 300;
+  o.seed = 11;
+  for (auto m : {metrics::Metric::srcc, metrics::Metric::krcc, metrics::Metric::plcc_logistic}) {
+    INFO(metrics::to_string(m));
+    const auto ci = metrics::bootstrap(f.x, f.y, m, o);
+    CHECK(v["ci"][metrics::to_string(m)].as_array()[0].as_number() == Approx(ci.lower).epsilon(2e-9));
+    CHECK(v["ci"][metrics::to_string(m)].as_array()[1].as_number() == Approx(ci.upper).epsilon(2e-9));
+  }
+  CHECK(test::run_cli("metrics --pred " + q(dir.file("p.txt")) + " --target " + q(dir.file("t.txt")) + " --bootstrap 1").status == 1);
 }

@@ -12,6 +12,7 @@
 
 #include "biqa/io/json.hpp"
 #include "biqa/io/mapped_file.hpp"
+#include "biqa/metrics/bootstrap.hpp"
 #include "biqa/metrics/evaluation.hpp"
 #include "cli.hpp"
 
@@ -135,6 +136,8 @@ int run(biqa::cli::Args& args) {
   const auto pred_col = args.option("--pred-col");
   const auto target_col = args.option("--target-col");
   const std::string form = args.option_or("--logistic", "5");
+  const int resamples = args.int_option("--bootstrap", 0);
+  const int seed = args.int_option("--seed", 0);
   const auto rest = args.positionals();
   if (!rest.empty()) fail(ErrorCode::invalid_argument, "unexpected argument '", rest[0], "'");
   if (!pred_path || !target_path) fail(ErrorCode::invalid_argument, "--pred FILE and --target FILE are required");
@@ -151,9 +154,29 @@ int run(biqa::cli::Args& args) {
     fail(ErrorCode::invalid_argument, *pred_path, " has ", pred.size(), " scores but ", *target_path, " has ",
          target.size());
   const auto e = biqa::metrics::evaluate(pred, target, options);
+  if (resamples < 0 || resamples == 1) fail(ErrorCode::invalid_argument, "--bootstrap expects 0 or at least 2 resamples");
+  if (seed < 0) fail(ErrorCode::invalid_argument, "--seed expects a non-negative integer");
+  std::vector<biqa::metrics::Metric> which = {biqa::metrics::Metric::srcc, biqa::metrics::Metric::plcc,
+                                              biqa::metrics::Metric::krcc, biqa::metrics::Metric::rmse};
+  if (e.logistic) which.insert(which.end(), {biqa::metrics::Metric::plcc_logistic, biqa::metrics::Metric::rmse_logistic});
+  std::vector<biqa::metrics::ConfidenceInterval> cis;
+  if (resamples > 0) {
+    biqa::metrics::BootstrapOptions bo;
+    bo.resamples = std::size_t(resamples);
+    bo.seed = std::uint64_t(seed);
+    bo.fit = options.fit;
+    cis = biqa::metrics::bootstrap(pred, target, which, bo);
+  }
 
   if (as_json) {
-    std::cout << biqa::metrics::to_json(e).dump() << "\n";
+    auto out = biqa::metrics::to_json(e);
+    if (!cis.empty()) {
+      biqa::json::Value ci = biqa::json::Object{};
+      for (std::size_t i = 0; i < cis.size(); ++i)
+        ci.set(biqa::metrics::to_string(which[i]), biqa::json::Array{cis[i].lower, cis[i].upper});
+      out.set("ci", ci);
+    }
+    std::cout << out.dump() << "\n";
   } else {
     std::cout << "n                " << e.n << "\n"
               << "SRCC             " << fixed(e.srcc) << "\n"
@@ -170,6 +193,9 @@ int run(biqa::cli::Args& args) {
       std::cout << "PLCC (logistic)  n/a (" << e.logistic_note << ")\n"
                 << "RMSE (logistic)  n/a\n";
     }
+    for (std::size_t i = 0; i < cis.size(); ++i)
+      std::cout << "95% CI " << biqa::metrics::to_string(which[i]) << std::string(15 - std::string(biqa::metrics::to_string(which[i])).size(), ' ')
+                << "[" << fixed(cis[i].lower) << ", " << fixed(cis[i].upper) << "]\n";
   }
   if (e.logistic && !e.logistic->converged)
     std::cerr << "biqa metrics: warning: the logistic fit did not converge; its values are approximate\n";
@@ -178,7 +204,8 @@ int run(biqa::cli::Args& args) {
 
 biqa::cli::Register reg{
     {"metrics", "SRCC, PLCC, KRCC and RMSE between predicted and subjective scores",
-     "Usage: biqa metrics --pred FILE --target FILE [--col NAME_OR_INDEX] [--logistic 5|4|none] [--json]\n\n"
+     "Usage: biqa metrics --pred FILE --target FILE [--col NAME_OR_INDEX] [--logistic 5|4|none] [--json]\n"
+     "                    [--bootstrap N [--seed S]]\n\n"
      "Each FILE holds one number per line (blank lines are skipped), or with --col a CSV\n"
      "column: NAME selects it by the header row, a 0-based INDEX by position (a first row\n"
      "that is not a number is then taken as a header). --pred-col / --target-col set the\n"
@@ -187,7 +214,9 @@ biqa::cli::Register reg{
      "mapping the predictions with the fitted 5-parameter (default) or 4-parameter logistic\n"
      "(see docs/metrics.md). With --json prints one object with the keys srcc, plcc, krcc,\n"
      "rmse, plcc_logistic, rmse_logistic (null when there are fewer pairs than logistic\n"
-     "parameters) and n.\n\n"
+     "parameters) and n.\n"
+     "With --bootstrap N, also 95% percentile bootstrap intervals from N resamples drawn with\n"
+     "--seed S (default 0); --json then adds \"ci\": {\"srcc\": [lower, upper], ...}.\n\n"
      "Errors (exit status 1): unequal lengths, NaN or infinite values, fewer than 3 pairs,\n"
      "constant scores, an unreadable number (the message names file and line).\n",
      run}};
