@@ -14,7 +14,7 @@ void print_help() {
   std::cout << "biqa " BIQA_VERSION_STRING " - blind image quality assessment\n\n"
                "Usage: biqa COMMAND [OPTIONS] [ARGS]\n\nCommands:\n";
   for (const auto& [name, cmd] : biqa::cli::registry())
-    std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ')
+    std::cout << "  " << name << std::string(name.size() < 12 ? 12 - name.size() : 1, ' ')
               << cmd.summary << "\n";
   std::cout << "\nRun 'biqa COMMAND --help' for a command's options.\n"
                "Exit status: 0 success, 1 usage error, 2 unreadable or malformed input, "
