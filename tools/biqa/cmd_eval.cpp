@@ -63,6 +63,8 @@ const char* usage =
     "                        with .shardKofN before .csv for shards)\n"
     "  --shard K/N           score only images i with i % N == K (K from 0 to N-1) of the list\n"
     "  --threads N           images scored in parallel (default 1; 0 = one per core)\n"
+    "  --set KEY=VALUE       a model setting (biqa info MODEL lists them), repeatable;\n"
+    "                        --depth-weights F and --crops K are short for dgiqa's\n"
     "  --quiet               no progress bar\n"
     "Report:\n"
     "  --json                one JSON object (keys srcc, plcc, krcc, rmse, plcc_logistic,\n"
@@ -296,6 +298,15 @@ int run(biqa::cli::Args& args) {
   const auto shard_spec = args.option("--shard");
   auto scores_path = args.option("--scores");
   int threads = args.int_option("--threads", 1, "-j");
+  std::map<std::string, std::string> settings;
+  for (const auto& kv : args.options("--set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      fail(ErrorCode::invalid_argument, "eval: --set expects KEY=VALUE, got '", kv, "'");
+    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
+  if (const auto c = args.option("--crops")) settings["crops"] = *c;
   // Options report() reads are consumed there; peek at them now so that unknown ones are caught.
   biqa::cli::Args report_args = args;
   (void)args.option("--bootstrap");
@@ -324,6 +335,9 @@ int run(biqa::cli::Args& args) {
 
   biqa::LoadOptions lo;
   if (weights) lo.weights = *weights;
+  lo.settings = settings;
+  // Cores not used by parallel images go to each image's network ops.
+  const int op_threads = std::max(1, int(std::max(1u, std::thread::hardware_concurrency())) / threads);
   const auto model = biqa::load_model(*model_name, lo);  // before the dataset: a bad name fails fast
   const auto dataset = biqa::data::read_dataset(*kind, ro);
   if (dataset.samples.empty()) fail(ErrorCode::format, "eval: dataset ", dataset.kind, " lists no images");
@@ -366,7 +380,7 @@ int run(biqa::cli::Args& args) {
     std::atomic<std::size_t> next{0};
     std::mutex results;
     auto worker = [&] {
-      biqa::Context ctx;
+      biqa::Context ctx(op_threads);
       for (std::size_t t; (t = next++) < todo.size();) {
         const auto& s = dataset.samples[todo[t]];
         biqa::data::ScoreEntry entry{s.image, std::nullopt, s.mos};
