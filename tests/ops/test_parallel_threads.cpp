@@ -79,6 +79,7 @@ TEST_CASE("nested parallel_for runs the inner loop serially and completes", "[op
   biqa::Context ctx;
   ctx.threads = 4;
   std::atomic<std::int64_t> total{0};
+  std::atomic<int> split_inner{0};  // Catch's assertions are not thread-safe: count, check after
   biqa::ops::parallel_for(ctx, 8, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
       std::atomic<int> inner_chunks{0};
@@ -86,9 +87,10 @@ TEST_CASE("nested parallel_for runs the inner loop serially and completes", "[op
         inner_chunks.fetch_add(1);
         total.fetch_add(ie - ib);
       });
-      CHECK(inner_chunks.load() == 1);
+      if (inner_chunks.load() != 1) split_inner.fetch_add(1);
     }
   });
+  CHECK(split_inner.load() == 0);
   CHECK(total.load() == 800);
 }
 
