@@ -136,6 +136,13 @@ inline void check_image_header(const unsigned char* p, std::size_t n, const std:
   BIQA_CHECK(w > 0 && h > 0, ErrorCode::format, name, ": image has no pixels");
   BIQA_CHECK(std::int64_t(w) * h <= max_image_pixels, ErrorCode::format, name, ": image of ", w,
              "×", h, " pixels exceeds the limit of ", max_image_pixels);
+  // A header may claim far more pixels than its bytes can encode (a 147-byte BMP claiming 131M
+  // pixels made the decoders allocate gigabytes). No codec here packs more than ~8k pixels per
+  // byte (deflate's 1032:1 on 1-bit PNG rows), so a generous bound of 16384 per byte, never below
+  // 4M pixels, refuses such files before anything is allocated.
+  const std::int64_t plausible = std::max<std::int64_t>(std::int64_t(1) << 22, std::int64_t(n) * 16384);
+  BIQA_CHECK(std::int64_t(w) * h <= plausible, ErrorCode::format, name, ": header claims ", w, "×", h,
+             " pixels, more than ", n, " bytes can hold; the file is truncated or corrupt");
 }
 
 }  // namespace detail
