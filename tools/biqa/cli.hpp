@@ -124,4 +124,20 @@ class Args {
   std::vector<bool> used_;
 };
 
+// Model settings from the command line (LoadOptions::settings): each --set KEY=VALUE, plus the
+// shorthands --depth-weights F (depth_weights) and --crops K (crops). `command` names the caller
+// in errors.
+inline std::map<std::string, std::string> model_settings(Args& args, const std::string& command) {
+  std::map<std::string, std::string> settings;
+  for (const auto& kv : args.options("--set")) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      fail(ErrorCode::invalid_argument, command, ": --set expects KEY=VALUE, got '", kv, "'");
+    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
+  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  return settings;
+}
+
 }  // namespace biqa::cli

@@ -12,6 +12,7 @@
 #include "biqa/io/npy.hpp"
 #include "biqa/io/weights.hpp"
 #include "biqa/models/depth_anything.hpp"
+#include "biqa/models/dgiqa_scorer.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -29,20 +30,11 @@ int run(cli::Args& args) {
   if (files.size() != 2) fail(ErrorCode::invalid_argument, "depth: expected IN OUT");
   if (threads < 1) fail(ErrorCode::invalid_argument, "depth: --threads must be positive");
 
-  io::WeightStore store = io::open_weights(*weights);
   // --encoder names a published layout; otherwise the shapes decide, with the file's "biqa.config"
   // metadata (JSON, as DepthAnything::Config::update reads it) for what shapes cannot tell.
-  models::DepthAnything::Config config;
-  if (encoder) {
-    config = models::DepthAnything::Config::named(*encoder);
-  } else {
-    config = models::DepthAnything::Config::from_weights(store);
-    if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end())
-      config.update(json::parse(it->second, *weights + " metadata biqa.config"));
-  }
-  models::DepthAnything model(config);
-  model.load(store);
-  store.finish();
+  const auto model_ptr = models::load_depth_anything(*weights, encoder.value_or(""));
+  const models::DepthAnything& model = *model_ptr;
+  const models::DepthAnything::Config& config = model.config();
 
   const Tensor<std::uint8_t> image = io::read_image_u8(files[0]);
   Context ctx(threads);

@@ -298,15 +298,7 @@ int run(biqa::cli::Args& args) {
   const auto shard_spec = args.option("--shard");
   auto scores_path = args.option("--scores");
   int threads = args.int_option("--threads", 1, "-j");
-  std::map<std::string, std::string> settings;
-  for (const auto& kv : args.options("--set")) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      fail(ErrorCode::invalid_argument, "eval: --set expects KEY=VALUE, got '", kv, "'");
-    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
-  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  const auto settings = biqa::cli::model_settings(args, "eval");
   // Options report() reads are consumed there; peek at them now so that unknown ones are caught.
   biqa::cli::Args report_args = args;
   (void)args.option("--bootstrap");

@@ -26,15 +26,7 @@ int run(biqa::cli::Args& args) {
   const std::string out_dir = args.option_or("--out", "");
   const bool as_json = args.flag("--json");
   int threads = args.int_option("--threads", 0);
-  std::map<std::string, std::string> settings;
-  for (const auto& kv : args.options("--set")) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      biqa::fail(biqa::ErrorCode::invalid_argument, "explain: --set expects KEY=VALUE, got '", kv, "'");
-    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
-  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  const auto settings = biqa::cli::model_settings(args, "explain");
   const auto files = args.positionals();
   if (files.size() != 1) biqa::fail(biqa::ErrorCode::invalid_argument, "explain: expected one IMAGE");
   if (depth && model_name != "dgiqa")

@@ -129,15 +129,7 @@ int run(biqa::cli::Args& args) {
   const bool quiet = args.flag("--quiet") || args.flag("-q");
   int jobs = args.int_option("--jobs", 1, "-j");
   int threads = args.int_option("--threads", 0);
-  std::map<std::string, std::string> settings;
-  for (const auto& kv : args.options("--set")) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      biqa::fail(biqa::ErrorCode::invalid_argument, "score: --set expects KEY=VALUE, got '", kv, "'");
-    settings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
-  if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  const auto settings = biqa::cli::model_settings(args, "score");
   const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
 
