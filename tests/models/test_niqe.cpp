@@ -26,12 +26,12 @@ const Niqe& fitted() {
 TEST_CASE("NIQE: save and load keep the pristine model", "[niqe][models]") {
   const std::string dir = biqa::test::make_scratch_dir("niqe_io");
   fitted().save(dir + "/niqe.safetensors");
-  const auto loaded = biqa::load_model("niqe", {dir + "/niqe.safetensors"});
+  const auto loaded = biqa::load_model("niqe", {dir + "/niqe.safetensors", {}});
   const auto img = biqa::test::quantize(biqa::test::synthetic_scene(192, 192, 7));
   // f32 storage: the score agrees to float precision.
   CHECK(loaded->score(img) == Approx(fitted().score(img)).epsilon(1e-3));
   CHECK(loaded->info().lower_is_better);
-  CHECK_THROWS_WITH(biqa::load_model("niqe", {dir + "/missing.safetensors"}), Catch::Contains("missing.safetensors"));
+  CHECK_THROWS_WITH(biqa::load_model("niqe", {dir + "/missing.safetensors", {}}), Catch::Contains("missing.safetensors"));
   std::filesystem::remove_all(dir);
 }
 
