@@ -133,4 +133,17 @@ BENCHMARK(BM_Softmax)
     ->Args({6, 197, 1})->Args({6, 197, 2})->Args({12, 785, 1})->Args({12, 785, 2})
     ->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// GELU (erf) over [tokens, 4·dim], the MLP hidden of a ViT block: args tokens, hidden, threads.
+void BM_Gelu(benchmark::State& state) {
+  const std::int64_t n = state.range(0), c = state.range(1);
+  biqa::Context ctx = context_for(state, 2);
+  const Tensor<float> x = random_tensor({n, c}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(biqa::ops::gelu(x, ctx).data());
+  state.SetBytesProcessed(state.iterations() * n * c * 2 * std::int64_t(sizeof(float)));
+}
+BENCHMARK(BM_Gelu)
+    ->ArgNames({"tokens", "hidden", "threads"})
+    ->Args({197, 1536, 1})->Args({197, 1536, 2})->Args({785, 3072, 1})->Args({785, 3072, 2})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace

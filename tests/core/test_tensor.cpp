@@ -18,6 +18,15 @@ TEST_CASE("tensor: contiguous storage is 64-byte aligned and row-major", "[core]
   REQUIRE(t.is_contiguous());
 }
 
+TEST_CASE("tensor: buffers of 2 MiB and more start on a 2 MiB boundary (huge-page backed)", "[core]") {
+  Tensor<float> big({3, 1024, 1024});  // 12 MiB
+  REQUIRE(reinterpret_cast<std::uintptr_t>(big.data()) % biqa::cpu_huge_page == 0);
+  big.fill(1.0f);
+  REQUIRE(big.data()[big.numel() - 1] == 1.0f);
+  Tensor<float> small({1000});
+  REQUIRE(reinterpret_cast<std::uintptr_t>(small.data()) % 64 == 0);
+}
+
 TEST_CASE("tensor: views share storage and honour strides", "[core]") {
   std::vector<float> v(24);
   for (int i = 0; i < 24; ++i) v[i] = float(i);

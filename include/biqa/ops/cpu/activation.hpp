@@ -1,6 +1,9 @@
 #pragma once
 // Element-wise activations (GELU erf/tanh, QuickGELU, ReLU, PReLU, SELU, SiLU, sigmoid, tanh) and
 // softmax / log_softmax along an axis, with PyTorch's definitions.
+// The in-place maps over contiguous data run on Eigen's packet math (vectorised exp, expm1, tanh and
+// erf, each within a few ulp of the libm value), which is what makes GELU and softmax cheap next
+// to the GEMMs; scalar:: keeps the libm definitions for single values and strided lines.
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +11,9 @@
 #include <limits>
 #include <string>
 #include <string_view>
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -56,7 +62,7 @@ inline float selu(float x) {
   constexpr float alpha = 1.6732632423543772848f, scale = 1.0507009873554804934f;
   return scale * (x > 0.0f ? x : alpha * std::expm1(x));
 }
-inline float relu(float x) { return x > 0.0f ? x : 0.0f; }
+inline float relu(float x) { return x < 0.0f ? 0.0f : x; }  // NaN stays NaN, as in PyTorch
 
 inline float apply(Activation a, float x) {
   switch (a) {
@@ -77,11 +83,23 @@ inline float apply(Activation a, float x) {
 namespace detail {
 inline constexpr std::int64_t elementwise_grain = std::int64_t(1) << 15;
 
+// Runs f(Eigen array map) over contiguous chunks of `data`, in parallel.
 template <typename F>
-void map_inplace(float* data, std::int64_t n, const Context& ctx, F f) {
+void map_chunks(float* data, std::int64_t n, const Context& ctx, F f) {
   parallel_for(ctx, n, elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) data[i] = f(data[i]);
+    Eigen::Map<Eigen::ArrayXf> a(data + b, static_cast<Eigen::Index>(e - b));
+    f(a);
   });
+}
+
+// Σ exp(p[i] − shift), storing each term in p[i]; vectorised. Softmax callers pass shift = max, so
+// the sum is ≥ 1 and terms below e^-87 cannot change it: they are stored as exact zeros, which keeps
+// −inf (masked) logits at probability 0 (Eigen's exp returns 2.9e-39 there, not 0).
+inline float exp_shifted_sum(float* p, std::int64_t n, float shift) {
+  Eigen::Map<Eigen::ArrayXf> a(p, static_cast<Eigen::Index>(n));
+  a -= shift;
+  a = (a < -87.0f).select(0.0f, a.exp());
+  return a.sum();
 }
 }  // namespace detail
 
@@ -90,18 +108,32 @@ inline void activate_inplace(Tensor<float>& x, Activation a, Context& ctx) {
   BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument,
              "activate_inplace needs a contiguous tensor, got strides of a view of ",
              x.shape().to_string());
+  using A = Eigen::Map<Eigen::ArrayXf>;
   float* d = x.data();
+  const std::int64_t n = x.numel();
   switch (a) {  // one loop per activation, so each inner loop is a direct call
     case Activation::identity: return;
-    case Activation::relu: return detail::map_inplace(d, x.numel(), ctx, scalar::relu);
-    case Activation::gelu: return detail::map_inplace(d, x.numel(), ctx, scalar::gelu);
-    case Activation::gelu_tanh: return detail::map_inplace(d, x.numel(), ctx, scalar::gelu_tanh);
-    case Activation::quick_gelu: return detail::map_inplace(d, x.numel(), ctx, scalar::quick_gelu);
-    case Activation::silu: return detail::map_inplace(d, x.numel(), ctx, scalar::silu);
-    case Activation::sigmoid: return detail::map_inplace(d, x.numel(), ctx, scalar::sigmoid);
-    case Activation::selu: return detail::map_inplace(d, x.numel(), ctx, scalar::selu);
+    case Activation::relu:  // a NaN stays NaN, as in PyTorch (v > 0 is false for NaN, so test v < 0)
+      return detail::map_chunks(d, n, ctx, [](A v) { v = (v < 0.0f).select(0.0f, v); });
+    case Activation::gelu:
+      return detail::map_chunks(d, n, ctx, [](A v) { v = 0.5f * v * (1.0f + (v * 0.70710678118654752f).erf()); });
+    case Activation::gelu_tanh:
+      return detail::map_chunks(d, n, ctx, [](A v) {
+        v = 0.5f * v * (1.0f + (0.79788456080286536f * (v + 0.044715f * v.cube())).tanh());
+      });
+    case Activation::quick_gelu:
+      return detail::map_chunks(d, n, ctx, [](A v) { v = v / (1.0f + (-1.702f * v).exp()); });
+    case Activation::silu:
+      return detail::map_chunks(d, n, ctx, [](A v) { v = v / (1.0f + (-v).exp()); });
+    case Activation::sigmoid:
+      return detail::map_chunks(d, n, ctx, [](A v) { v = 1.0f / (1.0f + (-v).exp()); });
+    case Activation::selu:
+      return detail::map_chunks(d, n, ctx, [](A v) {
+        constexpr float alpha = 1.6732632423543772848f, scale = 1.0507009873554804934f;
+        v = scale * (v > 0.0f).select(v, alpha * v.expm1());
+      });
     case Activation::tanh:
-      return detail::map_inplace(d, x.numel(), ctx, [](float v) { return std::tanh(v); });
+      return detail::map_chunks(d, n, ctx, [](A v) { v = v.tanh(); });
   }
 }
 
@@ -175,6 +207,10 @@ inline void softmax_inplace(Tensor<float>& x, Context& ctx, int axis = -1) {
   detail::for_each_line(x, axis, ctx, [](float* p, std::int64_t n, std::int64_t s) {
     float mx = -std::numeric_limits<float>::infinity();
     for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i * s]);
+    if (s == 1) {  // the usual last-axis case: vectorised
+      Eigen::Map<Eigen::ArrayXf>(p, static_cast<Eigen::Index>(n)) *= 1.0f / detail::exp_shifted_sum(p, n, mx);
+      return;
+    }
     float sum = 0.0f;
     for (std::int64_t i = 0; i < n; ++i) {
       const float e = std::exp(p[i * s] - mx);

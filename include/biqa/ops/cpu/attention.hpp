@@ -13,6 +13,7 @@
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
@@ -91,12 +92,7 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
           row[j] = l;
           mx = std::max(mx, l);
         }
-        float sum = 0.0f;
-        for (std::int64_t j = 0; j < m; ++j) {
-          row[j] = std::exp(row[j] - mx);
-          sum += row[j];
-        }
-        const float inv = 1.0f / sum;  // a fully blocked row gives NaN, as in PyTorch
+        const float inv = 1.0f / detail::exp_shifted_sum(row, m, mx);  // fully blocked row: NaN, as in PyTorch
         for (std::int64_t j = 0; j < m; ++j) row[j] *= inv;
       }
       const detail::GemmOperand pa{logits.data(), rows, m, m, false};
