@@ -166,12 +166,13 @@ TEST_CASE("DSMix explain pastes the predicted DSM into the crop windows", "[dsmi
 // End to end with the shrunken, random-weight encoder of the fixtures: features of a generated set
 // (three pictures × {gaussian blur, white noise} × levels 1–5, plus the pristine pictures: 33
 // images), a ridge head from `biqa train-head` (target 5 − level, pristine 5), then `biqa score`
-// with that head file and the separate encoder file on the same images. What it shows: the files,
-// the feature definition (the mean of the five crops' pooled features) and the scoring path fit
+// with that head file and the separate encoder file on the same images (--set crop_size=32: a
+// train-head file has no biqa.config, so 224 would apply). What it shows: the files, the feature
+// definition (the mean of the five crops' pooled features) and the scoring path fit
 // together — the scores equal the saved head applied to the features (1e-4), and their SRCC with
 // the level (in-sample) is at least 0.9. It says nothing about DSMix's pre-trained encoder (no
-// public weights): with these random features a head trained on two pictures does not generalise
-// to the third (SRCC −0.56 measured), see docs/models.md.
+// public weights): with these random features a head trained on two pictures' images does not
+// generalise to the third picture's (held-out SRCC −0.56 measured), see docs/models.md.
 TEST_CASE("train-head on DSMix features, then score: SRCC against the distortion level", "[dsmix][cli]") {
   test::TempDir dir;
   LoadOptions o;
