@@ -118,7 +118,9 @@ TEST_CASE("biqa score and explain --model dsmix", "[dsmix][cli]") {
   const std::string dsm = weights_only(dir, "dsm.safetensors");
   const std::string common = "--model dsmix --weights '" + fixture("head_only.safetensors") + "' --set encoder='" +
                              fixture("encoder_tv.pth") + "' ";
-  auto r = test::run_cli("score " + common + "--format jsonl '" + png + "'");
+  // --encoder F is short for --set encoder=F.
+  auto r = test::run_cli("score --model dsmix --weights '" + fixture("head_only.safetensors") + "' --encoder '" +
+                         fixture("encoder_tv.pth") + "' --format jsonl '" + png + "'");
   INFO(r.out);
   REQUIRE(r.status == 0);
   const auto rows = jsonl(r.out);
