@@ -50,4 +50,5 @@
 
 #include "biqa/models/depth_anything.hpp"
 #include "biqa/models/dgiqa.hpp"
+#include "biqa/models/dsmix.hpp"
 #include "biqa/models/registry.hpp"

@@ -137,6 +137,7 @@ inline std::map<std::string, std::string> model_settings(Args& args, const std::
   }
   if (const auto d = args.option("--depth-weights")) settings["depth_weights"] = *d;
   if (const auto c = args.option("--crops")) settings["crops"] = *c;
+  if (const auto e = args.option("--encoder")) settings["encoder"] = *e;
   return settings;
 }
 

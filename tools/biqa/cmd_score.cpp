@@ -37,6 +37,7 @@ const char* usage =
     "  --weights FILE     weights for the model (only with one model)\n"
     "  --set KEY=VALUE    a model setting (biqa info MODEL lists them; only with one model)\n"
     "  --depth-weights F  same as --set depth_weights=F (dgiqa: Depth Anything V1 weights)\n"
+    "  --encoder F        same as --set encoder=F (dsmix: encoder weights for a head-only file)\n"
     "  --crops K          same as --set crops=K (dgiqa)\n"
     "  --depth FILE|DIR   dgiqa: precomputed depth images instead of the depth network: one file\n"
     "                     for one image, or a folder holding NAME.png (or NAME.ext) for each image\n"

@@ -17,6 +17,7 @@
 #include "biqa/io/mapped_file.hpp"
 #include "biqa/models/brisque.hpp"
 #include "biqa/models/dgiqa_scorer.hpp"
+#include "biqa/models/dsmix_scorer.hpp"
 #include "biqa/models/niqe.hpp"
 #include "biqa/models/quality_model.hpp"
 
@@ -139,6 +140,20 @@ inline std::shared_ptr<const QualityModel> load_dgiqa_scorer(const LoadOptions& 
   return std::make_shared<const models::DgiqaScorer>(std::move(net), std::move(depth), std::move(opt));
 }
 
+inline std::shared_ptr<const QualityModel> load_dsmix_scorer(const LoadOptions& o) {
+  const ModelInfo& card = models::DSMixScorer::card();
+  check_settings(o, card);
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "dsmix needs weights: --weights FILE (encoder.* + head.*, or a head with --set encoder=FILE)");
+  json::Value config = json::Object{};
+  if (const auto c = setting_int(o, "crop_size", 0); c != 0) config.set("crop_size", c);
+  models::DSMix net = models::load_dsmix(o.weights, setting(o, "encoder"), config);
+  std::shared_ptr<const models::DSMPredictor> dsm;
+  if (const std::string d = setting(o, "dsm_weights"); !d.empty())
+    dsm = std::make_shared<const models::DSMPredictor>(models::load_dsm_predictor(d));
+  return std::make_shared<const models::DSMixScorer>(std::move(net), std::move(dsm));
+}
+
 inline std::shared_ptr<const QualityModel> no_settings(const LoadOptions& o, const ModelInfo& card,
                                                        std::shared_ptr<const QualityModel> (*load)(const LoadOptions&)) {
   check_settings(o, card);
@@ -150,6 +165,7 @@ inline const std::vector<RegistryEntry>& registry_entries() {
       {&models::Brisque::card, [](const LoadOptions& o) { return no_settings(o, models::Brisque::card(), &load_brisque); }},
       {&models::Niqe::card, [](const LoadOptions& o) { return no_settings(o, models::Niqe::card(), &load_niqe); }},
       {&dgiqa_card, &load_dgiqa_scorer},
+      {&models::DSMixScorer::card, &load_dsmix_scorer},
   };
   return entries;
 }
