@@ -49,5 +49,7 @@
 #include "biqa/distortions.hpp"
 
 #include "biqa/models/depth_anything.hpp"
+#include "biqa/models/da_clip.hpp"
 #include "biqa/models/dgiqa.hpp"
+#include "biqa/models/dr_experts.hpp"
 #include "biqa/models/registry.hpp"
