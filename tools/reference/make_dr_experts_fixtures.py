@@ -97,7 +97,7 @@ def save(path: pathlib.Path, tensors: dict, metadata: dict) -> None:
             f.write(b)
 
 
-def load_authors_modules(src: pathlib.Path, previous_sign: bool, module_list: bool):
+def load_authors_modules(src: pathlib.Path, previous_sign: bool, module_list: bool, shrink: bool = True):
     """models.deit of the checkout with the patches listed in the docstring, as a fresh module."""
     torch.Tensor.cuda = lambda self, *a, **k: self
     nn.Module.cuda = lambda self, *a, **k: self
@@ -111,28 +111,36 @@ def load_authors_modules(src: pathlib.Path, previous_sign: bool, module_list: bo
 
     text = (src / "models" / "deit.py").read_text()
 
+    def shrink_sizes(patch, e):
+        patch("vit_models(img_size = img_size, patch_size=16, embed_dim=384, depth=12, num_heads=6",
+              f"vit_models(img_size = img_size, patch_size={DEIT['patch']}, embed_dim={e}, depth={DEIT['depth']}, "
+              f"num_heads={DEIT['heads']}")
+        patch("self.embed_dim = 384", f"self.embed_dim = {e}")
+        patch("if img_size == 384:", f"if img_size == {DEIT['img']}:")
+        patch("self.N = 576", f"self.N = {DEIT_GRID * DEIT_GRID}")
+        patch("open_clip.create_model_from_pretrained('daclip_ViT-B-32', pretrained=checkpoint)",
+              "(open_clip.create_model('daclip_tiny'), None)")
+        E, W = CLIP_CFG["embed_dim"], CLIP_CFG["vision_cfg"]["width"]
+        patch("nn.Linear(512, self.embed_dim)", f"nn.Linear({E}, self.embed_dim)", 2)
+        patch("nn.LayerNorm(512)", f"nn.LayerNorm({E})")
+        patch("nn.Linear(768, self.embed_dim)", f"nn.Linear({W}, self.embed_dim)")
+        patch("reshape(bs, 7, 7, self.embed_dim)", f"reshape(bs, {CLIP_GRID}, {CLIP_GRID}, self.embed_dim)")
+        patch("size=(24, 24)", f"size=({DEIT_GRID}, {DEIT_GRID})")
+        size = CLIP_CFG["vision_cfg"]["image_size"]
+        patch("size=(224, 224)", f"size=({size}, {size})")
+
+
     def patch(old, new, count=1):
         nonlocal text
         assert text.count(old) == count, (old, text.count(old))
         text = text.replace(old, new)
 
     e = DEIT["embed"]
-    patch("vit_models(img_size = img_size, patch_size=16, embed_dim=384, depth=12, num_heads=6",
-          f"vit_models(img_size = img_size, patch_size={DEIT['patch']}, embed_dim={e}, depth={DEIT['depth']}, "
-          f"num_heads={DEIT['heads']}")
-    patch("self.embed_dim = 384", f"self.embed_dim = {e}")
-    patch("if img_size == 384:", f"if img_size == {DEIT['img']}:")
-    patch("self.N = 576", f"self.N = {DEIT_GRID * DEIT_GRID}")
-    patch("open_clip.create_model_from_pretrained('daclip_ViT-B-32', pretrained=checkpoint)",
-          "(open_clip.create_model('daclip_tiny'), None)")
-    E, W = CLIP_CFG["embed_dim"], CLIP_CFG["vision_cfg"]["width"]
-    patch("nn.Linear(512, self.embed_dim)", f"nn.Linear({E}, self.embed_dim)", 2)
-    patch("nn.LayerNorm(512)", f"nn.LayerNorm({E})")
-    patch("nn.Linear(768, self.embed_dim)", f"nn.Linear({W}, self.embed_dim)")
-    patch("reshape(bs, 7, 7, self.embed_dim)", f"reshape(bs, {CLIP_GRID}, {CLIP_GRID}, self.embed_dim)")
-    patch("size=(24, 24)", f"size=({DEIT_GRID}, {DEIT_GRID})")
-    size = CLIP_CFG["vision_cfg"]["image_size"]
-    patch("size=(224, 224)", f"size=({size}, {size})")
+    if not shrink:  # the published sizes: only the checkpoint path and the variants change
+        patch("open_clip.create_model_from_pretrained('daclip_ViT-B-32', pretrained=checkpoint)",
+              "(open_clip.create_model('daclip_ViT-B-32'), None)")
+    else:
+        shrink_sizes(patch, e)
     if previous_sign:
         patch("(A1_softmax - self.alpha * A2_softmax)", "(A2_softmax - self.alpha * A1_softmax)")
     if module_list:
@@ -179,9 +187,9 @@ def randomize(model: nn.Module, g: torch.Generator, used_token_rows) -> None:
             p.zero_()
 
 
-def build(src, seed, previous_sign, module_list):
-    mod, oc = load_authors_modules(src, previous_sign, module_list)
-    model = mod.dascore_vit_models(img_size=DEIT["img"], model_size="small").eval()
+def build(src, seed, previous_sign, module_list, shrink=True):
+    mod, oc = load_authors_modules(src, previous_sign, module_list, shrink)
+    model = mod.dascore_vit_models(img_size=DEIT["img"] if shrink else 384, model_size="small").eval()
     tokens = model.text
     randomize(model, torch.Generator().manual_seed(seed), sorted(set(tokens.flatten().tolist())))
     return model, mod, oc
