@@ -49,6 +49,8 @@
 #include "biqa/distortions.hpp"
 
 #include "biqa/models/depth_anything.hpp"
+#include "biqa/models/da_clip.hpp"
 #include "biqa/models/dgiqa.hpp"
 #include "biqa/models/dsmix.hpp"
+#include "biqa/models/dr_experts.hpp"
 #include "biqa/models/registry.hpp"

@@ -2,6 +2,7 @@
 // nn::LayerScale (timm / DINOv2): x · gamma per channel; state_dict "gamma" [dim].
 
 #include <cstdint>
+#include <string>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -22,7 +23,9 @@ class LayerScale {
     BIQA_CHECK(config.dim > 0, ErrorCode::invalid_argument, "nn::LayerScale: dim must be positive");
   }
 
-  void load(const io::WeightStore::Scope& scope) { gamma_ = scope.take("gamma", {config_.dim}); }
+  void load(const io::WeightStore::Scope& scope) { load(scope, "gamma"); }
+  // `name` under `scope` (facebookresearch's DeiT-III keeps it as "gamma_1" in the block).
+  void load(const io::WeightStore::Scope& scope, const std::string& name) { gamma_ = scope.take(name, {config_.dim}); }
 
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(gamma_.defined(), ErrorCode::invalid_argument, "nn::LayerScale: forward() before load()");

@@ -5,6 +5,7 @@
 // "mlp.fc2.*", "ls2.gamma" (the LayerScale keys only when configured, as timm's init_values).
 
 #include <cstdint>
+#include <string>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -46,14 +47,21 @@ class TransformerBlock {
     if (config.layer_scale) ls1_ = LayerScale({config.dim}), ls2_ = LayerScale({config.dim});
   }
 
-  void load(const io::WeightStore::Scope& scope) {
+  // Names of the LayerScale parameters: timm's, or facebookresearch DeiT-III's "gamma_1" / "gamma_2".
+  struct KeyNames {
+    std::string ls1 = "ls1.gamma";
+    std::string ls2 = "ls2.gamma";
+  };
+
+  void load(const io::WeightStore::Scope& scope) { load(scope, KeyNames()); }
+  void load(const io::WeightStore::Scope& scope, const KeyNames& keys) {
     norm1_.load(scope.scope("norm1"));
     attn_.load(scope.scope("attn"));
     norm2_.load(scope.scope("norm2"));
     mlp_.load(scope.scope("mlp"));
     if (config_.layer_scale) {
-      ls1_.load(scope.scope("ls1"));
-      ls2_.load(scope.scope("ls2"));
+      ls1_.load(scope, keys.ls1);
+      ls2_.load(scope, keys.ls2);
     }
   }
 

@@ -210,6 +210,7 @@ class VisionTransformer {
     std::string fc_norm = "fc_norm";
     std::string head = "head";
     std::vector<std::string> ignored;  // present in checkpoints, unused at inference
+    TransformerBlock::KeyNames block;  // LayerScale names inside each block
 
     static KeyNames timm() { return KeyNames(); }
     // facebookresearch/dinov2 (and Depth Anything's "pretrained." encoder): the register tokens are
@@ -218,6 +219,14 @@ class VisionTransformer {
       KeyNames k;
       k.reg_token = "register_tokens";
       k.ignored = {"mask_token"};
+      return k;
+    }
+    // facebookresearch/deit's models_v2 (DeiT-III, as DR.Experts' backbone): LayerScale as
+    // "blocks.N.gamma_1" / "gamma_2".
+    static KeyNames deit3_models_v2() {
+      KeyNames k;
+      k.block.ls1 = "gamma_1";
+      k.block.ls2 = "gamma_2";
       return k;
     }
   };
@@ -267,7 +276,7 @@ class VisionTransformer {
     pos_embed_ = scope.take(keys.pos_embed, {1, gh * gw + (c.no_embed_class ? 0 : c.num_prefix_tokens()), e});
     if (c.pre_norm) norm_pre_.load(scope.scope(keys.norm_pre));
     const io::WeightStore::Scope blocks = scope.scope(keys.blocks);
-    for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].load(blocks.scope(static_cast<int>(i)));
+    for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].load(blocks.scope(static_cast<int>(i)), keys.block);
     if (c.use_fc_norm()) fc_norm_.load(scope.scope(keys.fc_norm));
     else norm_.load(scope.scope(keys.norm));
     if (c.num_classes > 0) head_.load(scope.scope(keys.head));
