@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "biqa/distortions/multi_distortion.hpp"
 #include "biqa/io/image.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/io/npy.hpp"
 #include "biqa/io/safetensors.hpp"
 #include "biqa/io/weights.hpp"
+#include "biqa/metrics/distortion_id.hpp"
+#include "biqa/models/exiqa_scorer.hpp"
 #include "biqa/models/registry.hpp"
 #include "biqa/probe/head_file.hpp"
 #include "support/helpers.hpp"
@@ -167,4 +170,52 @@ TEST_CASE("biqa explain / score --model exiqa", "[models][exiqa][cli]") {
     CHECK(r.status != 0);
     CHECK_THAT(r.out, Catch::Contains("attrs.json"));
   }
+}
+
+TEST_CASE("biqa eval --task distortion-id --model exiqa", "[models][exiqa][cli]") {
+  const std::string vocab = require_vocab();
+  test::TempDir dir;
+  const std::string w = write_variant(dir, "deep");
+  std::vector<std::string> images;
+  for (int i = 0; i < 2; ++i) {
+    Tensor<float> img({64, 72, 3});
+    for (std::int64_t p = 0; p < img.numel(); ++p) img.data()[p] = float((p * (7 + i)) % 53) / 52.0f;
+    images.push_back(dir.file("p" + std::to_string(i) + ".png"));
+    io::write_image(images.back(), img);
+  }
+  const auto r = test::run_cli("eval --task distortion-id --model exiqa --weights " + q(w) + " --set vocab=" + q(vocab) +
+                               " --repeats 2 --seed 5 --json " + q(images[0]) + " " + q(images[1]));
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  const json::Value j = json::parse(r.out);
+  CHECK(j["images"].as_number() == 4);
+  CHECK(j["pairs"].as_number() == 100);
+
+  // The same recipes through the library.
+  LoadOptions o;
+  o.weights = w;
+  o.settings = {{"vocab", vocab}};
+  const auto model = load_model("exiqa", o);
+  const auto& exiqa = dynamic_cast<const models::ExiqaScorer&>(*model);
+  distortions::Rng rng(5);
+  Context ctx(1);
+  Tensor<float> pred({4, 25}), truth({4, 25});
+  std::int64_t row = 0;
+  for (const auto& f : images) {
+    const auto pristine = io::read_image(f);
+    for (int k = 0; k < 2; ++k, ++row) {
+      const auto recipe = distortions::sample_multi_distortion(rng);
+      const auto out = exiqa.run(distortions::apply_multi_distortion(recipe, pristine, rng), ctx);
+      for (int d = 0; d < 25; ++d) {
+        pred.data()[row * 25 + d] = out.distortion_probs.data()[d];
+        truth.data()[row * 25 + d] = recipe.strengths()[static_cast<std::size_t>(d)];
+      }
+    }
+  }
+  const auto s = metrics::distortion_id_scores(pred, truth);
+  CHECK(j["accuracy"].as_number() == Approx(s.accuracy));
+  CHECK(j["rmse"].as_number() == Approx(s.rmse).epsilon(1e-6));
+  const auto bad = test::run_cli("eval --task colours --model exiqa --weights " + q(w) + " " + q(images[0]));
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.out, Catch::Contains("distortion-id"));
 }
