@@ -26,6 +26,7 @@ scores}. Metadata "config": the open_clip model config.
 """
 import json
 import math
+import os
 import pathlib
 import sys
 import types
@@ -47,7 +48,7 @@ import open_clip  # noqa: E402
 from open_clip.model import CLIP  # noqa: E402
 
 assert open_clip.version.__version__ == "2.24.0", open_clip.version.__version__
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
 
 SOURCE = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = dict(embed_dim=8, quick_gelu=True,
