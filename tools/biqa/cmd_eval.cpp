@@ -27,6 +27,7 @@
 #include "biqa/metrics/scatter_plot.hpp"
 #include "biqa/models/registry.hpp"
 #include "cli.hpp"
+#include "eval_distortion_id.hpp"
 #include "progress.hpp"
 
 namespace {
@@ -38,6 +39,10 @@ namespace fs = std::filesystem;
 const char* usage =
     "Usage: biqa eval --model NAME [--weights FILE] --dataset KIND --root DIR [options]\n"
     "       biqa eval --merge SCOREFILE... [--json] [--plot out.svg] [--bootstrap N]\n"
+    "       biqa eval --task distortion-id [--model exiqa] --weights FILE [--set K=V]... [--repeats R]\n"
+    "                 [--max-distortions K] [--seed S] [--json] PRISTINE_IMAGE...\n"
+    "         (ExIQA: accuracy by the +-0.1 interval rule and RMSE of the 25 distortion\n"
+    "          strengths on multi-distortion copies of the images; docs/models.md)\n"
     "\n"
     "Scores every image of a dataset with a model, then prints SRCC, PLCC, KRCC and RMSE\n"
     "(and PLCC/RMSE after the 5-parameter logistic mapping) with percentile bootstrap\n"
@@ -276,6 +281,10 @@ int run_merge(biqa::cli::Args& args) {
 
 int run(biqa::cli::Args& args) {
   if (args.flag("--merge")) return run_merge(args);
+  if (const auto task = args.option("--task"); task && *task != "quality") {
+    if (*task == "distortion-id") return biqa::cli::run_distortion_id(args);
+    biqa::fail(biqa::ErrorCode::invalid_argument, "eval: unknown --task '", *task, "' (quality or distortion-id)");
+  }
   const bool as_json = args.flag("--json");
   const bool quiet = args.flag("--quiet");
   const auto plot = args.option("--plot");

@@ -100,10 +100,11 @@ class Clip {
   bool has_vision() const { return has_vision_; }
   bool has_text() const { return has_text_; }
 
-  // images [N, 3, H, W] (CLIP-preprocessed) → [N, embed_dim], not normalized.
-  Tensor<float> encode_image(const Tensor<float>& images, Context& ctx) const {
+  // images [N, 3, H, W] (CLIP-preprocessed) → [N, embed_dim], not normalized. `prompts`: optional
+  // visual prompt tokens (ClipVisionTransformer::forward_tokens).
+  Tensor<float> encode_image(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(has_vision_, ErrorCode::invalid_argument, "nn::Clip::encode_image: the weights have no image tower");
-    return vision_.forward(images, ctx);
+    return vision_.forward(images, ctx, prompts);
   }
 
   // ids [N, context_length] int64 → [N, embed_dim], not normalized.

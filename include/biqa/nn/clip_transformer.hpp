@@ -136,6 +136,7 @@ class ClipTransformer {
   }
 
   std::int64_t layers() const { return static_cast<std::int64_t>(blocks_.size()); }
+  const ClipResidualBlock& block(std::int64_t i) const { return blocks_.at(static_cast<std::size_t>(i)); }
 
   // The number of "resblocks.{i}" under `scope` (0 when there are none).
   static std::int64_t count_layers(const io::WeightStore::Scope& scope) {

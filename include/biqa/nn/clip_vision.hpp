@@ -8,6 +8,7 @@
 // open_clip's attentional pooler (CoCa), patch dropout (training only) and timm towers are not
 // covered; their keys then show up as unexpected in WeightStore::finish().
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -147,7 +148,14 @@ class ClipVisionTransformer {
   }
 
   // images [N, 3, H, W] at the configured size → token sequence after the last block [N, 1 + grid², width].
-  Tensor<float> forward_tokens(const Tensor<float>& images, Context& ctx) const {
+  // `prompts` (optional) are learned visual prompt tokens (VPT, as ExIQA tunes them):
+  //   [K, width]          shallow: appended after the image tokens once their positional embedding
+  //                       is added (before ln_pre) and kept through every block;
+  //   [layers, K, width]  deep: block 0 gets prompts[0] appended like the shallow ones; before every
+  //                       later block l the previous block's K prompt outputs are replaced by prompts[l].
+  // Either way the prompt tokens are dropped after the last block, so the result has the image
+  // tokens only.
+  Tensor<float> forward_tokens(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(class_embedding_.defined(), ErrorCode::invalid_argument,
                "nn::ClipVisionTransformer: forward() before load()");
     BIQA_CHECK(images.dim() == 4 && images.size(1) == config_.in_chans && images.size(2) == config_.image_size[0] &&
@@ -155,26 +163,48 @@ class ClipVisionTransformer {
                ErrorCode::invalid_argument, "nn::ClipVisionTransformer: input must be [N, ", config_.in_chans, ", ",
                config_.image_size[0], ", ", config_.image_size[1], "], got ", images.shape().to_string());
     const std::int64_t n = images.size(0), w = config_.width, t = config_.num_tokens();
+    const bool deep = prompts.defined() && prompts.dim() == 3;
+    if (prompts.defined())
+      BIQA_CHECK((prompts.dim() == 2 && prompts.size(1) == w) ||
+                     (deep && prompts.size(0) == transformer_.layers() && prompts.size(2) == w),
+                 ErrorCode::invalid_argument, "nn::ClipVisionTransformer: visual prompts must be [K, ", w,
+                 "] or [", transformer_.layers(), ", K, ", w, "], got ", prompts.shape().to_string());
+    const std::int64_t k = prompts.defined() ? prompts.size(prompts.dim() - 2) : 0;
+    const Tensor<float> prompt_rows = prompts.defined() ? prompts.contiguous() : prompts;
+    // Writes the prompts of `layer` (0 for shallow ones) into tokens t..t+k of every image.
+    const auto put_prompts = [&](Tensor<float>& x, std::int64_t layer) {
+      const float* src = prompt_rows.data() + (deep ? layer * k * w : 0);
+      for (std::int64_t b = 0; b < n; ++b) std::copy(src, src + k * w, x.data() + (b * (t + k) + t) * w);
+    };
     const Tensor<float> patches = conv1_.forward(images, ctx).contiguous();  // [N, width, gh, gw]
-    // [class, patches...] + positional_embedding, tokens last-axis contiguous.
-    Tensor<float> x({n, t, w});
+    // [class, patches..., prompts...] + positional_embedding (not on the prompts), channels last.
+    Tensor<float> x({n, t + k, w});
     const float* cls = class_embedding_.data();
     const float* pos = positional_embedding_.data();
     for (std::int64_t b = 0; b < n; ++b) {
-      float* dst = x.data() + b * t * w;
+      float* dst = x.data() + b * (t + k) * w;
       for (std::int64_t c = 0; c < w; ++c) dst[c] = cls[c] + pos[c];
       const float* src = patches.data() + b * w * (t - 1);
       for (std::int64_t c = 0; c < w; ++c)
         for (std::int64_t p = 1; p < t; ++p) dst[p * w + c] = src[c * (t - 1) + p - 1] + pos[p * w + c];
     }
+    if (k > 0) put_prompts(x, 0);
     if (!config_.no_ln_pre) x = ln_pre_.forward(x, ctx);
-    return transformer_.forward(x, ctx, false);
+    if (k == 0) return transformer_.forward(x, ctx, false);
+    for (std::int64_t l = 0; l < transformer_.layers(); ++l) {
+      if (deep && l > 0) {
+        x = x.contiguous();
+        put_prompts(x, l);
+      }
+      x = transformer_.block(l).forward(x, ctx, false);
+    }
+    return x.slice(1, 0, t).contiguous();
   }
 
   // images [N, 3, H, W] → the projected embeddings [N, output_dim] (the pooled feature
   // [N, width] when there is no proj).
-  Tensor<float> forward(const Tensor<float>& images, Context& ctx) const {
-    const Tensor<float> tokens = forward_tokens(images, ctx);
+  Tensor<float> forward(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
+    const Tensor<float> tokens = forward_tokens(images, ctx, prompts);
     const std::int64_t n = tokens.size(0), t = tokens.size(1), w = config_.width;
     // LayerNorm acts per token, so pooling first and normalizing the pooled token is the same
     // for "tok"; for "avg" the order matters and final_ln_after_pool chooses it.
