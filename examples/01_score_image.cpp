@@ -6,7 +6,8 @@
 // Every model in biqa::load_model() offers the same two calls: info() describes the score, score()
 // computes it for an H×W×3 float image in [0, 1], which is what io::read_image() returns.
 
-#include <biqa/biqa.hpp>
+#include <biqa/io/image.hpp>
+#include <biqa/models/registry.hpp>  // BRISQUE and NIQE; biqa/models/all_models.hpp adds the deep models
 
 #include <iomanip>
 #include <iostream>

@@ -5,7 +5,8 @@
 // A WeightStore hands out tensors by scoped name and checks their shapes; finish() then reports
 // every key the model did not use, so a wrong checkpoint is caught at load time, not as a bad score.
 
-#include <biqa/biqa.hpp>
+#include <biqa/core/dtype.hpp>
+#include <biqa/io/weights.hpp>
 
 #include <iostream>
 

@@ -8,7 +8,9 @@
 // labels. The default level is 4 because KADID-10k's level 3 of mean_shift and contrast_change is
 // the identity (their parameters run from + through 0 to −).
 
-#include <biqa/biqa.hpp>
+#include <biqa/distortions.hpp>
+#include <biqa/io/image.hpp>
+#include <biqa/transforms/resize.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -7,7 +7,10 @@
 // rank (SRCC, KRCC) and linear (PLCC) correlations with the subjective scores. A model whose
 // scores fall as quality rises (BRISQUE, NIQE) gives negative correlations: info() says which.
 
-#include <biqa/biqa.hpp>
+#include <biqa/data/csv.hpp>
+#include <biqa/io/image.hpp>
+#include <biqa/metrics/correlation.hpp>
+#include <biqa/models/all_models.hpp>  // every model, so MODEL can be any of them
 
 #include <filesystem>
 #include <iomanip>

@@ -53,4 +53,4 @@
 #include "biqa/models/dgiqa.hpp"
 #include "biqa/models/dsmix.hpp"
 #include "biqa/models/dr_experts.hpp"
-#include "biqa/models/registry.hpp"
+#include "biqa/models/all_models.hpp"

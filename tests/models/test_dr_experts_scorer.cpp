@@ -6,10 +6,15 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "biqa/core/error.hpp"
+#include "biqa/io/image.hpp"
+#include "biqa/io/json.hpp"
 #include "biqa/io/weights.hpp"
 #include "biqa/models/dr_experts_scorer.hpp"
 #include "biqa/models/registry.hpp"
@@ -142,4 +147,40 @@ TEST_CASE("dr_experts scorer: bad settings are errors", "[dr_experts]") {
   o.settings["colour"] = "1";
   CHECK_THROWS_AS(load_model("dr_experts", o), Error);
   CHECK_THROWS_AS(load_model("dr_experts", LoadOptions{}), Error);
+}
+
+TEST_CASE("biqa score / explain / info --model dr_experts", "[dr_experts][cli]") {
+  test::TempDir dir;
+  const std::string png = dir.file("pic.png");
+  io::write_image(png, image(40, 52, 3));
+  LoadOptions o = options(dir);
+  const std::string common = "--model dr_experts --weights '" + o.weights + "' --set config='" + o.settings["config"] + "' ";
+  const double want = load_model("dr_experts", o)->score(io::read_image(png));
+
+  auto r = test::run_cli("score " + common + "--format jsonl '" + png + "'");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  std::vector<json::Value> rows;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') rows.push_back(json::parse(line, "biqa score output"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["score"].as_number() == Approx(want).epsilon(1e-5));
+
+  r = test::run_cli("explain " + common + "--json --out '" + dir.file("maps") + "' '" + png + "'");
+  REQUIRE(r.status == 0);
+  const json::Value e = json::parse(r.out, "explain output");
+  CHECK(e["values"]["score"].as_number() == Approx(want).epsilon(1e-5));
+  CHECK(e["values"].as_object().size() >= 21);  // score, 10 expert weights, 10 DA-CLIP similarities
+  REQUIRE(e["maps"].as_object().size() == 10);
+  const json::Value& m = e["maps"]["attention.motion-blurry"];
+  CHECK(std::filesystem::exists(m["png"].as_string()));
+  CHECK(std::filesystem::exists(m["overlay_png"].as_string()));
+
+  r = test::run_cli("info dr_experts");
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("sign") && Catch::Contains("crop_protocol"));
+  // An unknown setting and a missing checkpoint are usage/input errors, not crashes.
+  CHECK(test::run_cli("score " + common + "--set nonsense=1 '" + png + "'").status != 0);
+  CHECK(test::run_cli("score --model dr_experts --weights '" + dir.file("missing.pth") + "' '" + png + "'").status == 2);
 }

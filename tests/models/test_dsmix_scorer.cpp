@@ -21,6 +21,7 @@
 #include "biqa/io/safetensors.hpp"
 #include "biqa/io/weights.hpp"
 #include "biqa/metrics/correlation.hpp"
+#include "biqa/models/dsmix_scorer.hpp"
 #include "biqa/models/registry.hpp"
 #include "biqa/probe/head_file.hpp"
 #include "support/helpers.hpp"
@@ -141,6 +142,12 @@ TEST_CASE("biqa score and explain --model dsmix", "[dsmix][cli]") {
   CHECK(e["maps"]["dsm"]["height"].as_int() == 40);
   CHECK(e["maps"]["dsm"]["width"].as_int() == 44);
   CHECK(std::filesystem::exists(e["maps"]["dsm"]["png"].as_string()));
+  // ... and over the picture, which is the image's size (`biqa explain` writes both).
+  const Tensor<float> overlay = io::read_image(e["maps"]["dsm"]["overlay_png"].as_string());
+  CHECK(overlay.size(0) == 40);
+  CHECK(overlay.size(1) == 44);
+  CHECK(test::run_cli("explain " + common + "--set dsm_weights='" + dsm + "' --alpha 2 --out '" + dir.file("maps") + "' '" +
+                      png + "'").status != 0);
   // Without DSM weights there is no map.
   r = test::run_cli("explain " + common + "--json '" + png + "'");
   REQUIRE(r.status == 0);

@@ -156,6 +156,9 @@ int run(biqa::cli::Args& args) {
     o.settings = settings;
     models.push_back(biqa::load_model(name, o));
   }
+  const auto* depth_guided = depth ? dynamic_cast<const biqa::DepthGuidedModel*>(models[0].get()) : nullptr;
+  if (depth && !depth_guided)
+    biqa::fail(biqa::ErrorCode::invalid_argument, "score: --model ", model_names[0], " takes no depth image");
 
   // scores[i][m]; errors[i] non-empty when image i could not be scored.
   std::vector<std::vector<double>> scores(inputs.size(), std::vector<double>(models.size(), NAN));
@@ -167,10 +170,9 @@ int run(biqa::cli::Args& args) {
     for (std::size_t i; (i = next++) < inputs.size();) {
       try {
         if (depth) {  // dgiqa with a precomputed depth image
-          const auto& scorer = dynamic_cast<const biqa::models::DgiqaScorer&>(*models[0]);
           const auto image = biqa::io::read_image_u8(inputs[i]);
           const auto d = biqa::io::read_image_u8(depth_image_path(*depth, inputs[i]));
-          scores[i][0] = scorer.run(image, &d, ctx).score;
+          scores[i][0] = depth_guided->score_with_depth(image, d, ctx);
         } else {
           const auto image = biqa::io::read_image(inputs[i]);
           for (std::size_t m = 0; m < models.size(); ++m) scores[i][m] = models[m]->score(image, ctx);

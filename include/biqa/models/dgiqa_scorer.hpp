@@ -27,6 +27,7 @@
 #include "biqa/models/depth_anything.hpp"
 #include "biqa/models/dgiqa.hpp"
 #include "biqa/models/quality_model.hpp"
+#include "biqa/models/registry.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
 #include "biqa/transforms/normalize_u8.hpp"
 #include "biqa/transforms/opencv_resize.hpp"
@@ -135,7 +136,7 @@ inline Tensor<std::uint8_t> expand_grey(const Tensor<std::uint8_t>& img, const c
 
 }  // namespace detail
 
-class DgiqaScorer : public QualityModel {
+class DgiqaScorer : public QualityModel, public DepthGuidedModel {
  public:
   static const ModelInfo& card() {
     static const ModelInfo info = [] {
@@ -246,6 +247,15 @@ class DgiqaScorer : public QualityModel {
     return explain(run(detail::to_u8_rgb(image, "DGIQA image"), nullptr, ctx), ctx);
   }
 
+  double score_with_depth(const Tensor<std::uint8_t>& rgb, const Tensor<std::uint8_t>& depth,
+                          Context& ctx) const override {
+    return run(rgb, &depth, ctx).score;
+  }
+  Explanation explain_with_depth(const Tensor<std::uint8_t>& rgb, const Tensor<std::uint8_t>& depth,
+                                 Context& ctx) const override {
+    return explain(run(rgb, &depth, ctx), ctx);
+  }
+
   static Explanation explain(const DgiqaResult& r, Context& ctx) {
     Explanation e;
     e.values.emplace_back("score", r.score);
@@ -318,3 +328,55 @@ inline std::shared_ptr<const DepthAnything> load_depth_anything(const std::strin
 }
 
 }  // namespace biqa::models
+
+// ---- registry entry: `biqa::load_model("dgiqa")`, `biqa score -m dgiqa` ----
+namespace biqa::models::detail {
+
+inline const ModelInfo& dgiqa_card() {
+  static const ModelInfo info = [] {
+    ModelInfo i = models::DgiqaScorer::card();
+    i.settings = {
+        {"depth_weights", "Depth Anything V1 checkpoint (depth_anything_vit{s,b,l}14); required unless "
+                          "depth images are supplied"},
+        {"depth_encoder", "vits, vitb or vitl (default: read from the depth weights)"},
+        {"crops", "number of 224x224 crops (default 10)"},
+        {"crop_protocol", "authors (CPython random, default), grid (deterministic spread)"},
+        {"seed", "seed of the authors' crop protocol (default 42)"},
+        {"prior_random_draws", "random() calls before the first crop: 4 = albumentations 1.3.x, 1 = "
+                               "1.4.18-1.4.20, 0 = newer (default)"},
+        {"short_side", "shorter side after the resize (default 384; 0 = no resize)"},
+        {"config", "DGIQA config JSON file (sizes the weights do not show)"},
+    };
+    return i;
+  }();
+  return info;
+}
+
+inline std::shared_ptr<const QualityModel> load_dgiqa_scorer(const LoadOptions& o) {
+  check_settings(o, dgiqa_card());
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "dgiqa needs the authors' checkpoint: --weights FILE (docs/models.md says where to get it)");
+  models::DgiqaOptions opt;
+  opt.crops = static_cast<int>(setting_int(o, "crops", opt.crops));
+  opt.protocol = models::parse_crop_protocol(setting(o, "crop_protocol", "authors"));
+  BIQA_CHECK(opt.protocol != models::CropProtocol::boxes, ErrorCode::invalid_argument,
+             "dgiqa: explicit boxes are given through the API (DgiqaOptions::boxes)");
+  opt.seed = setting_int(o, "seed", opt.seed);
+  opt.prior_random_draws = static_cast<int>(setting_int(o, "prior_random_draws", 0));
+  opt.short_side = setting_int(o, "short_side", opt.short_side);
+  BIQA_CHECK(opt.short_side >= 0, ErrorCode::invalid_argument, "dgiqa: short_side must be >= 0");
+  json::Value config;
+  if (const std::string c = setting(o, "config"); !c.empty()) {
+    const auto bytes = io::read_file_bytes(c);
+    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
+  }
+  models::DGIQA net = models::load_dgiqa(o.weights, config);
+  std::shared_ptr<const models::DepthAnything> depth;
+  if (const std::string d = setting(o, "depth_weights"); !d.empty())
+    depth = models::load_depth_anything(d, setting(o, "depth_encoder"));
+  return std::make_shared<const models::DgiqaScorer>(std::move(net), std::move(depth), std::move(opt));
+}
+
+inline const bool dgiqa_registered = register_model({&dgiqa_card, &load_dgiqa_scorer, 30});
+
+}  // namespace biqa::models::detail

@@ -29,6 +29,7 @@
 #include "biqa/models/da_clip.hpp"
 #include "biqa/models/dr_experts.hpp"
 #include "biqa/models/quality_model.hpp"
+#include "biqa/models/registry.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
 #include "biqa/transforms/crop.hpp"
 #include "biqa/transforms/normalize.hpp"
@@ -274,3 +275,50 @@ class DrExpertsScorer : public QualityModel {
 };
 
 }  // namespace biqa::models
+
+// ---- registry entry: `biqa::load_model("dr_experts")`, `biqa score -m dr_experts` ----
+namespace biqa::models::detail {
+
+inline const ModelInfo& dr_experts_card() {
+  static const ModelInfo info = [] {
+    ModelInfo i = models::DrExpertsScorer::card();
+    i.settings = {
+        {"preset", "dataset test transform: none (default), koniq, livec, spaq, kadid, live, csiq, tid2013, "
+                   "flive, bid"},
+        {"crop_protocol", "five (centre + 4 corners, default), center, authors (random crops and flips)"},
+        {"crops", "crops of the authors protocol (default: the preset's TEST_PATCH_NUM)"},
+        {"seed", "seed of the authors protocol (default 0)"},
+        {"sign", "current (A_dist - a*A_sem, default) or previous (A_sem - a*A_dist, code before 2025-12-07)"},
+        {"config", "DR.Experts config JSON file (deit, daclip, sign)"},
+    };
+    return i;
+  }();
+  return info;
+}
+
+inline std::shared_ptr<const QualityModel> load_dr_experts_scorer(const LoadOptions& o) {
+  check_settings(o, dr_experts_card());
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "dr_experts needs a checkpoint: --weights FILE (no weights are published; docs/models.md)");
+  models::DrExpertsOptions opt;
+  opt.preset = setting(o, "preset", opt.preset);
+  opt.protocol = setting(o, "crop_protocol", opt.protocol);
+  opt.crops = static_cast<int>(setting_int(o, "crops", 0));
+  opt.seed = setting_int(o, "seed", 0);
+  io::WeightStore store = io::open_weights(o.weights);
+  json::Value config;
+  if (const std::string c = setting(o, "config"); !c.empty()) {
+    const auto bytes = io::read_file_bytes(c);
+    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
+  } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
+    config = json::parse(it->second, o.weights + " metadata biqa.config");
+  }
+  Context ctx;
+  models::DRExperts net = models::load_dr_experts(store, ctx, config);
+  if (const std::string s = setting(o, "sign"); !s.empty()) net.set_sign(models::DRExperts::parse_sign(s));  // wins over the config's
+  return std::make_shared<const models::DrExpertsScorer>(std::move(net), std::move(opt));
+}
+
+inline const bool dr_experts_registered = register_model({&dr_experts_card, &load_dr_experts_scorer, 50});
+
+}  // namespace biqa::models::detail

@@ -17,6 +17,7 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/models/dsmix.hpp"
 #include "biqa/models/quality_model.hpp"
+#include "biqa/models/registry.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
 
 namespace biqa::models {
@@ -110,3 +111,24 @@ class DSMixScorer : public QualityModel {
 };
 
 }  // namespace biqa::models
+
+// ---- registry entry: `biqa::load_model("dsmix")`, `biqa score -m dsmix` ----
+namespace biqa::models::detail {
+
+inline std::shared_ptr<const QualityModel> load_dsmix_scorer(const LoadOptions& o) {
+  const ModelInfo& card = models::DSMixScorer::card();
+  check_settings(o, card);
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "dsmix needs weights: --weights FILE (encoder.* + head.*, or a head with --set encoder=FILE)");
+  json::Value config = json::Object{};
+  if (const auto c = setting_int(o, "crop_size", 0); c != 0) config.set("crop_size", c);
+  models::DSMix net = models::load_dsmix(o.weights, setting(o, "encoder"), config);
+  std::shared_ptr<const models::DSMPredictor> dsm;
+  if (const std::string d = setting(o, "dsm_weights"); !d.empty())
+    dsm = std::make_shared<const models::DSMPredictor>(models::load_dsm_predictor(d));
+  return std::make_shared<const models::DSMixScorer>(std::move(net), std::move(dsm));
+}
+
+inline const bool dsmix_registered = register_model({&models::DSMixScorer::card, &load_dsmix_scorer, 40});
+
+}  // namespace biqa::models::detail

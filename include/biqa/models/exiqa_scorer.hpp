@@ -24,6 +24,7 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/models/exiqa.hpp"
 #include "biqa/models/quality_model.hpp"
+#include "biqa/models/registry.hpp"
 #include "biqa/probe/head_file.hpp"
 #include "biqa/transforms/clip_preprocess.hpp"
 #include "biqa/transforms/to_tensor.hpp"
@@ -132,3 +133,45 @@ class ExiqaScorer : public QualityModel {
 };
 
 }  // namespace biqa::models
+
+// ---- registry entry: `biqa::load_model("exiqa")`, `biqa score -m exiqa` ----
+namespace biqa::models::detail {
+
+inline const ModelInfo& exiqa_card() {
+  static const ModelInfo info = [] {
+    ModelInfo i = models::ExiqaScorer::card();
+    i.settings = {
+        {"head", "head file from `biqa train-head` on the attribute probabilities (overrides the regressor)"},
+        {"attributes", "attribute list JSON (default: the checkpoint's, else biqa's 125)"},
+        {"top", "distortions and attributes `biqa explain` lists (default 5; 0 = all)"},
+        {"config", "CLIP config JSON (open_clip model config; sizes the weights do not show)"},
+        {"vocab", "CLIP BPE vocabulary (default $BIQA_CLIP_VOCAB, else data/clip/bpe_simple_vocab_16e6.txt.gz)"},
+    };
+    return i;
+  }();
+  return info;
+}
+
+inline std::shared_ptr<const QualityModel> load_exiqa_scorer(const LoadOptions& o) {
+  check_settings(o, exiqa_card());
+  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
+             "exiqa needs CLIP weights: --weights FILE (an ExIQA checkpoint or a plain OpenAI/open_clip CLIP "
+             "state_dict; docs/models.md)");
+  models::ExiqaLoadOptions opt;
+  if (const std::string a = setting(o, "attributes"); !a.empty()) opt.attributes = models::ExiqaAttributes::from_file(a);
+  if (const std::string c = setting(o, "config"); !c.empty()) {
+    const auto bytes = io::read_file_bytes(c);
+    opt.config = json::parse(std::string(bytes.begin(), bytes.end()), c);
+  }
+  opt.vocab = setting(o, "vocab");
+  const std::int64_t top = setting_int(o, "top", 5);
+  BIQA_CHECK(top >= 0, ErrorCode::invalid_argument, "exiqa: top must be >= 0");
+  std::optional<probe::Head> head;
+  if (const std::string h = setting(o, "head"); !h.empty()) head = probe::load_head(h);
+  Context ctx;
+  return std::make_shared<const models::ExiqaScorer>(models::load_exiqa(o.weights, opt, ctx), std::move(head), top);
+}
+
+inline const bool exiqa_registered = register_model({&exiqa_card, &load_exiqa_scorer, 60});
+
+}  // namespace biqa::models::detail

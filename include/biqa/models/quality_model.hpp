@@ -58,4 +58,16 @@ class QualityModel {
   }
 };
 
+// A model that can use a depth image of the picture in place of computing one (DGIQA): `biqa score
+// --depth` and `biqa explain --depth` reach it through this interface, without the model's type.
+// Both images are 8-bit, the same size; the depth image grey or 3-channel.
+class DepthGuidedModel {
+ public:
+  virtual ~DepthGuidedModel() = default;
+  virtual double score_with_depth(const Tensor<std::uint8_t>& rgb, const Tensor<std::uint8_t>& depth,
+                                  Context& ctx) const = 0;
+  virtual Explanation explain_with_depth(const Tensor<std::uint8_t>& rgb, const Tensor<std::uint8_t>& depth,
+                                         Context& ctx) const = 0;
+};
+
 }  // namespace biqa

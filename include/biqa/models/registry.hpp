@@ -1,7 +1,10 @@
 #pragma once
 // Models by name: a card per model (biqa::model_info), the list of names (biqa::list_models)
-// and loading (biqa::load_model). Deep models add an entry to registry_entries() when they land.
+// and loading (biqa::load_model). BRISQUE and NIQE are always here; every other model registers
+// itself from its scorer header (models/<name>_scorer.hpp, through register_model), so a program
+// compiles only the models it includes. models/all_models.hpp (and biqa/biqa.hpp) include them all.
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <cstdint>
@@ -16,10 +19,6 @@
 #include "biqa/io/json.hpp"
 #include "biqa/io/mapped_file.hpp"
 #include "biqa/models/brisque.hpp"
-#include "biqa/models/dgiqa_scorer.hpp"
-#include "biqa/models/dsmix_scorer.hpp"
-#include "biqa/models/dr_experts_scorer.hpp"
-#include "biqa/models/exiqa_scorer.hpp"
 #include "biqa/models/niqe.hpp"
 #include "biqa/models/quality_model.hpp"
 
@@ -37,6 +36,7 @@ namespace models::detail {
 struct RegistryEntry {
   std::function<const ModelInfo&()> info;
   std::function<std::shared_ptr<const QualityModel>(const LoadOptions&)> load;
+  int order = 0;  // place in list_models(): registration order across headers is unspecified
 };
 
 inline std::shared_ptr<const QualityModel> load_brisque(const LoadOptions& o) {
@@ -97,157 +97,31 @@ inline std::string setting(const LoadOptions& o, const std::string& key, const s
   return it == o.settings.end() ? fallback : it->second;
 }
 
-inline const ModelInfo& dgiqa_card() {
-  static const ModelInfo info = [] {
-    ModelInfo i = models::DgiqaScorer::card();
-    i.settings = {
-        {"depth_weights", "Depth Anything V1 checkpoint (depth_anything_vit{s,b,l}14); required unless "
-                          "depth images are supplied"},
-        {"depth_encoder", "vits, vitb or vitl (default: read from the depth weights)"},
-        {"crops", "number of 224x224 crops (default 10)"},
-        {"crop_protocol", "authors (CPython random, default), grid (deterministic spread)"},
-        {"seed", "seed of the authors' crop protocol (default 42)"},
-        {"prior_random_draws", "random() calls before the first crop: 4 = albumentations 1.3.x, 1 = "
-                               "1.4.18-1.4.20, 0 = newer (default)"},
-        {"short_side", "shorter side after the resize (default 384; 0 = no resize)"},
-        {"config", "DGIQA config JSON file (sizes the weights do not show)"},
-    };
-    return i;
-  }();
-  return info;
-}
-
-inline std::shared_ptr<const QualityModel> load_dgiqa_scorer(const LoadOptions& o) {
-  check_settings(o, dgiqa_card());
-  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
-             "dgiqa needs the authors' checkpoint: --weights FILE (docs/models.md says where to get it)");
-  models::DgiqaOptions opt;
-  opt.crops = static_cast<int>(setting_int(o, "crops", opt.crops));
-  opt.protocol = models::parse_crop_protocol(setting(o, "crop_protocol", "authors"));
-  BIQA_CHECK(opt.protocol != models::CropProtocol::boxes, ErrorCode::invalid_argument,
-             "dgiqa: explicit boxes are given through the API (DgiqaOptions::boxes)");
-  opt.seed = setting_int(o, "seed", opt.seed);
-  opt.prior_random_draws = static_cast<int>(setting_int(o, "prior_random_draws", 0));
-  opt.short_side = setting_int(o, "short_side", opt.short_side);
-  BIQA_CHECK(opt.short_side >= 0, ErrorCode::invalid_argument, "dgiqa: short_side must be >= 0");
-  json::Value config;
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
-  }
-  models::DGIQA net = models::load_dgiqa(o.weights, config);
-  std::shared_ptr<const models::DepthAnything> depth;
-  if (const std::string d = setting(o, "depth_weights"); !d.empty())
-    depth = models::load_depth_anything(d, setting(o, "depth_encoder"));
-  return std::make_shared<const models::DgiqaScorer>(std::move(net), std::move(depth), std::move(opt));
-}
-
-inline std::shared_ptr<const QualityModel> load_dsmix_scorer(const LoadOptions& o) {
-  const ModelInfo& card = models::DSMixScorer::card();
-  check_settings(o, card);
-  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
-             "dsmix needs weights: --weights FILE (encoder.* + head.*, or a head with --set encoder=FILE)");
-  json::Value config = json::Object{};
-  if (const auto c = setting_int(o, "crop_size", 0); c != 0) config.set("crop_size", c);
-  models::DSMix net = models::load_dsmix(o.weights, setting(o, "encoder"), config);
-  std::shared_ptr<const models::DSMPredictor> dsm;
-  if (const std::string d = setting(o, "dsm_weights"); !d.empty())
-    dsm = std::make_shared<const models::DSMPredictor>(models::load_dsm_predictor(d));
-  return std::make_shared<const models::DSMixScorer>(std::move(net), std::move(dsm));
-}
-
-inline const ModelInfo& dr_experts_card() {
-  static const ModelInfo info = [] {
-    ModelInfo i = models::DrExpertsScorer::card();
-    i.settings = {
-        {"preset", "dataset test transform: none (default), koniq, livec, spaq, kadid, live, csiq, tid2013, "
-                   "flive, bid"},
-        {"crop_protocol", "five (centre + 4 corners, default), center, authors (random crops and flips)"},
-        {"crops", "crops of the authors protocol (default: the preset's TEST_PATCH_NUM)"},
-        {"seed", "seed of the authors protocol (default 0)"},
-        {"sign", "current (A_dist - a*A_sem, default) or previous (A_sem - a*A_dist, code before 2025-12-07)"},
-        {"config", "DR.Experts config JSON file (deit, daclip, sign)"},
-    };
-    return i;
-  }();
-  return info;
-}
-
-inline std::shared_ptr<const QualityModel> load_dr_experts_scorer(const LoadOptions& o) {
-  check_settings(o, dr_experts_card());
-  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
-             "dr_experts needs a checkpoint: --weights FILE (no weights are published; docs/models.md)");
-  models::DrExpertsOptions opt;
-  opt.preset = setting(o, "preset", opt.preset);
-  opt.protocol = setting(o, "crop_protocol", opt.protocol);
-  opt.crops = static_cast<int>(setting_int(o, "crops", 0));
-  opt.seed = setting_int(o, "seed", 0);
-  io::WeightStore store = io::open_weights(o.weights);
-  json::Value config;
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
-  } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
-    config = json::parse(it->second, o.weights + " metadata biqa.config");
-  }
-  Context ctx;
-  models::DRExperts net = models::load_dr_experts(store, ctx, config);
-  if (const std::string s = setting(o, "sign"); !s.empty()) net.set_sign(models::DRExperts::parse_sign(s));  // wins over the config's
-  return std::make_shared<const models::DrExpertsScorer>(std::move(net), std::move(opt));
-}
-
-inline const ModelInfo& exiqa_card() {
-  static const ModelInfo info = [] {
-    ModelInfo i = models::ExiqaScorer::card();
-    i.settings = {
-        {"head", "head file from `biqa train-head` on the attribute probabilities (overrides the regressor)"},
-        {"attributes", "attribute list JSON (default: the checkpoint's, else biqa's 125)"},
-        {"top", "distortions and attributes `biqa explain` lists (default 5; 0 = all)"},
-        {"config", "CLIP config JSON (open_clip model config; sizes the weights do not show)"},
-        {"vocab", "CLIP BPE vocabulary (default $BIQA_CLIP_VOCAB, else data/clip/bpe_simple_vocab_16e6.txt.gz)"},
-    };
-    return i;
-  }();
-  return info;
-}
-
-inline std::shared_ptr<const QualityModel> load_exiqa_scorer(const LoadOptions& o) {
-  check_settings(o, exiqa_card());
-  BIQA_CHECK(!o.weights.empty(), ErrorCode::invalid_argument,
-             "exiqa needs CLIP weights: --weights FILE (an ExIQA checkpoint or a plain OpenAI/open_clip CLIP "
-             "state_dict; docs/models.md)");
-  models::ExiqaLoadOptions opt;
-  if (const std::string a = setting(o, "attributes"); !a.empty()) opt.attributes = models::ExiqaAttributes::from_file(a);
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    opt.config = json::parse(std::string(bytes.begin(), bytes.end()), c);
-  }
-  opt.vocab = setting(o, "vocab");
-  const std::int64_t top = setting_int(o, "top", 5);
-  BIQA_CHECK(top >= 0, ErrorCode::invalid_argument, "exiqa: top must be >= 0");
-  std::optional<probe::Head> head;
-  if (const std::string h = setting(o, "head"); !h.empty()) head = probe::load_head(h);
-  Context ctx;
-  return std::make_shared<const models::ExiqaScorer>(models::load_exiqa(o.weights, opt, ctx), std::move(head), top);
-}
-
 inline std::shared_ptr<const QualityModel> no_settings(const LoadOptions& o, const ModelInfo& card,
                                                        std::shared_ptr<const QualityModel> (*load)(const LoadOptions&)) {
   check_settings(o, card);
   return load(o);
 }
 
-inline const std::vector<RegistryEntry>& registry_entries() {
-  static const std::vector<RegistryEntry> entries = {
-      {&models::Brisque::card, [](const LoadOptions& o) { return no_settings(o, models::Brisque::card(), &load_brisque); }},
-      {&models::Niqe::card, [](const LoadOptions& o) { return no_settings(o, models::Niqe::card(), &load_niqe); }},
-      {&dgiqa_card, &load_dgiqa_scorer},
-      {&models::DSMixScorer::card, &load_dsmix_scorer},
-      {&dr_experts_card, &load_dr_experts_scorer},
-      {&exiqa_card, &load_exiqa_scorer},
+inline std::vector<RegistryEntry>& registry_storage() {
+  static std::vector<RegistryEntry> entries = {
+      {&models::Brisque::card, [](const LoadOptions& o) { return no_settings(o, models::Brisque::card(), &load_brisque); }, 10},
+      {&models::Niqe::card, [](const LoadOptions& o) { return no_settings(o, models::Niqe::card(), &load_niqe); }, 20},
   };
   return entries;
 }
+
+// Adds a model; scorer headers call it from an inline variable's initialiser, i.e. before main().
+// Returns true so that it can initialise that variable. Registration is not meant to race with
+// lookups: it happens during static initialisation.
+inline bool register_model(RegistryEntry entry) {
+  auto& entries = registry_storage();
+  const auto at = std::find_if(entries.begin(), entries.end(), [&](const RegistryEntry& e) { return e.order > entry.order; });
+  entries.insert(at, std::move(entry));
+  return true;
+}
+
+inline const std::vector<RegistryEntry>& registry_entries() { return registry_storage(); }
 
 inline const RegistryEntry& find_entry(const std::string& name) {
   std::string known;
@@ -255,7 +129,8 @@ inline const RegistryEntry& find_entry(const std::string& name) {
     if (e.info().name == name) return e;
     known += (known.empty() ? "" : ", ") + e.info().name;
   }
-  fail(ErrorCode::invalid_argument, "unknown model '", name, "' (known: ", known, ")");
+  fail(ErrorCode::invalid_argument, "unknown model '", name, "' (known: ", known,
+       "; a program knows the models whose headers it includes: biqa/models/all_models.hpp has them all)");
 }
 
 }  // namespace models::detail
