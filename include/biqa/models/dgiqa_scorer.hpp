@@ -366,10 +366,7 @@ inline std::shared_ptr<const QualityModel> load_dgiqa_scorer(const LoadOptions& 
   opt.short_side = setting_int(o, "short_side", opt.short_side);
   BIQA_CHECK(opt.short_side >= 0, ErrorCode::invalid_argument, "dgiqa: short_side must be >= 0");
   json::Value config;
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
-  }
+  if (auto c = setting_json_file(o, "config")) config = std::move(*c);
   models::DGIQA net = models::load_dgiqa(o.weights, config);
   std::shared_ptr<const models::DepthAnything> depth;
   if (const std::string d = setting(o, "depth_weights"); !d.empty())

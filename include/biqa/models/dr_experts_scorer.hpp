@@ -307,9 +307,8 @@ inline std::shared_ptr<const QualityModel> load_dr_experts_scorer(const LoadOpti
   opt.seed = setting_int(o, "seed", 0);
   io::WeightStore store = io::open_weights(o.weights);
   json::Value config;
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    config = json::parse(std::string(bytes.begin(), bytes.end()), c);
+  if (auto c = setting_json_file(o, "config")) {
+    config = std::move(*c);
   } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
     config = json::parse(it->second, o.weights + " metadata biqa.config");
   }

@@ -159,10 +159,7 @@ inline std::shared_ptr<const QualityModel> load_exiqa_scorer(const LoadOptions& 
              "state_dict; docs/models.md)");
   models::ExiqaLoadOptions opt;
   if (const std::string a = setting(o, "attributes"); !a.empty()) opt.attributes = models::ExiqaAttributes::from_file(a);
-  if (const std::string c = setting(o, "config"); !c.empty()) {
-    const auto bytes = io::read_file_bytes(c);
-    opt.config = json::parse(std::string(bytes.begin(), bytes.end()), c);
-  }
+  if (auto c = setting_json_file(o, "config")) opt.config = std::move(*c);
   opt.vocab = setting(o, "vocab");
   const std::int64_t top = setting_int(o, "top", 5);
   BIQA_CHECK(top >= 0, ErrorCode::invalid_argument, "exiqa: top must be >= 0");

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,14 @@ inline std::int64_t setting_int(const LoadOptions& o, const std::string& key, st
 inline std::string setting(const LoadOptions& o, const std::string& key, const std::string& fallback = "") {
   const auto it = o.settings.find(key);
   return it == o.settings.end() ? fallback : it->second;
+}
+
+// The JSON document in the file a setting names (e.g. `config`); nothing when the setting is absent.
+inline std::optional<json::Value> setting_json_file(const LoadOptions& o, const std::string& key) {
+  const std::string path = setting(o, key);
+  if (path.empty()) return std::nullopt;
+  const auto bytes = io::read_file_bytes(path);
+  return json::parse(std::string(bytes.begin(), bytes.end()), path);
 }
 
 inline std::shared_ptr<const QualityModel> no_settings(const LoadOptions& o, const ModelInfo& card,
