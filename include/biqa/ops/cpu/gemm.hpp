@@ -1,10 +1,7 @@
 #pragma once
-// Matrix products on the CPU through Eigen: matmul (batched, with broadcasting of the batch axes)
-// and linear (x·Wᵀ + b with PyTorch's [out, in] weight layout). Eigen runs single-threaded here
-// (its own threading needs OpenMP); the work is split into row or column blocks across
-// ctx.resolved_threads() threads instead.
-
-#include <Eigen/Core>
+// Matrix products on the CPU: matmul (batched, with broadcasting of the batch axes) and linear
+// (x·Wᵀ + b with PyTorch's [out, in] weight layout), on the packed kernel of packed_gemm.hpp. The
+// work is split into row or column blocks across ctx.resolved_threads() threads.
 
 #include <cstdint>
 #include <vector>
@@ -12,6 +9,7 @@
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/ops/cpu/packed_gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 
@@ -52,24 +50,12 @@ struct GemmBias {
 inline void gemm_block(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
                        std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
                        GemmBias bias = {}) {
-  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
-  using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   const std::int64_t m = r1 - r0, n = c1 - c0, k = a.cols;
   if (m <= 0 || n <= 0) return;
-  Map o(out + r0 * ldo + c0, m, n, Eigen::OuterStride<>(ldo));
-  if (k == 0) {
-    o.setZero();
-  } else {
-    ConstMap am(a.data + r0 * a.ld, m, k, Eigen::OuterStride<>(a.ld));
-    if (b.transposed) {
-      ConstMap bt(b.data + c0 * b.ld, n, k, Eigen::OuterStride<>(b.ld));
-      o.noalias() = am * bt.transpose();
-    } else {
-      ConstMap bm(b.data + c0, k, n, Eigen::OuterStride<>(b.ld));
-      o.noalias() = am * bm;
-    }
-  }
+  const packed::StridedMatrix am{a.data + r0 * a.ld, a.ld, 1};
+  const packed::StridedMatrix bm = b.transposed ? packed::StridedMatrix{b.data + c0 * b.ld, 1, b.ld}
+                                                : packed::StridedMatrix{b.data + c0, b.ld, 1};
+  packed_gemm(m, n, k, am, bm, out + r0 * ldo + c0, ldo);
   if (bias.per_col) {
     for (std::int64_t i = 0; i < m; ++i) {
       float* row = out + (r0 + i) * ldo + c0;
@@ -101,10 +87,11 @@ inline void gemm(const GemmOperand& a, const GemmOperand& b, float* out, std::in
   }
   const bool by_rows = m >= 4 * workers || m >= n;
   const std::int64_t extent = by_rows ? m : n;
-  // Blocks aligned to 8 rows/columns keep Eigen's kernels on full panels.
-  const std::int64_t blocks = (extent + 7) / 8;
+  // Blocks aligned to the register tile keep the micro-kernel on full tiles.
+  const std::int64_t align = by_rows ? packed::mr : packed::nr;
+  const std::int64_t blocks = (extent + align - 1) / align;
   parallel_for(ctx, blocks, (blocks + workers - 1) / workers, [&](std::int64_t b0, std::int64_t b1) {
-    const std::int64_t lo = b0 * 8, hi = std::min(extent, b1 * 8);
+    const std::int64_t lo = b0 * align, hi = std::min(extent, b1 * align);
     if (by_rows)
       gemm_block(a, b, out, ldo, lo, hi, 0, n, bias);
     else
