@@ -15,6 +15,7 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
+#include "biqa/ops/cpu/packed_gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 
@@ -63,6 +64,19 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
 
   Tensor<float> out({b, heads, n, dv});
   if (out.numel() == 0) return out;
+  // Every head's kᵀ and v packed once for the GEMM kernel, then shared by all its blocks of rows.
+  const std::int64_t kt_size = detail::packed::packed_b_size(d, m), v_size = detail::packed::packed_b_size(m, dv);
+  Tensor<float> packed_kv({b * heads, kt_size + v_size});
+  parallel_for(ctx, b * heads, 1, [&](std::int64_t h0, std::int64_t h1) {
+    for (std::int64_t h = h0; h < h1; ++h) {
+      const std::int64_t bi = h / heads, hi = h % heads;
+      float* dst = packed_kv.data() + h * (kt_size + v_size);
+      const float* kp = k.data() + bi * k.stride(0) + hi * k.stride(1);
+      const float* vp = v.data() + bi * v.stride(0) + hi * v.stride(1);
+      detail::packed::pack_b_whole({kp, 1, k.stride(2)}, d, m, dst);  // kᵀ: element (e, j) = k[j, e]
+      detail::packed::pack_b_whole({vp, v.stride(2), 1}, m, dv, dst + kt_size);
+    }
+  });
   // One task per (batch, head, block of query rows); each keeps an [rows, M] logits buffer.
   const std::int64_t block = std::clamp<std::int64_t>((std::int64_t(1) << 16) / std::max<std::int64_t>(m, 1), 1, n);
   const std::int64_t blocks = (n + block - 1) / block;
@@ -72,11 +86,9 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
       const std::int64_t bi = t / (heads * blocks), hi = (t / blocks) % heads, r0 = (t % blocks) * block;
       const std::int64_t rows = std::min(block, n - r0);
       const float* qp = q.data() + bi * q.stride(0) + hi * q.stride(1) + r0 * q.stride(2);
-      const float* kp = k.data() + bi * k.stride(0) + hi * k.stride(1);
-      const float* vp = v.data() + bi * v.stride(0) + hi * v.stride(1);
-      const detail::GemmOperand qa{qp, rows, d, q.stride(2), false};
-      const detail::GemmOperand kt{kp, d, m, k.stride(2), true};  // kᵀ
-      detail::gemm_block(qa, kt, logits.data(), m, 0, rows, 0, m);
+      const float* kv = packed_kv.data() + (bi * heads + hi) * (kt_size + v_size);
+      detail::packed_gemm(rows, m, {qp, q.stride(2), 1}, detail::packed::PackedB{kv, d, m}, 0,
+                          logits.data(), m);
       for (std::int64_t i = 0; i < rows; ++i) {
         float* row = logits.data() + i * m;
         const std::int64_t qi = r0 + i;
@@ -95,10 +107,9 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
         const float inv = 1.0f / detail::exp_shifted_sum(row, m, mx);  // fully blocked row: NaN, as in PyTorch
         for (std::int64_t j = 0; j < m; ++j) row[j] *= inv;
       }
-      const detail::GemmOperand pa{logits.data(), rows, m, m, false};
-      const detail::GemmOperand vb{vp, m, dv, v.stride(2), false};
       float* op = out.data() + ((bi * heads + hi) * n + r0) * dv;
-      detail::gemm_block(pa, vb, op, dv, 0, rows, 0, dv);
+      detail::packed_gemm(rows, dv, {logits.data(), m, 1}, detail::packed::PackedB{kv + kt_size, m, dv}, 0,
+                          op, dv);
     }
   });
   return out;

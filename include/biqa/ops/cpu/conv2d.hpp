@@ -1,7 +1,7 @@
 #pragma once
 // 2-d convolution (NCHW, PyTorch's cross-correlation) with stride, zero padding, dilation and
-// groups: im2col + GEMM in column blocks, 1×1 convolutions straight as a GEMM, depthwise ones
-// as a direct loop. fold_batchnorm merges an eval-mode BatchNorm into the convolution before it.
+// groups: im2col (written in the GEMM kernel's packed layout) + GEMM in column blocks, 1×1
+// convolutions straight as a GEMM, depthwise ones as a direct loop. fold_batchnorm merges an eval-mode BatchNorm into the convolution before it.
 
 #include <algorithm>
 #include <array>
@@ -13,6 +13,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
+#include "biqa/ops/cpu/packed_gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
 
 namespace biqa::ops {
@@ -106,7 +107,8 @@ inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weig
   const std::int64_t tasks = n_batch * groups * chunks;
 
   parallel_for(ctx, tasks, 1, [&](std::int64_t t0, std::int64_t t1) {
-    std::vector<float> col(pointwise ? 0 : static_cast<std::size_t>(kdim * std::min(chunk, plane)));
+    constexpr std::int64_t nr = detail::packed::nr;
+    std::vector<float> col(pointwise ? 0 : static_cast<std::size_t>(detail::packed::packed_b_size(kdim, std::min(chunk, plane))));
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t n = t / (groups * chunks), g = (t / chunks) % groups, c = t % chunks;
       const std::int64_t c0 = c * chunk, c1 = std::min(plane, c0 + chunk), cols = c1 - c0;
@@ -119,26 +121,35 @@ inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weig
         detail::gemm_block(a, bm, dst, plane, 0, og, c0, c1, gb);
         continue;
       }
-      // im2col for output positions [c0, c1): row (ci, ky, kx), column = position.
+      // im2col for output positions [c0, c1) (row (ci, ky, kx), column = position), written
+      // straight in the GEMM kernel's packed layout: NR-column slivers of [kdim][NR].
       for (std::int64_t ci = 0; ci < cg; ++ci) {
         for (std::int64_t ky = 0; ky < kh; ++ky) {
           for (std::int64_t kx = 0; kx < kw; ++kx) {
-            float* row = col.data() + ((ci * kh + ky) * kw + kx) * cols;
+            float* sliver = col.data() + ((ci * kh + ky) * kw + kx) * nr;
             const float* chan = src + ci * in_plane;
-            std::int64_t y = c0 / ow, xx = c0 % ow;
+            std::int64_t y = c0 / ow, xx = c0 % ow, lane = 0;
             for (std::int64_t j = 0; j < cols; ++j) {
               const std::int64_t iy = y * sh - ph + ky * dh, ix = xx * sw - pw + kx * dw;
-              row[j] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? chan[iy * w + ix] : 0.0f;
+              sliver[lane] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? chan[iy * w + ix] : 0.0f;
+              if (++lane == nr) {
+                lane = 0;
+                sliver += kdim * nr;
+              }
               if (++xx == ow) {
                 xx = 0;
                 ++y;
               }
             }
+            for (; lane != 0 && lane < nr; ++lane) sliver[lane] = 0.0f;
           }
         }
       }
-      const detail::GemmOperand bm{col.data(), kdim, cols, cols, false};
-      detail::gemm_block(a, bm, dst + c0, plane, 0, og, 0, cols, gb);
+      detail::packed_gemm(og, cols, {a.data, kdim, 1}, detail::packed::PackedB{col.data(), kdim, cols}, 0,
+                          dst + c0, plane);
+      if (gb.per_row)
+        for (std::int64_t o = 0; o < og; ++o)
+          for (std::int64_t j = 0; j < cols; ++j) dst[o * plane + c0 + j] += gb.per_row[o];
     }
   });
   return out;

@@ -13,6 +13,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <utility>
+
+#include "biqa/core/error.hpp"
 
 namespace biqa::ops::detail {
 
@@ -93,7 +96,7 @@ inline void micro_kernel(std::int64_t depth, const float* ap, const float* bp, f
   Packet c0[mr], c1[mr];
   for (int i = 0; i < mr; ++i) c0[i] = c1[i] = pset1<Packet>(0.0f);
   for (std::int64_t p = 0; p < depth; ++p, ap += mr, bp += nr) {
-    const Packet b0 = pload<Packet>(bp), b1 = pload<Packet>(bp + packet_size);
+    const Packet b0 = ploadu<Packet>(bp), b1 = ploadu<Packet>(bp + packet_size);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 6
 #endif
@@ -151,6 +154,51 @@ inline Buffers& thread_buffers() {
   return buffers;
 }
 
+// The size, in floats, of B [k, n] packed whole: ceil(n / NR) slivers of [k][NR].
+inline std::int64_t packed_b_size(std::int64_t k, std::int64_t n) { return (n + nr - 1) / nr * nr * k; }
+
+// B [k, n] packed whole, for an operand used by several products (a Linear weight, the keys and
+// values of one attention head, an im2col buffer written in this layout directly).
+struct PackedB {
+  const float* data = nullptr;  // packed_b_size(k, n) floats
+  std::int64_t k = 0, n = 0;
+};
+inline void pack_b_whole(const StridedMatrix& b, std::int64_t k, std::int64_t n, float* dst) {
+  pack_b(b, 0, k, 0, n, dst);
+}
+
+// The blocked loops around the micro-kernel. `b_panel(pc, kc, jc, nc)` returns the packed
+// B[pc:pc+kc, jc:jc+nc] as a pointer to its first sliver and the distance between slivers.
+template <typename BPanel>
+inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, const StridedMatrix& a,
+                            BPanel&& b_panel, float* c, std::int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
+  }
+  Buffers& buf = thread_buffers();
+  const std::int64_t mc_max = std::min(mc_block, (m + mr - 1) / mr * mr);
+  float* ap = Buffers::grow(buf.a, buf.a_size, std::min(kc_block, k) * mc_max);
+  for (std::int64_t jc = 0; jc < n; jc += nc_block) {
+    const std::int64_t nc = std::min(nc_block, n - jc);
+    for (std::int64_t pc = 0; pc < k; pc += kc_block) {
+      const std::int64_t kc = std::min(kc_block, k - pc);
+      const auto [bp, sliver_stride] = b_panel(pc, kc, jc, nc);
+      for (std::int64_t ic = 0; ic < m; ic += mc_block) {
+        const std::int64_t mc = std::min(mc_block, m - ic);
+        pack_a(a, ic, mc, pc, kc, ap);
+        for (std::int64_t jr = 0; jr < nc; jr += nr) {
+          const float* bs = bp + (jr / nr) * sliver_stride;
+          for (std::int64_t ir = 0; ir < mc; ir += mr)
+            run_tile(kc, ap + ir * kc, bs, c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
+                     std::min(nr, nc - jr), pc > 0);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace packed
 
 // C[0:m, 0:n] (row-major, leading dimension ldc) = A[0:m, 0:k] · B[0:k, 0:n]; k == 0 gives zeros.
@@ -163,28 +211,23 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const pa
     return;
   }
   Buffers& buf = thread_buffers();
-  const std::int64_t nc_max = std::min(nc_block, (n + nr - 1) / nr * nr);
-  const std::int64_t mc_max = std::min(mc_block, (m + mr - 1) / mr * mr);
-  const std::int64_t kc_max = std::min(kc_block, k);
-  float* bp = Buffers::grow(buf.b, buf.b_size, kc_max * nc_max);
-  float* ap = Buffers::grow(buf.a, buf.a_size, kc_max * mc_max);
-  for (std::int64_t jc = 0; jc < n; jc += nc_block) {
-    const std::int64_t nc = std::min(nc_block, n - jc);
-    for (std::int64_t pc = 0; pc < k; pc += kc_block) {
-      const std::int64_t kc = std::min(kc_block, k - pc);
-      pack_b(b, pc, kc, jc, nc, bp);
-      for (std::int64_t ic = 0; ic < m; ic += mc_block) {
-        const std::int64_t mc = std::min(mc_block, m - ic);
-        pack_a(a, ic, mc, pc, kc, ap);
-        for (std::int64_t jr = 0; jr < nc; jr += nr) {
-          const float* bs = bp + jr * kc;
-          for (std::int64_t ir = 0; ir < mc; ir += mr)
-            run_tile(kc, ap + ir * kc, bs, c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
-                     std::min(nr, nc - jr), pc > 0);
-        }
-      }
-    }
-  }
+  float* bp = Buffers::grow(buf.b, buf.b_size, std::min(kc_block, k) * std::min(nc_block, (n + nr - 1) / nr * nr));
+  blocked_product(m, n, k, a, [&](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
+    pack_b(b, pc, kc, jc, nc, bp);
+    return std::pair<const float*, std::int64_t>{bp, kc * nr};
+  }, c, ldc);
+}
+
+// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it.
+inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMatrix& a,
+                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc) {
+  using namespace packed;
+  BIQA_CHECK(j0 % nr == 0 && j0 + n <= (b.n + nr - 1) / nr * nr, ErrorCode::internal,
+             "packed_gemm: columns [", j0, ", ", j0 + n, ") of a packed B with ", b.n);
+  const std::int64_t k = b.k;
+  blocked_product(m, n, k, a, [&](std::int64_t pc, std::int64_t, std::int64_t jc, std::int64_t) {
+    return std::pair<const float*, std::int64_t>{b.data + ((j0 + jc) / nr) * k * nr + pc * nr, k * nr};
+  }, c, ldc);
 }
 
 }  // namespace biqa::ops::detail
