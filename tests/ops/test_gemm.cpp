@@ -65,3 +65,37 @@ TEST_CASE("gemm: mismatched shapes raise biqa::Error", "[ops][gemm]") {
   REQUIRE_THROWS_AS(ops::linear(Tensor<float>::zeros({2, 8}), Tensor<float>::zeros({4, 8}), Tensor<float>::zeros({5}), ctx),
                     biqa::Error);
 }
+
+TEST_CASE("gemm: a packed Linear weight gives the plain product, unpacks exactly, and serves row ranges",
+          "[ops][gemm]") {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> dist;
+  auto random = [&](biqa::Shape s) {
+    Tensor<float> t(s);
+    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
+    return t;
+  };
+  const std::int64_t nr = biqa::ops::detail::packed::nr;
+  for (const std::int64_t out_features : {std::int64_t(5), 3 * nr, 3 * nr + 7}) {
+    const Tensor<float> w = random({out_features, 37}), bias = random({out_features}), x = random({2, 11, 37});
+    const biqa::ops::PackedLinearWeight packed(w);
+    const Tensor<float> back = packed.unpack();
+    REQUIRE(back.shape() == w.shape());
+    for (std::int64_t i = 0; i < w.numel(); ++i) REQUIRE(back.data()[i] == w.data()[i]);
+    for (int threads : {1, 3}) {
+      Context ctx(threads);
+      const Tensor<float> expected = ops::linear(x, w, bias, ctx);
+      biqa::test::check_parity("gemm/packed_linear", ops::linear(x, packed, bias, ctx), expected, 1e-6);
+      // Rows [first, first + count) of the weight: on a sliver boundary and off it.
+      for (const std::int64_t first : {std::int64_t(0), nr, std::int64_t(1)}) {
+        const std::int64_t count = std::min<std::int64_t>(nr, out_features - first);
+        if (count <= 0) continue;
+        const Tensor<float> part = ops::linear(x, packed, bias.slice(0, first, first + count), ctx, first, count);
+        biqa::test::check_parity("gemm/packed_linear_rows", part, expected.slice(2, first, first + count).contiguous(), 1e-6);
+      }
+    }
+  }
+  Context ctx(1);
+  CHECK_THROWS_AS(ops::linear(Tensor<float>({2, 36}), biqa::ops::PackedLinearWeight(Tensor<float>({4, 37})),
+                              Tensor<float>(), ctx), biqa::Error);
+}

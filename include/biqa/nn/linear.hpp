@@ -1,5 +1,6 @@
 #pragma once
 // nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
+// The weight is kept packed for the GEMM kernel (ops::PackedLinearWeight), packed once at load.
 
 #include <cstdint>
 
@@ -30,7 +31,7 @@ class Linear {
 
   // Takes "weight" [out, in] and, when configured with a bias, "bias" [out].
   void load(const io::WeightStore::Scope& scope) {
-    weight_ = scope.take("weight", {config_.out_features, config_.in_features});
+    weight_ = ops::PackedLinearWeight(scope.take("weight", {config_.out_features, config_.in_features}));
     bias_ = config_.bias ? scope.take("bias", {config_.out_features}) : Tensor<float>();
   }
 
@@ -41,12 +42,13 @@ class Linear {
   }
 
   const Config& config() const { return config_; }
-  const Tensor<float>& weight() const { return weight_; }
+  Tensor<float> weight() const { return weight_.unpack(); }  // [out, in], a copy
   const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
 
  private:
   Config config_;
-  Tensor<float> weight_, bias_;
+  ops::PackedLinearWeight weight_;
+  Tensor<float> bias_;
 };
 
 }  // namespace biqa::nn

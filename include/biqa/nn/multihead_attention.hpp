@@ -55,9 +55,7 @@ class MultiheadAttention {
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t e = config_.embed_dim;
     if (packed()) {
-      const Tensor<float> w = scope.take("in_proj_weight", {3 * e, e});
-      wq_ = w.slice(0, 0, e), wk_ = w.slice(0, e, 2 * e), wv_ = w.slice(0, 2 * e, 3 * e);
-      packed_weight_ = w;
+      packed_weight_ = ops::PackedLinearWeight(scope.take("in_proj_weight", {3 * e, e}));
     } else {
       wq_ = scope.take("q_proj_weight", {e, e});
       wk_ = scope.take("k_proj_weight", {e, config_.kdim});
@@ -68,7 +66,7 @@ class MultiheadAttention {
       bq_ = packed_bias_.slice(0, 0, e), bk_ = packed_bias_.slice(0, e, 2 * e),
       bv_ = packed_bias_.slice(0, 2 * e, 3 * e);
     }
-    out_weight_ = scope.take("out_proj.weight", {e, e});
+    out_weight_ = ops::PackedLinearWeight(scope.take("out_proj.weight", {e, e}));
     if (config_.bias) out_bias_ = scope.take("out_proj.bias", {e});
   }
 
@@ -106,6 +104,10 @@ class MultiheadAttention {
     if (self) {  // one GEMM for the three projections
       const Tensor<float> qkv = ops::linear(q_in, packed_weight_, packed_bias_, ctx);
       q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
+    } else if (packed()) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
+      q = ops::linear(q_in, packed_weight_, bq_, ctx, 0, e);
+      k = ops::linear(k_in, packed_weight_, bk_, ctx, e, e);
+      v = ops::linear(v_in, packed_weight_, bv_, ctx, 2 * e, e);
     } else {
       q = ops::linear(q_in, wq_, bq_, ctx);
       k = ops::linear(k_in, wk_, bk_, ctx);
@@ -175,9 +177,11 @@ class MultiheadAttention {
   }
 
   Config config_;
-  Tensor<float> packed_weight_, packed_bias_;
-  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;
-  Tensor<float> out_weight_, out_bias_;
+  ops::PackedLinearWeight packed_weight_;  // in_proj_weight, packed for the GEMM kernel
+  Tensor<float> packed_bias_;
+  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;  // the separate projections (kdim or vdim != E)
+  ops::PackedLinearWeight out_weight_;
+  Tensor<float> out_bias_;
 };
 
 }  // namespace biqa::nn
