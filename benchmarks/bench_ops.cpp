@@ -45,6 +45,16 @@ void BM_Linear(benchmark::State& state) {
   set_flops(state, 2.0 * double(m) * double(n) * double(k));
 }
 
+// The same product with the weight packed once beforehand, as nn::Linear holds it.
+void BM_LinearPacked(benchmark::State& state) {
+  const std::int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  biqa::Context ctx = context_for(state, 3);
+  const Tensor<float> x = random_tensor({m, k}, 1), b = random_tensor({n}, 3);
+  const biqa::ops::PackedLinearWeight w(random_tensor({n, k}, 2));
+  for (auto _ : state) benchmark::DoNotOptimize(biqa::ops::linear(x, w, b, ctx).data());
+  set_flops(state, 2.0 * double(m) * double(n) * double(k));
+}
+
 void linear_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "threads"});
   const std::int64_t shapes[][3] = {
@@ -60,6 +70,7 @@ void linear_shapes(benchmark::internal::Benchmark* b) {
     for (int t : {1, 2}) b->Args({s[0], s[1], s[2], t});
 }
 BENCHMARK(BM_Linear)->Apply(linear_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LinearPacked)->Apply(linear_shapes)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ResNet-50 convolutions at batch 1 (224 input): args Cin, Cout, H (= W), kernel, stride, threads.
 void BM_Conv2d(benchmark::State& state) {
