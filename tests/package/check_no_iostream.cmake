@@ -2,7 +2,8 @@
 # i.e. if one of them includes <iostream>. OBJECTS: the objects of biqa_core_headers_no_rtti.
 set(found FALSE)
 foreach(obj IN LISTS OBJECTS)
-  if(obj MATCHES "core_headers_no_rtti")
+  get_filename_component(name "${obj}" NAME)
+  if(name MATCHES "^core_headers_no_rtti")
     set(found TRUE)
     execute_process(COMMAND ${NM} -C ${obj} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
     if(rc)

@@ -3,6 +3,7 @@
 #                     runs the installed tool
 #   find_package      builds consumer/ with find_package(biqa) from PREFIX, runs it
 #   pkg_config        builds consumer/main.cpp with `pkg-config --cflags --libs biqa` from PREFIX
+#                     (and -fno-rtti)
 #   add_subdirectory  builds consumer/ with add_subdirectory(BIQA_SOURCE)
 # Each consumer writes a PNG, the biqa tool (TOOL, when built) scores it with BRISQUE, and the
 # consumer must get the same score through the library.
@@ -96,10 +97,16 @@ elseif(MODE STREQUAL "pkg_config")
   if(NOT flags MATCHES "-I${PREFIX}/")
     message(FATAL_ERROR "biqa.pc does not point into ${PREFIX}: ${flags}")
   endif()
-  separate_arguments(flags UNIX_COMMAND "${flags}")
-  # The libraries come after the source, as a plain `c++ main.cpp $(pkg-config ...)` would.
-  run(WHAT "compiling the consumer with pkg-config's flags"
-      COMMAND ${LAUNCHER} ${CXX} ${consumer_dir}/main.cpp -o ${WORK}/consumer ${flags})
+  # Compiled and linked in two steps, as a Makefile would (and so that ccache can cache the compile),
+  # with -fno-rtti: a consumer without RTTI scores with BRISQUE (docs/packaging.md, "Build flags").
+  run(WHAT "pkg-config --cflags biqa" COMMAND ${PKG_CONFIG} --cflags biqa)
+  separate_arguments(cflags UNIX_COMMAND "${out}")
+  run(WHAT "pkg-config --libs biqa" COMMAND ${PKG_CONFIG} --libs biqa)
+  separate_arguments(libs UNIX_COMMAND "${out}")
+  run(WHAT "compiling the consumer with pkg-config's --cflags"
+      COMMAND ${LAUNCHER} ${CXX} -fno-rtti ${cflags} -c ${consumer_dir}/main.cpp -o ${WORK}/main.o)
+  run(WHAT "linking the consumer with pkg-config's --libs"
+      COMMAND ${CXX} ${WORK}/main.o -o ${WORK}/consumer ${libs})
   check_consumer(${WORK}/consumer)
 
 elseif(MODE STREQUAL "add_subdirectory")
