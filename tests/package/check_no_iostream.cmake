@@ -1,0 +1,21 @@
+# Fails if the object of the core headers (core_headers_no_rtti.cpp) refers to std::ios_base::Init,
+# i.e. if one of them includes <iostream>. OBJECTS: the objects of biqa_core_headers_no_rtti.
+set(found FALSE)
+foreach(obj IN LISTS OBJECTS)
+  get_filename_component(name "${obj}" NAME)
+  if(name MATCHES "^core_headers_no_rtti")
+    set(found TRUE)
+    execute_process(COMMAND ${NM} -C ${obj} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+    if(rc)
+      message(FATAL_ERROR "${NM} ${obj} failed")
+    endif()
+    if(symbols MATCHES "ios_base::Init")
+      message(FATAL_ERROR "a header under include/biqa/{core,io,ops,nn} includes <iostream> "
+                          "(${obj} refers to std::ios_base::Init); use <ostream>, <istream> or <cstdio>")
+    endif()
+  endif()
+endforeach()
+if(NOT found)
+  message(FATAL_ERROR "no core_headers_no_rtti object among: ${OBJECTS}")
+endif()
+message(STATUS "core headers: no <iostream>")
