@@ -1,0 +1,61 @@
+// Load time and memory of one backbone (issue targets: safetensors load of DeiT-III-S ≤ 50 ms,
+// peak resident memory ≤ weights + 150 MB). One model per process, so that the peak belongs to it:
+//   bench_memory MODEL [THREADS]   (MODEL: resnet50, deit3_small, vit_base_patch8, swin_tiny,
+//                                   clip_b32, clip_b32_text; weights as for bench_models)
+// Prints one JSON object: weight file size, load time (open + build + load + finish), resident
+// memory after loading and the peak over loading plus one batch-1 forward at 224×224.
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "biqa/core/context.hpp"
+#include "model_zoo.hpp"
+
+namespace {
+double resident_mb() {  // current resident set, from /proc/self/statm (pages)
+  std::ifstream statm("/proc/self/statm");
+  long total = 0, resident = 0;
+  statm >> total >> resident;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+double peak_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench_memory MODEL [THREADS]\n");
+    return 1;
+  }
+  const std::string name = argv[1];
+  const std::string path = bench::weight_path(name);
+  if (!std::filesystem::exists(path)) {
+    std::fprintf(stderr, "bench_memory: no %s (run benchmarks/compare, or set BIQA_BENCH_WEIGHTS)\n", path.c_str());
+    return 2;
+  }
+  const double before = resident_mb();
+  const auto t0 = std::chrono::steady_clock::now();
+  bench::Loaded model = bench::load(name);
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double after_load = resident_mb();
+  biqa::Context ctx(argc > 2 ? std::atoi(argv[2]) : 1);
+  model.forward(bench::random_images(1, 224), ctx);
+  std::printf("{\"model\": \"%s\", \"weights_mb\": %.1f, \"load_ms\": %.1f, \"rss_before_mb\": %.1f, "
+              "\"rss_after_load_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
+              name.c_str(), double(std::filesystem::file_size(path)) / (1024.0 * 1024.0), load_ms, before,
+              after_load, peak_mb());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_memory: %s\n", e.what());
+  return 2;
+}

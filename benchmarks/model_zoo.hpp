@@ -1,0 +1,87 @@
+#pragma once
+// The benchmarked backbones, loaded from weight files in $BIQA_BENCH_WEIGHTS (default
+// ./bench-weights): shared by bench_models (speed) and bench_memory (load time, peak memory).
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "biqa/core/context.hpp"
+#include "biqa/core/tensor.hpp"
+#include "biqa/io/weights.hpp"
+#include "biqa/nn/clip.hpp"
+#include "biqa/nn/resnet.hpp"
+#include "biqa/nn/swin_transformer.hpp"
+#include "biqa/nn/vision_transformer.hpp"
+
+namespace bench {
+
+using biqa::Tensor;
+
+inline std::string weight_path(std::string name) {
+  if (name == "clip_b32_text") name = "clip_b32";
+  const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
+  return (std::filesystem::path(dir ? dir : "bench-weights") / (name + ".safetensors")).string();
+}
+
+inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) {
+  Tensor<float> t({batch, 3, size, size});
+  std::mt19937 rng(7);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = n(rng);
+  return t;
+}
+
+// A loaded network as a forward function; the weight store stays alive (zero-copy tensors).
+struct Loaded {
+  std::shared_ptr<biqa::io::WeightStore> store;
+  std::function<Tensor<float>(const Tensor<float>&, biqa::Context&)> forward;
+};
+
+inline Loaded load(const std::string& name) {
+  Loaded l;
+  l.store = std::make_shared<biqa::io::WeightStore>(biqa::io::load_weights(weight_path(name)));
+  const auto root = l.store->root();
+  if (name == "resnet50") {
+    auto net = std::make_shared<biqa::nn::ResNet>(biqa::nn::ResNet::detect(biqa::nn::ResNet::Config::for_depth(50), root));
+    net->load(root);
+    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
+  } else if (name == "swin_tiny") {
+    auto net = std::make_shared<biqa::nn::SwinTransformer>(
+        biqa::nn::SwinTransformer::Config::from_weights(root, biqa::nn::SwinTransformer::Config(), true));
+    net->load(root);
+    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
+      auto out = net->forward(x, ctx);
+      return out.logits.defined() ? out.logits : out.stages.back();
+    };
+  } else if (name == "clip_b32" || name == "clip_b32_text") {
+    auto net = std::make_shared<biqa::nn::Clip>(biqa::nn::Clip::Config::from_weights(root, biqa::nn::Clip::Config::vit_b_32()));
+    net->load(root);
+    if (name == "clip_b32") {
+      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->encode_image(x, ctx); };
+    } else {
+      // The batch's token ids: start, 40 ordinary tokens, end, then padding (as a typical prompt).
+      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
+        Tensor<std::int64_t> ids = Tensor<std::int64_t>::zeros({x.size(0), 77});
+        for (std::int64_t b = 0; b < x.size(0); ++b) {
+          ids.data()[b * 77] = 49406;
+          for (int t = 1; t <= 40; ++t) ids.data()[b * 77 + t] = 320 + t * 7 + b;
+          ids.data()[b * 77 + 41] = 49407;
+        }
+        return net->encode_text(ids, ctx);
+      };
+    }
+  } else {  // timm VisionTransformer variants
+    auto net = std::make_shared<biqa::nn::VisionTransformer>(biqa::nn::VisionTransformer::Config::from_weights(root));
+    net->load(root);
+    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
+  }
+  l.store->finish();
+  return l;
+}
+
+}  // namespace bench
