@@ -70,9 +70,11 @@ struct BlurMeter {
 
   Eigen::RowVectorXd features(const biqa::Tensor<float>& image, biqa::Context& ctx) const {
     const auto x = biqa::transforms::normalize(biqa::transforms::to_tensor(image), biqa::transforms::imagenet_mean_std());
-    const biqa::Tensor<float> f = backbone.forward(x, ctx).contiguous();  // [1, 512]: no fc, pooled
+    const biqa::Tensor<float> f = backbone.forward(x, ctx).contiguous();  // [1, 512]: pooled, no fc
     return Eigen::Map<const Eigen::RowVectorXf>(f.data(), f.numel()).cast<double>();
   }
+  // The predicted blur level of an H×W×3 image in [0, 1].
+  double score(const biqa::Tensor<float>& image, biqa::Context& ctx) const { return features(image, ctx).dot(head.weight) + head.bias; }
 };
 }  // namespace
 
@@ -95,14 +97,14 @@ int main(int argc, char** argv) {
                " is smaller than ", 3 * kCrop, "x", 2 * kCrop);
     biqa::io::WeightStore store = weights ? biqa::io::open_weights(*weights) : random_resnet18();
     auto config = biqa::nn::ResNet::detect(biqa::nn::ResNet::Config::for_depth(18), store.root());
-    config.num_classes = 0;  // drop the ImageNet classifier: we want the pooled 512 features
+    config.num_classes = 0;  // drop the ImageNet classifier: we want the pooled features (512)
     BlurMeter model{biqa::nn::ResNet(config), {}};
     model.backbone.load(store.root());
     store.ignore_prefix("fc.");
     store.finish();
 
     // Six crops on a 2×3 grid; the first four train, the last two are held out.
-    biqa::probe::MatrixXd x_train(0, 512), x_test(0, 512);
+    biqa::probe::MatrixXd x_train(0, config.num_features()), x_test(0, config.num_features());
     std::vector<double> y_train, y_test;
     for (int c = 0; c < 6; ++c) {
       const std::int64_t top = (c / 3) * (photo.size(0) - kCrop), left = (c % 3) * (photo.size(1) - kCrop) / 2;
@@ -128,6 +130,10 @@ int main(int argc, char** argv) {
     report("held-out", model.head.predict(x_test), y_test);
     const Eigen::VectorXd p = model.head.predict(x_test);
     for (Eigen::Index i = 0; i < p.size(); ++i) std::cout << "held-out level " << y_test[i] << " predicted " << p(i) << "\n";
+    // The model in use, on an image it never saw: the photo's own centre, not blurred at all.
+    const std::int64_t top = (photo.size(0) - kCrop) / 2, left = (photo.size(1) - kCrop) / 2;
+    std::cout << "unblurred centre crop scores "
+              << model.score(photo.slice(0, top, top + kCrop).slice(1, left, left + kCrop).contiguous(), ctx) << "\n";
     if (save) {
       auto blob = [](const std::string& name, const biqa::probe::MatrixXd& m) {
         biqa::Tensor<float> t({m.rows(), m.cols()});
