@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     const auto [lo, hi] = std::minmax_element(diff.data(), diff.data() + diff.numel());
     std::cout << "difference min " << *lo << " max " << *hi << "\n";
     std::cout << "negative entries " << std::count_if(diff.data(), diff.data() + diff.numel(), [](float v) { return v < 0; })
-              << " of " << diff.numel() << "   (tokens the semantic map favours more than the prior's)\n";
+              << " of " << diff.numel() << "   (where α·A2 outweighs A1)\n";
     // What the layer itself returns: row 0 of the combined map, and (A1 − α·A2) V.
     double cls_gap = 0, out_sum = 0;
     for (std::int64_t j = 0; j < kTokens; ++j) cls_gap = std::max(cls_gap, double(std::fabs(res.cls_weights.data()[j] - diff(0, j))));

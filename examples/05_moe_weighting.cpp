@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   try {
     biqa::Context ctx;
     biqa::PythonRandom rng(5);
-    // The gate's parameters under torchvision-style keys: Linear "0", PReLU slope "1", Linear "2", …
+    // The gate's parameters under nn.Sequential's keys, as the authors' `fc`: Linear "0", PReLU slope "1", Linear "2", …
     // Linears as PyTorch initialises them (uniform ±1/√fan_in); every PReLU slope at its 0.25.
     std::vector<biqa::io::TensorBlob> blobs;
     std::int64_t in = 3 * kDim, k = 0;

@@ -60,7 +60,8 @@ biqa::io::WeightStore random_resnet18() {
     in = planes;
   }
   const auto bytes = biqa::io::encode_safetensors(blobs);
-  return biqa::io::WeightStore(biqa::io::read_safetensors(biqa::io::MappedFile::from_bytes(bytes.data(), bytes.size(), "random resnet18")));
+  auto file = biqa::io::MappedFile::from_bytes(bytes.data(), bytes.size(), "random resnet18");
+  return biqa::io::WeightStore(biqa::io::read_safetensors(file));
 }
 
 // The new model: features from the frozen backbone, a score from the fitted head.
@@ -137,10 +138,13 @@ int main(int argc, char** argv) {
     if (save) {
       auto blob = [](const std::string& name, const biqa::probe::MatrixXd& m) {
         biqa::Tensor<float> t({m.rows(), m.cols()});
-        Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(t.data(), m.rows(), m.cols()) = m.cast<float>();
+        using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+        Eigen::Map<RowMajorF>(t.data(), m.rows(), m.cols()) = m.cast<float>();
         return biqa::io::make_blob(name, t);
       };
-      auto levels = [](const std::vector<double>& y) { return Eigen::Map<const Eigen::VectorXd>(y.data(), Eigen::Index(y.size())).transpose(); };
+      auto levels = [](const std::vector<double>& y) {
+        return Eigen::Map<const Eigen::VectorXd>(y.data(), Eigen::Index(y.size())).transpose();
+      };
       biqa::io::write_safetensors(*save, {blob("train.x", x_train), blob("train.y", levels(y_train)), blob("test.x", x_test),
                                           blob("test.y", levels(y_test))});
       std::cout << "saved features to " << *save << "\n";
