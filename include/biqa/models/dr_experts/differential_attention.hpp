@@ -64,9 +64,16 @@ class DifferentialAttention {
     Tensor<float> cls_weights;  // [B, L]: row 0 of the combined attention matrix
   };
 
-  // d [B, E], f [B, L, E], s [B, L, E]; `cls_only`: only row 0 (the class token).
+  // The two softmax maps before they are combined (for looking at them; forward() keeps neither).
+  struct Maps {
+    Tensor<float> a1;  // [B, L]: A1's row (every row of A1 is this one)
+    Tensor<float> a2;  // [B, rows, L]: the rows of A2 that forward() computed
+  };
+
+  // d [B, E], f [B, L, E], s [B, L, E]; `cls_only`: only row 0 (the class token). `maps`, when
+  // given, receives A1 and A2.
   Result forward(const Tensor<float>& d_in, const Tensor<float>& f_in, const Tensor<float>& s_in, Sign sign,
-                 bool cls_only, Context& ctx) const {
+                 bool cls_only, Context& ctx, Maps* maps = nullptr) const {
     using Mat = RowMajorMatrix<float>;
     using Map = Eigen::Map<const Mat>;
     const std::int64_t b = f_in.size(0), l = f_in.size(1), e = dim_;
@@ -86,6 +93,7 @@ class DifferentialAttention {
     Result res;
     res.out = Tensor<float>({b, rows, e});
     res.cls_weights = Tensor<float>({b, l});
+    if (maps) maps->a1 = Tensor<float>({b, l}), maps->a2 = Tensor<float>({b, rows, l});
     const Map wp(v_prior_.data(), e, e);
     const Eigen::Map<const Eigen::RowVectorXf> bv(w_v_.bias().contiguous().data(), e);
     for (std::int64_t i = 0; i < b; ++i) {
@@ -98,6 +106,10 @@ class DifferentialAttention {
       softmax_row(a1.data(), l);
       Mat a2 = Map(q2.data() + i * rows * e, rows, e) * Map(k2.data() + i * l * e, l, e).transpose() * scale;
       for (std::int64_t r = 0; r < rows; ++r) softmax_row(a2.data() + r * l, l);
+      if (maps) {
+        Eigen::Map<Eigen::RowVectorXf>(maps->a1.data() + i * l, l) = a1;
+        Eigen::Map<Mat>(maps->a2.data() + i * rows * l, rows, l) = a2;
+      }
       Mat c(rows, l);
       if (sign == Sign::current) c = (-alpha_ * a2).rowwise() + a1;
       else c = a2.rowwise() - alpha_ * a1;
