@@ -2,8 +2,9 @@
 // peak resident memory ≤ weights + 150 MB). One model per process, so that the peak belongs to it:
 //   bench_memory MODEL [THREADS]   (MODEL: resnet50, deit3_small, vit_base_patch8, swin_tiny,
 //                                   clip_b32, clip_b32_text; weights as for bench_models)
-// Prints one JSON object: weight file size, load time (open + build + load + finish), resident
-// memory after loading and the peak over loading plus one batch-1 forward at 224×224.
+// BIQA_BENCH_PACK_WEIGHTS=1 runs with Context::pack_weights. Prints one JSON object: weight file
+// size, load time (open + build + load + finish), resident memory after loading and the peak over
+// loading plus one batch-1 forward at 224×224.
 
 #include <sys/resource.h>
 
@@ -49,11 +50,12 @@ int main(int argc, char** argv) try {
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double after_load = resident_mb();
   biqa::Context ctx(argc > 2 ? std::atoi(argv[2]) : 1);
+  ctx.pack_weights = bench::pack_weights_requested();
   model.forward(bench::random_images(1, 224), ctx);
   std::printf("{\"model\": \"%s\", \"weights_mb\": %.1f, \"load_ms\": %.1f, \"rss_before_mb\": %.1f, "
-              "\"rss_after_load_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
+              "\"rss_after_load_mb\": %.1f, \"peak_rss_mb\": %.1f, \"pack_weights\": %s}\n",
               name.c_str(), double(std::filesystem::file_size(path)) / (1024.0 * 1024.0), load_ms, before,
-              after_load, peak_mb());
+              after_load, peak_mb(), ctx.pack_weights ? "true" : "false");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_memory: %s\n", e.what());

@@ -28,6 +28,12 @@ inline std::string weight_path(std::string name) {
   return (std::filesystem::path(dir ? dir : "bench-weights") / (name + ".safetensors")).string();
 }
 
+// BIQA_BENCH_PACK_WEIGHTS=1: run with Context::pack_weights.
+inline bool pack_weights_requested() {
+  const char* v = std::getenv("BIQA_BENCH_PACK_WEIGHTS");
+  return v && std::string(v) == "1";
+}
+
 inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) {
   Tensor<float> t({batch, 3, size, size});
   std::mt19937 rng(7);

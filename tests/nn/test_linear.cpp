@@ -22,6 +22,11 @@ TEST_CASE("nn::Linear loads torch.nn.Linear's state_dict and matches it", "[nn][
     f.store().finish();  // exactly the module's keys
     Context ctx(2);
     biqa::test::check_parity(std::string("nn/") + name, layer.forward(x, ctx), ref);
+    ctx.pack_weights = true;  // the packed copy, made on this first use and reused after
+    biqa::test::check_parity(std::string("nn/") + name + "/packed", layer.forward(x, ctx), ref);
+    biqa::test::check_parity(std::string("nn/") + name + "/packed again", layer.forward(x, ctx), ref);
+    const nn::Linear copy = layer;  // copies share the packed weight
+    biqa::test::check_parity(std::string("nn/") + name + "/copy", copy.forward(x, ctx), ref);
   }
 }
 

@@ -47,9 +47,13 @@ TEST_CASE("nn::MultiheadAttention matches torch.nn.MultiheadAttention", "[nn][mh
     const Tensor<float> ref = f.io("output");
     f.store().finish();
     for (int threads : {1, 3}) {
-      Context ctx(threads);
-      biqa::test::check_parity(std::string("nn/") + name + "/threads=" + std::to_string(threads),
-                               mha.forward(q, k, v, ctx, masks), ref);
+      for (bool pack : {false, true}) {  // Context::pack_weights: the packed copy of the projections
+        Context ctx(threads);
+        ctx.pack_weights = pack;
+        biqa::test::check_parity(std::string("nn/") + name + "/threads=" + std::to_string(threads) +
+                                     (pack ? "/packed" : ""),
+                                 mha.forward(q, k, v, ctx, masks), ref);
+      }
     }
   }
 }

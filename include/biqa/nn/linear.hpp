@@ -1,8 +1,9 @@
 #pragma once
 // nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
-// The weight is kept packed for the GEMM kernel (ops::PackedLinearWeight), packed once at load.
+// With Context::pack_weights the weight is also kept packed for the GEMM kernel, made on first use.
 
 #include <cstdint>
+#include <memory>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -31,24 +32,26 @@ class Linear {
 
   // Takes "weight" [out, in] and, when configured with a bias, "bias" [out].
   void load(const io::WeightStore::Scope& scope) {
-    weight_ = ops::PackedLinearWeight(scope.take("weight", {config_.out_features, config_.in_features}));
+    weight_ = scope.take("weight", {config_.out_features, config_.in_features});
+    packed_ = std::make_shared<ops::PackedOnce>();
     bias_ = config_.bias ? scope.take("bias", {config_.out_features}) : Tensor<float>();
   }
 
   // x [..., in] → [..., out].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
+    if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_), bias_, ctx);
     return ops::linear(x, weight_, bias_, ctx);
   }
 
   const Config& config() const { return config_; }
-  Tensor<float> weight() const { return weight_.unpack(); }  // [out, in], a copy
+  const Tensor<float>& weight() const { return weight_; }
   const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
 
  private:
   Config config_;
-  ops::PackedLinearWeight weight_;
-  Tensor<float> bias_;
+  Tensor<float> weight_, bias_;
+  std::shared_ptr<ops::PackedOnce> packed_ = std::make_shared<ops::PackedOnce>();
 };
 
 }  // namespace biqa::nn

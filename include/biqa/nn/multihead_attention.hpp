@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -55,7 +56,9 @@ class MultiheadAttention {
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t e = config_.embed_dim;
     if (packed()) {
-      packed_weight_ = ops::PackedLinearWeight(scope.take("in_proj_weight", {3 * e, e}));
+      packed_weight_ = scope.take("in_proj_weight", {3 * e, e});
+      wq_ = packed_weight_.slice(0, 0, e), wk_ = packed_weight_.slice(0, e, 2 * e),
+      wv_ = packed_weight_.slice(0, 2 * e, 3 * e);
     } else {
       wq_ = scope.take("q_proj_weight", {e, e});
       wk_ = scope.take("k_proj_weight", {e, config_.kdim});
@@ -66,7 +69,9 @@ class MultiheadAttention {
       bq_ = packed_bias_.slice(0, 0, e), bk_ = packed_bias_.slice(0, e, 2 * e),
       bv_ = packed_bias_.slice(0, 2 * e, 3 * e);
     }
-    out_weight_ = ops::PackedLinearWeight(scope.take("out_proj.weight", {e, e}));
+    out_weight_ = scope.take("out_proj.weight", {e, e});
+    in_packed_ = std::make_shared<ops::PackedOnce>();
+    out_packed_ = std::make_shared<ops::PackedOnce>();
     if (config_.bias) out_bias_ = scope.take("out_proj.bias", {e});
   }
 
@@ -102,12 +107,15 @@ class MultiheadAttention {
     const bool self = query.data() == key.data() && key.data() == value.data() &&
                       query.shape() == key.shape() && key.shape() == value.shape() && packed();
     if (self) {  // one GEMM for the three projections
-      const Tensor<float> qkv = ops::linear(q_in, packed_weight_, packed_bias_, ctx);
+      const Tensor<float> qkv = ctx.pack_weights
+                                    ? ops::linear(q_in, in_packed_->get(packed_weight_), packed_bias_, ctx)
+                                    : ops::linear(q_in, packed_weight_, packed_bias_, ctx);
       q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
-    } else if (packed()) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
-      q = ops::linear(q_in, packed_weight_, bq_, ctx, 0, e);
-      k = ops::linear(k_in, packed_weight_, bk_, ctx, e, e);
-      v = ops::linear(v_in, packed_weight_, bv_, ctx, 2 * e, e);
+    } else if (packed() && ctx.pack_weights) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
+      const ops::PackedLinearWeight& w = in_packed_->get(packed_weight_);
+      q = ops::linear(q_in, w, bq_, ctx, 0, e);
+      k = ops::linear(k_in, w, bk_, ctx, e, e);
+      v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
     } else {
       q = ops::linear(q_in, wq_, bq_, ctx);
       k = ops::linear(k_in, wk_, bk_, ctx);
@@ -120,8 +128,9 @@ class MultiheadAttention {
     opt.causal = masks.is_causal;
     opt.mask = combined_mask(masks, n, l, s, batched);
     const Tensor<float> o = ops::scaled_dot_product_attention(qh, kh, vh, ctx, opt);  // [N, H, L, D]
-    Tensor<float> y = ops::linear(o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e}), out_weight_,
-                                  out_bias_, ctx);
+    const Tensor<float> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
+    Tensor<float> y = ctx.pack_weights ? ops::linear(heads_joined, out_packed_->get(out_weight_), out_bias_, ctx)
+                                       : ops::linear(heads_joined, out_weight_, out_bias_, ctx);
     if (!batched) return y.reshape({l, e});
     return config_.batch_first ? y : y.transpose(0, 1).contiguous();
   }
@@ -177,11 +186,12 @@ class MultiheadAttention {
   }
 
   Config config_;
-  ops::PackedLinearWeight packed_weight_;  // in_proj_weight, packed for the GEMM kernel
-  Tensor<float> packed_bias_;
-  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;  // the separate projections (kdim or vdim != E)
-  ops::PackedLinearWeight out_weight_;
-  Tensor<float> out_bias_;
+  Tensor<float> packed_weight_, packed_bias_;  // in_proj_* (all three projections in one)
+  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;
+  Tensor<float> out_weight_, out_bias_;
+  // Context::pack_weights: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
+  std::shared_ptr<ops::PackedOnce> in_packed_ = std::make_shared<ops::PackedOnce>();
+  std::shared_ptr<ops::PackedOnce> out_packed_ = std::make_shared<ops::PackedOnce>();
 };
 
 }  // namespace biqa::nn

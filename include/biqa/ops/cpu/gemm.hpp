@@ -4,6 +4,7 @@
 // work is split into row or column blocks across ctx.resolved_threads() threads.
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "biqa/core/context.hpp"
@@ -198,7 +199,7 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const Tensor<float>& weig
 
 // A Linear weight [out, in] packed once for the GEMM kernel (as the B operand Wᵀ), so that every
 // call skips the repacking; products with 50–200 rows (a ViT's tokens) run 25–70% faster this way.
-// It replaces the plain weight rather than sitting beside it, so a model's memory does not grow.
+// It is a copy: layers make it only when asked (Context::pack_weights), see PackedOnce.
 class PackedLinearWeight {
  public:
   PackedLinearWeight() = default;
@@ -264,5 +265,18 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight&
   });
   return out;
 }
+
+// A layer's packed weight, made on first use and then shared; safe to call from several threads.
+class PackedOnce {
+ public:
+  const PackedLinearWeight& get(const Tensor<float>& weight) {
+    std::call_once(once_, [&] { packed_ = PackedLinearWeight(weight); });
+    return packed_;
+  }
+
+ private:
+  std::once_flag once_;
+  PackedLinearWeight packed_;
+};
 
 }  // namespace biqa::ops
