@@ -135,6 +135,14 @@ TEST_CASE("biqa explain / score --model exiqa", "[models][exiqa][cli]") {
     o.settings = {{"vocab", vocab}};
     const double s = load_model("exiqa", o)->score(io::read_image(dir.file("pic.png")));
     CHECK(j["values"].as_object()[0].second.as_number() == Approx(s).epsilon(1e-5));
+    // --pack-weights (a packed copy of the CLIP towers' linear weights) scores the same.
+    r = test::run_cli("score --format jsonl --pack-weights --model exiqa --weights " + q(tuned) + set_vocab + " " + pic);
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(json::parse(r.out.substr(0, r.out.find('\n')))["score"].as_number() == Approx(s).epsilon(1e-5));
+    Context packed_ctx(2);
+    packed_ctx.pack_weights = true;
+    CHECK(load_model("exiqa", o)->score(io::read_image(dir.file("pic.png")), packed_ctx) == Approx(s).epsilon(1e-5));
 
     // A linear head over the 125 attribute probabilities: weight 1 on the first, bias 0.5.
     probe::LinearHead head;

@@ -27,7 +27,8 @@ namespace fs = std::filesystem;
 const char* usage =
     "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--set KEY=VALUE]...\n"
     "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
-    "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--quiet]\n"
+    "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--pack-weights]\n"
+    "           [--quiet]\n"
     "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
@@ -46,6 +47,8 @@ const char* usage =
     "  --json             same as --format json\n"
     "  --jobs N           images scored in parallel (default 1; 0 = one per core)\n"
     "  --threads N        threads per image for the network models (default: the cores / jobs)\n"
+    "  --pack-weights     keep a copy of the networks' linear-layer weights in the matrix kernel's\n"
+    "                     layout: transformers score 10-40% faster, using that much more memory\n"
     "  --quiet            no progress bar and no per-image error lines\n"
     "Objects carry image, model, score and lower_is_better. Unreadable images are reported on\n"
     "stderr and skipped; the exit status is then 2.";
@@ -130,6 +133,7 @@ int run(biqa::cli::Args& args) {
   const bool quiet = args.flag("--quiet") || args.flag("-q");
   int jobs = args.int_option("--jobs", 1, "-j");
   int threads = args.int_option("--threads", 0);
+  const bool pack_weights = args.flag("--pack-weights");
   const auto settings = biqa::cli::model_settings(args, "score");
   const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
@@ -167,6 +171,7 @@ int run(biqa::cli::Args& args) {
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     biqa::Context ctx(threads);
+    ctx.pack_weights = pack_weights;
     for (std::size_t i; (i = next++) < inputs.size();) {
       try {
         if (depth) {  // dgiqa with a precomputed depth image
