@@ -118,8 +118,11 @@ inline void activate_inplace(Tensor<float>& x, Activation a, Context& ctx) {
     case Activation::gelu:
       return detail::map_chunks(d, n, ctx, [](A v) { v = 0.5f * v * (1.0f + (v * 0.70710678118654752f).erf()); });
     case Activation::gelu_tanh:
+      // 0.5·(1 + tanh(u)) written as 1 / (1 + e^(−2u)): it reaches exactly 0 and 1 in the tails on
+      // every target. Eigen 3.4's vectorised tanh stops at ±(1 − 2^-22) on AArch64 (its clamp
+      // assumes an unfused multiply-add, NEON's is fused), which gave gelu_tanh(−1e30) = −1.2e23.
       return detail::map_chunks(d, n, ctx, [](A v) {
-        v = 0.5f * v * (1.0f + (0.79788456080286536f * (v + 0.044715f * v.cube())).tanh());
+        v = v / (1.0f + (-1.5957691216057307f * (v + 0.044715f * v.cube())).exp());  // 2·sqrt(2/π)
       });
     case Activation::quick_gelu:
       return detail::map_chunks(d, n, ctx, [](A v) { v = v / (1.0f + (-1.702f * v).exp()); });
