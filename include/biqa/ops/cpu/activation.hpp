@@ -95,11 +95,19 @@ void map_chunks(float* data, std::int64_t n, const Context& ctx, F f) {
 // Σ exp(p[i] − shift), storing each term in p[i]; vectorised. Softmax callers pass shift = max, so
 // the sum is ≥ 1 and terms below e^-87 cannot change it: they are stored as exact zeros, which keeps
 // −inf (masked) logits at probability 0 (Eigen's exp returns 2.9e-39 there, not 0).
+// The sum runs in a fixed order (8 lanes, then the tail): Eigen's vectorised sum starts at the
+// first aligned element, so its rounding would depend on where the buffer happens to lie.
 inline float exp_shifted_sum(float* p, std::int64_t n, float shift) {
   Eigen::Map<Eigen::ArrayXf> a(p, static_cast<Eigen::Index>(n));
   a -= shift;
   a = (a < -87.0f).select(0.0f, a.exp());
-  return a.sum();
+  float lanes[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] += p[i + j];
+  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; ++i) sum += p[i];
+  return sum;
 }
 }  // namespace detail
 
