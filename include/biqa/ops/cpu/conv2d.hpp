@@ -147,9 +147,7 @@ inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weig
       }
       detail::packed_gemm(og, cols, {a.data, kdim, 1}, detail::packed::PackedB{col.data(), kdim, cols}, 0,
                           dst + c0, plane);
-      if (gb.per_row)
-        for (std::int64_t o = 0; o < og; ++o)
-          for (std::int64_t j = 0; j < cols; ++j) dst[o * plane + c0 + j] += gb.per_row[o];
+      detail::add_bias(dst, plane, 0, og, c0, c1, gb);
     }
   });
   return out;

@@ -205,14 +205,9 @@ inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, cons
 inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const packed::StridedMatrix& a,
                         const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
   using namespace packed;
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
-    return;
-  }
-  Buffers& buf = thread_buffers();
-  float* bp = Buffers::grow(buf.b, buf.b_size, std::min(kc_block, k) * std::min(nc_block, (n + nr - 1) / nr * nr));
   blocked_product(m, n, k, a, [&](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
+    Buffers& buf = thread_buffers();
+    float* bp = Buffers::grow(buf.b, buf.b_size, kc * ((nc + nr - 1) / nr * nr));
     pack_b(b, pc, kc, jc, nc, bp);
     return std::pair<const float*, std::int64_t>{bp, kc * nr};
   }, c, ldc);
