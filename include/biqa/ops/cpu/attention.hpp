@@ -97,12 +97,18 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
                                            : nullptr;
         const std::int64_t ms = mask.defined() ? mask.stride(3) : 0;
         float mx = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j < m; ++j) {
-          float l = row[j] * scale;
-          if (mrow) l += mrow[j * ms];
-          if (opt.causal && j > qi) l = -std::numeric_limits<float>::infinity();
-          row[j] = l;
-          mx = std::max(mx, l);
+        if (!mrow && !opt.causal) {  // the common case, vectorised (NaN logits give a NaN row either way)
+          Eigen::Map<Eigen::ArrayXf> l(row, static_cast<Eigen::Index>(m));
+          l *= scale;
+          if (m > 0) mx = l.maxCoeff();
+        } else {
+          for (std::int64_t j = 0; j < m; ++j) {
+            float l = row[j] * scale;
+            if (mrow) l += mrow[j * ms];
+            if (opt.causal && j > qi) l = -std::numeric_limits<float>::infinity();
+            row[j] = l;
+            mx = std::max(mx, l);
+          }
         }
         const float inv = 1.0f / detail::exp_shifted_sum(row, m, mx);  // fully blocked row: NaN, as in PyTorch
         for (std::int64_t j = 0; j < m; ++j) row[j] *= inv;
