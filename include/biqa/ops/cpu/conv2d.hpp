@@ -1,7 +1,8 @@
 #pragma once
-// 2-d convolution (NCHW, PyTorch's cross-correlation) with stride, zero padding, dilation and
-// groups: im2col (written in the GEMM kernel's packed layout) + GEMM in column blocks, 1×1
-// convolutions straight as a GEMM, depthwise ones as a direct loop. fold_batchnorm merges an eval-mode BatchNorm into the convolution before it.
+/// @file
+/// 2-d convolution (NCHW, PyTorch's cross-correlation) with stride, zero padding, dilation and
+/// groups: im2col (written in the GEMM kernel's packed layout) + GEMM in column blocks, 1×1
+/// convolutions straight as a GEMM, depthwise ones as a direct loop. fold_batchnorm merges an eval-mode BatchNorm into the convolution before it.
 
 #include <algorithm>
 #include <array>
@@ -19,21 +20,21 @@
 namespace biqa::ops {
 
 struct Conv2dOptions {
-  std::array<std::int64_t, 2> stride{1, 1};    // (h, w)
-  std::array<std::int64_t, 2> padding{0, 0};   // zeros on both sides
+  std::array<std::int64_t, 2> stride{1, 1};    ///< (h, w)
+  std::array<std::int64_t, 2> padding{0, 0};   ///< zeros on both sides
   std::array<std::int64_t, 2> dilation{1, 1};
   std::int64_t groups = 1;
 };
 
-// PyTorch's output extent: floor((in + 2·pad − dilation·(kernel − 1) − 1) / stride) + 1.
+/// PyTorch's output extent: floor((in + 2·pad − dilation·(kernel − 1) − 1) / stride) + 1.
 inline std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                      std::int64_t pad, std::int64_t dilation) {
   const std::int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
   return span < 0 ? 0 : span / stride + 1;
 }
 
-// x [N, C, H, W], weight [O, C / groups, KH, KW], bias [O] (optional: an undefined tensor)
-// → [N, O, OH, OW].
+/// x [N, C, H, W], weight [O, C / groups, KH, KW], bias [O] (optional: an undefined tensor)
+/// → [N, O, OH, OW].
 inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weight,
                             const Tensor<float>& bias, Context& ctx, const Conv2dOptions& opt = {}) {
   BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument, "conv2d needs input [N, C, H, W], got ",
@@ -104,21 +105,34 @@ inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weig
   const std::int64_t chunk =
       std::clamp<std::int64_t>((std::int64_t(1) << 18) / std::max<std::int64_t>(kdim, 1), 64, 4096);
   const std::int64_t chunks = (plane + chunk - 1) / chunk;
-  const std::int64_t tasks = n_batch * groups * chunks;
+  // Late layers of a CNN have few positions (7×7) and many channels: with one column chunk per
+  // image, every thread but one would idle. Output channels are then split too (each row block
+  // redoes its chunk's im2col, which is cheap next to its GEMM).
+  const std::int64_t threads = ctx.resolved_threads();
+  const std::int64_t mr = detail::packed::mr;
+  const std::int64_t max_row_blocks = std::max<std::int64_t>(1, og / (4 * mr));
+  const std::int64_t base_tasks = n_batch * groups * chunks;
+  const std::int64_t row_blocks =
+      threads == 1 ? 1 : std::clamp<std::int64_t>((2 * threads + base_tasks - 1) / base_tasks, 1, max_row_blocks);
+  const std::int64_t rows_per_block = ((og + row_blocks - 1) / row_blocks + mr - 1) / mr * mr;
+  const std::int64_t tasks = base_tasks * row_blocks;
 
   parallel_for(ctx, tasks, 1, [&](std::int64_t t0, std::int64_t t1) {
     constexpr std::int64_t nr = detail::packed::nr;
     std::vector<float> col(pointwise ? 0 : static_cast<std::size_t>(detail::packed::packed_b_size(kdim, std::min(chunk, plane))));
     for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t n = t / (groups * chunks), g = (t / chunks) % groups, c = t % chunks;
+      const std::int64_t rb = t % row_blocks, rest = t / row_blocks;
+      const std::int64_t n = rest / (groups * chunks), g = (rest / chunks) % groups, c = rest % chunks;
       const std::int64_t c0 = c * chunk, c1 = std::min(plane, c0 + chunk), cols = c1 - c0;
+      const std::int64_t r0 = rb * rows_per_block, r1 = std::min(og, r0 + rows_per_block);
+      if (r0 >= r1) continue;
       const float* src = xd + (n * c_in + g * cg) * in_plane;
       float* dst = od + (n * c_out + g * og) * plane;
       const detail::GemmOperand a{wd + g * og * kdim, og, kdim, kdim, false};
       const detail::GemmBias gb{nullptr, bd ? bd + g * og : nullptr};
       if (pointwise) {
         const detail::GemmOperand bm{src, kdim, plane, plane, false};
-        detail::gemm_block(a, bm, dst, plane, 0, og, c0, c1, gb);
+        detail::gemm_block(a, bm, dst, plane, r0, r1, c0, c1, gb);
         continue;
       }
       // im2col for output positions [c0, c1) (row (ci, ky, kx), column = position), written
@@ -145,23 +159,23 @@ inline Tensor<float> conv2d(const Tensor<float>& x_in, const Tensor<float>& weig
           }
         }
       }
-      detail::packed_gemm(og, cols, {a.data, kdim, 1}, detail::packed::PackedB{col.data(), kdim, cols}, 0,
-                          dst + c0, plane);
-      detail::add_bias(dst, plane, 0, og, c0, c1, gb);
+      detail::packed_gemm(r1 - r0, cols, {a.data + r0 * kdim, kdim, 1}, detail::packed::PackedB{col.data(), kdim, cols}, 0,
+                          dst + r0 * plane + c0, plane);
+      detail::add_bias(dst, plane, r0, r1, c0, c1, gb);
     }
   });
   return out;
 }
 
-// Convolution parameters with an eval-mode BatchNorm after it folded in.
+/// Convolution parameters with an eval-mode BatchNorm after it folded in.
 struct FoldedConv2d {
-  Tensor<float> weight;  // [O, C/groups, KH, KW]
-  Tensor<float> bias;    // [O]
+  Tensor<float> weight;  ///< [O, C/groups, KH, KW]
+  Tensor<float> bias;    ///< [O]
 };
 
-// conv → BatchNorm(eval) as one conv: scale = bn_weight / sqrt(running_var + eps),
-// weight' = weight · scale (per output channel), bias' = (bias − running_mean) · scale + bn_bias.
-// conv_bias, bn_weight and bn_bias may be undefined (no conv bias; affine=False).
+/// conv → BatchNorm(eval) as one conv: scale = bn_weight / sqrt(running_var + eps),
+/// weight' = weight · scale (per output channel), bias' = (bias − running_mean) · scale + bn_bias.
+/// conv_bias, bn_weight and bn_bias may be undefined (no conv bias; affine=False).
 inline FoldedConv2d fold_batchnorm(const Tensor<float>& conv_weight, const Tensor<float>& conv_bias,
                                    const Tensor<float>& bn_weight, const Tensor<float>& bn_bias,
                                    const Tensor<float>& running_mean, const Tensor<float>& running_var,
