@@ -2,9 +2,13 @@
 // The biqa tool's command registry and argument parsing. A subcommand is one file:
 //   static biqa::cli::Register reg{{"name", "one-line summary", "usage text", run}};
 
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -95,10 +99,35 @@ class Args {
     const auto v = option(name, alias);
     if (!v) return fallback;
     char* end = nullptr;
+    errno = 0;
     const long x = std::strtol(v->c_str(), &end, 10);
-    if (end == v->c_str() || *end != '\0')
+    if (end == v->c_str() || *end != '\0' || errno == ERANGE || x < std::numeric_limits<int>::min() ||
+        x > std::numeric_limits<int>::max())
       fail(ErrorCode::invalid_argument, command_, ": ", name, " expects an integer, got '", *v, "'");
     return static_cast<int>(x);
+  }
+
+  // A non-negative integer that fits 64 bits (a seed); anything else is an invalid_argument error.
+  std::uint64_t uint64_option(const std::string& name, std::uint64_t fallback, const std::string& alias = "") {
+    const auto v = option(name, alias);
+    if (!v) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(v->c_str(), &end, 10);
+    if (v->empty() || (*v)[0] == '-' || end == v->c_str() || *end != '\0' || errno == ERANGE)
+      fail(ErrorCode::invalid_argument, command_, ": ", name, " expects a non-negative integer, got '", *v, "'");
+    return x;
+  }
+
+  // A finite number option ("0.75", "1e-3"); anything else is an invalid_argument error.
+  double double_option(const std::string& name, double fallback, const std::string& alias = "") {
+    const auto v = option(name, alias);
+    if (!v) return fallback;
+    char* end = nullptr;
+    const double x = std::strtod(v->c_str(), &end);
+    if (end == v->c_str() || *end != '\0' || !std::isfinite(x))
+      fail(ErrorCode::invalid_argument, command_, ": ", name, " expects a number, got '", *v, "'");
+    return x;
   }
 
   // The remaining arguments, after all options were read. Any leftover "--x" is an error.

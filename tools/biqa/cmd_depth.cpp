@@ -53,7 +53,7 @@ int run(cli::Args& args) {
 }
 
 cli::Register reg{{"depth", "Depth Anything V1 depth map of an image (DGIQA's depth prior)",
-    "Usage: biqa depth --weights W [--encoder vits|vitb|vitl] [--threads N] [--raw OUT.npy] [--quiet]\n"
+    "Usage: biqa depth -w|--weights W [--encoder vits|vitb|vitl] [--threads N] [--raw OUT.npy] [--quiet]\n"
     "                  IN OUT.png\n\n"
     "Runs Depth Anything V1 (depth_anything_vit{s,b,l}14 weights as .safetensors or .pth) on IN as\n"
     "DGIQA's inference script does: bicubic resize to a multiple of 14 with both sides at least 518,\n"

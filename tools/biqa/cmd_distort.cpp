@@ -112,10 +112,11 @@ int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
     }
   }
 
-  biqa::cli::ProgressBar progress(work.size(), ::isatty(2) || work.size() > 4);
+  biqa::cli::ProgressBar progress(work.size(), ::isatty(2) && work.size() > 4);
   std::atomic<std::size_t> next{0}, skipped{0};
   std::mutex err_m;
   std::string first_error;
+  ErrorCode first_code = ErrorCode::internal;
   auto worker = [&] {
     for (;;) {
       const std::size_t i = next++;
@@ -130,6 +131,9 @@ int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
           if (img.size(2) != 3) biqa::fail(ErrorCode::invalid_argument, refs[j.ref].string(), ": need an RGB image");
           write_atomically(j.out, bd::apply_sequence(img, j.steps, j.seed, opt));
         }
+      } catch (const biqa::Error& e) {  // keeps its code: a bad reference image is the user's input, not internal
+        std::lock_guard<std::mutex> lock(err_m);
+        if (first_error.empty()) first_error = j.out.string() + ": " + e.what(), first_code = e.code();
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(err_m);
         if (first_error.empty()) first_error = j.out.string() + ": " + e.what();
@@ -141,7 +145,7 @@ int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
   for (int t = 1; t < jobs; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
-  if (!first_error.empty()) biqa::fail(ErrorCode::internal, "distort: ", first_error);
+  if (!first_error.empty()) biqa::fail(first_code, "distort: ", first_error);
 
   const fs::path csv = fs::path(*out_dir) / "labels.csv";
   std::ofstream f(csv);

@@ -37,7 +37,7 @@ using biqa::fail;
 namespace fs = std::filesystem;
 
 const char* usage =
-    "Usage: biqa eval --model NAME [--weights FILE] --dataset KIND --root DIR [options]\n"
+    "Usage: biqa eval -m|--model NAME [--weights FILE] --dataset KIND --root DIR [options]\n"
     "       biqa eval --merge SCOREFILE... [--json] [--plot out.svg] [--bootstrap N]\n"
     "       biqa eval --task distortion-id [--model exiqa] --weights FILE [--set K=V]... [--repeats R]\n"
     "                 [--max-distortions K] [--seed S] [--json] PRISTINE_IMAGE...\n"
@@ -67,7 +67,7 @@ const char* usage =
     "                        rerun skips images already in it (default biqa-eval-MODEL-KIND.csv,\n"
     "                        with .shardKofN before .csv for shards)\n"
     "  --shard K/N           score only images i with i % N == K (K from 0 to N-1) of the list\n"
-    "  --threads N           images scored in parallel (default 1; 0 = one per core)\n"
+    "  -j, --threads N       images scored in parallel (default 1; 0 = one per core)\n"
     "  --set KEY=VALUE       a model setting (biqa info MODEL lists them), repeatable;\n"
     "                        --depth-weights F and --crops K are short for dgiqa's\n"
     "  --quiet               no progress bar\n"

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 int run(biqa::cli::Args& args) {
   biqa::models::NiqeOptions opt;
   opt.patch = args.int_option("--patch", opt.patch);
-  if (const auto s = args.option("--sharpness")) opt.sharpness_ratio = std::stod(*s);
+  opt.sharpness_ratio = args.double_option("--sharpness", opt.sharpness_ratio);
   auto pos = args.positionals();
   if (pos.size() < 2) biqa::fail(biqa::ErrorCode::invalid_argument, "fit-niqe: expected IMAGE|DIR... OUT.safetensors");
   const std::string out = pos.back();

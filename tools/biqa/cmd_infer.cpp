@@ -89,9 +89,9 @@ int run(cli::Args& args) {
 }
 
 biqa::cli::Register reg{{"infer", "run a network on a preprocessed tensor (parity checks)",
-    "Usage: biqa infer --model NAME --weights FILE [--config FILE.json]\n"
-    "                  (--input X.npy | --input X.safetensors | --text T...)\n"
-    "                  --output Y.npy|Y.safetensors [--threads N]\n"
+    "Usage: biqa infer -m|--model NAME -w|--weights FILE [--config FILE.json]\n"
+    "                  (-i|--input X.npy | --input X.safetensors | --text T...)\n"
+    "                  -o|--output Y.npy|Y.safetensors [--threads N]\n"
     "       biqa infer --models\n\n"
     "Runs a network on an already preprocessed float32 NCHW batch (or int64 token ids) and\n"
     "writes its raw output as float32. A .safetensors input holds named inputs (dgiqa: image,\n"

@@ -28,7 +28,7 @@ const char* usage =
     "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--set KEY=VALUE]...\n"
     "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
     "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--pack-weights]\n"
-    "           [--quiet]\n"
+    "           [--low-memory] [--quiet]\n"
     "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
@@ -45,11 +45,13 @@ const char* usage =
     "  --format F         table (default: path<TAB>score, one column per model when several),\n"
     "                     csv, jsonl (one object per line) or json (an array)\n"
     "  --json             same as --format json\n"
-    "  --jobs N           images scored in parallel (default 1; 0 = one per core)\n"
+    "  -j, --jobs N       images scored in parallel (default 1; 0 = one per core)\n"
     "  --threads N        threads per image for the network models (default: the cores / jobs)\n"
     "  --pack-weights     keep a copy of the networks' linear-layer weights in the matrix kernel's\n"
     "                     layout: transformers score 10-40% faster, using that much more memory\n"
-    "  --quiet            no progress bar and no per-image error lines\n"
+    "  --low-memory       keep f16/bf16 weight matrices 16-bit in memory, widened per layer as it\n"
+    "                     runs (for 16-bit weight files: biqa convert --dtype f16)\n"
+    "  -q, --quiet        no progress bar and no per-image error lines\n"
     "Objects carry image, model, score and lower_is_better. Unreadable images are reported on\n"
     "stderr and skipped; the exit status is then 2.";
 
@@ -134,6 +136,7 @@ int run(biqa::cli::Args& args) {
   int jobs = args.int_option("--jobs", 1, "-j");
   int threads = args.int_option("--threads", 0);
   const bool pack_weights = args.flag("--pack-weights");
+  const bool low_memory = args.flag("--low-memory");
   const auto settings = biqa::cli::model_settings(args, "score");
   const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
@@ -156,6 +159,7 @@ int run(biqa::cli::Args& args) {
   std::vector<std::shared_ptr<const biqa::QualityModel>> models;
   for (const auto& name : model_names) {
     biqa::LoadOptions o;
+    o.low_memory = low_memory;
     if (weights) o.weights = *weights;
     o.settings = settings;
     models.push_back(biqa::load_model(name, o));

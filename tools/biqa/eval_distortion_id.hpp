@@ -29,7 +29,7 @@ inline int run_distortion_id(Args& args) {
   const bool as_json = args.flag("--json");
   const int repeats = args.int_option("--repeats", 1);
   const int max_k = args.int_option("--max-distortions", 25);
-  const std::string seed_text = args.option_or("--seed", "0");
+  const std::uint64_t seed = args.uint64_option("--seed", 0);
   const int threads = args.int_option("--threads", 1);
   const auto settings = model_settings(args, "eval");
   const auto files = args.positionals();
@@ -45,7 +45,7 @@ inline int run_distortion_id(Args& args) {
   const auto names = distortions::distortion_names();
   BIQA_CHECK(exiqa->net().attributes().distortions == names, ErrorCode::invalid_argument,
              "eval --task distortion-id: the model's attribute list does not name the 25 KADID-10k types in order");
-  distortions::Rng rng(std::stoull(seed_text));
+  distortions::Rng rng(seed);
   Context ctx(threads);
   const std::int64_t n = static_cast<std::int64_t>(files.size()) * repeats;
   Tensor<float> predicted({n, 25}), truth({n, 25});

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
     return it->second.run(rest);
   } catch (const biqa::Error& e) {
     std::string msg = e.what();
+    // Library code names the command itself ("score: ..."); the prefix below already does.
+    if (msg.rfind(args[0] + ": ", 0) == 0) msg.erase(0, args[0].size() + 2);
     std::cerr << "biqa " << args[0] << ": " << msg << "\n";
     return exit_code_for(e.code());
   } catch (const std::bad_alloc&) {

@@ -1,0 +1,55 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "biqa/io/image.hpp"
+#include "biqa/io/mapped_file.hpp"
+#include "support/helpers.hpp"
+
+// Option values that do not parse are usage errors (exit 1) that name the option, never an
+// "internal error" from a stray std::stod; a bad input file is an input error (exit 2).
+
+TEST_CASE("cli: malformed numbers are usage errors naming the option", "[tools]") {
+  const auto niqe = biqa::test::run_cli("fit-niqe --sharpness abc a.png out.safetensors");
+  CHECK(niqe.status == 1);
+  CHECK_THAT(niqe.out, Catch::Contains("--sharpness expects a number, got 'abc'"));
+
+  const auto inf = biqa::test::run_cli("fit-niqe --sharpness inf a.png out.safetensors");
+  CHECK(inf.status == 1);
+
+  const auto seed = biqa::test::run_cli("eval --task distortion-id --seed -3 a.png");
+  CHECK(seed.status == 1);
+  CHECK_THAT(seed.out, Catch::Contains("--seed expects a non-negative integer, got '-3'"));
+
+  const auto jobs = biqa::test::run_cli("score --jobs 99999999999 a.png");
+  CHECK(jobs.status == 1);
+  CHECK_THAT(jobs.out, Catch::Contains("--jobs expects an integer"));
+}
+
+TEST_CASE("cli: an error names its command once", "[tools]") {
+  const auto r = biqa::test::run_cli("fit-niqe only-one-argument");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.out, Catch::StartsWith("biqa fit-niqe: expected"));
+  CHECK_THAT(r.out, !Catch::Contains("fit-niqe: fit-niqe"));
+}
+
+TEST_CASE("cli: distort --make-dataset reports an unreadable reference as bad input", "[tools][distortions]") {
+  biqa::test::TempDir dir;
+  const std::string refs = dir.file("refs"), out = dir.file("out");
+  std::filesystem::create_directories(refs);
+  const std::string garbage = "this is not a PNG";
+  biqa::io::write_file_bytes(refs + "/broken.png", garbage.data(), garbage.size());
+  const auto r = biqa::test::run_cli("distort --make-dataset --refs '" + refs + "' --out '" + out + "'");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.out, Catch::Contains("broken.png"));
+  CHECK_THAT(r.out, !Catch::Contains("internal error"));
+  CHECK_THAT(r.out, !Catch::Contains("ETA"));  // stderr is a pipe here: no progress bar
+}
+
+TEST_CASE("cli: the short option aliases are in the help", "[tools]") {
+  CHECK_THAT(biqa::test::run_cli("score --help").out, Catch::Contains("-j, --jobs") && Catch::Contains("-q, --quiet"));
+  CHECK_THAT(biqa::test::run_cli("eval --help").out, Catch::Contains("-j, --threads") && Catch::Contains("-m|--model"));
+  CHECK_THAT(biqa::test::run_cli("infer --help").out, Catch::Contains("-w|--weights") && Catch::Contains("-o|--output"));
+  CHECK_THAT(biqa::test::run_cli("depth --help").out, Catch::Contains("-w|--weights"));
+}
