@@ -2,7 +2,8 @@
 // peak resident memory ≤ weights + 150 MB). One model per process, so that the peak belongs to it:
 //   bench_memory MODEL [THREADS]   (MODEL: resnet50, deit3_small, vit_base_patch8, swin_tiny,
 //                                   clip_b32, clip_b32_text; weights as for bench_models)
-// BIQA_BENCH_PACK_WEIGHTS=1 runs with Context::pack_weights. Prints one JSON object: weight file
+// BIQA_BENCH_PACK_WEIGHTS=1 runs with Context::pack_weights; BIQA_BENCH_DTYPE=f16 reads the 16-bit
+// copy of the weights and BIQA_BENCH_LOW_MEMORY=1 keeps its matrices 16-bit (the low-memory mode). Prints one JSON object: weight file
 // size, load time (open + build + load + finish), resident memory after loading and the peak over
 // loading plus one batch-1 forward at 224×224.
 
@@ -51,11 +52,16 @@ int main(int argc, char** argv) try {
   const double after_load = resident_mb();
   biqa::Context ctx(argc > 2 ? std::atoi(argv[2]) : 1);
   ctx.pack_weights = bench::pack_weights_requested();
-  model.forward(bench::random_images(1, 224), ctx);
+  const auto images = bench::random_images(1, 224);
+  const auto t1 = std::chrono::steady_clock::now();
+  model.forward(images, ctx);
+  const double forward_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   std::printf("{\"model\": \"%s\", \"weights_mb\": %.1f, \"load_ms\": %.1f, \"rss_before_mb\": %.1f, "
-              "\"rss_after_load_mb\": %.1f, \"peak_rss_mb\": %.1f, \"pack_weights\": %s}\n",
+              "\"rss_after_load_mb\": %.1f, \"peak_rss_mb\": %.1f, \"first_forward_ms\": %.1f, "
+              "\"pack_weights\": %s, \"low_memory\": %s}\n",
               name.c_str(), double(std::filesystem::file_size(path)) / (1024.0 * 1024.0), load_ms, before,
-              after_load, peak_mb(), ctx.pack_weights ? "true" : "false");
+              after_load, peak_mb(), forward_ms, ctx.pack_weights ? "true" : "false",
+              bench::low_memory_requested() ? "true" : "false");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_memory: %s\n", e.what());

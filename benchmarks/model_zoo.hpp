@@ -22,10 +22,19 @@ namespace bench {
 
 using biqa::Tensor;
 
+// BIQA_BENCH_DTYPE=f16 or bf16 reads <name>.f16.safetensors (made with `biqa convert --dtype f16`).
 inline std::string weight_path(std::string name) {
   if (name == "clip_b32_text") name = "clip_b32";
   const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
-  return (std::filesystem::path(dir ? dir : "bench-weights") / (name + ".safetensors")).string();
+  const char* dtype = std::getenv("BIQA_BENCH_DTYPE");
+  const std::string suffix = dtype && *dtype && std::string(dtype) != "f32" ? "." + std::string(dtype) : "";
+  return (std::filesystem::path(dir ? dir : "bench-weights") / (name + suffix + ".safetensors")).string();
+}
+
+// BIQA_BENCH_LOW_MEMORY=1: 16-bit weight matrices stay 16-bit (io::WeightStoreOptions::keep_half).
+inline bool low_memory_requested() {
+  const char* v = std::getenv("BIQA_BENCH_LOW_MEMORY");
+  return v && std::string(v) == "1";
 }
 
 // BIQA_BENCH_PACK_WEIGHTS=1: run with Context::pack_weights.
@@ -50,7 +59,9 @@ struct Loaded {
 
 inline Loaded load(const std::string& name) {
   Loaded l;
-  l.store = std::make_shared<biqa::io::WeightStore>(biqa::io::load_weights(weight_path(name)));
+  biqa::io::WeightStoreOptions options;
+  options.keep_half = low_memory_requested();
+  l.store = std::make_shared<biqa::io::WeightStore>(biqa::io::load_weights(weight_path(name)), options);
   const auto root = l.store->root();
   if (name == "resnet50") {
     auto net = std::make_shared<biqa::nn::ResNet>(biqa::nn::ResNet::detect(biqa::nn::ResNet::Config::for_depth(50), root));

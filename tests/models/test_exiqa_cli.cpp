@@ -144,6 +144,22 @@ TEST_CASE("biqa explain / score --model exiqa", "[models][exiqa][cli]") {
     packed_ctx.pack_weights = true;
     CHECK(load_model("exiqa", o)->score(io::read_image(dir.file("pic.png")), packed_ctx) == Approx(s).epsilon(1e-5));
 
+    // The low-memory mode on a 16-bit copy of the checkpoint: the same score as that copy converted
+    // to float32 at load (widening is exact), and close to the float32 checkpoint's.
+    const std::string half_file = dir.file("tuned.f16.safetensors");
+    r = test::run_cli("convert --dtype f16 " + q(tuned) + " " + q(half_file));
+    REQUIRE(r.status == 0);
+    LoadOptions h = o;
+    h.weights = half_file;
+    const double s_half = load_model("exiqa", h)->score(io::read_image(dir.file("pic.png")));
+    h.low_memory = true;
+    CHECK(load_model("exiqa", h)->score(io::read_image(dir.file("pic.png"))) == s_half);
+    CHECK(s_half == Approx(s).epsilon(1e-2));
+    r = test::run_cli("score --format jsonl --low-memory --model exiqa --weights " + q(half_file) + set_vocab + " " + pic);
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(json::parse(r.out.substr(0, r.out.find('\n')))["score"].as_number() == Approx(s_half).epsilon(1e-6));
+
     // A linear head over the 125 attribute probabilities: weight 1 on the first, bias 0.5.
     probe::LinearHead head;
     head.weight = Eigen::VectorXd::Zero(125);

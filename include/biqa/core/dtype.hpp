@@ -1,5 +1,6 @@
 #pragma once
-// Element types. float32 is the compute type; f16/bf16 are storage types converted on load.
+/// @file
+/// Element types. float32 is the compute type; f16/bf16 are storage types converted on load.
 
 #include <cstdint>
 #include <cstring>
@@ -8,9 +9,13 @@
 
 #include "biqa/core/error.hpp"
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace biqa {
 
-// IEEE 754 binary16 storage. Conversions round to nearest even and keep inf/NaN/subnormals.
+/// IEEE 754 binary16 storage. Conversions round to nearest even and keep inf/NaN/subnormals.
 struct half {
   std::uint16_t bits = 0;
   half() = default;
@@ -78,7 +83,7 @@ struct half {
   }
 };
 
-// bfloat16 storage: the top 16 bits of a float32, rounded to nearest even.
+/// bfloat16 storage: the top 16 bits of a float32, rounded to nearest even.
 struct bfloat16 {
   std::uint16_t bits = 0;
   bfloat16() = default;
@@ -123,7 +128,7 @@ inline std::size_t dtype_size(DType d) {
   return 0;
 }
 
-// Names as safetensors spells them (F32, BF16, I64, BOOL, ...).
+/// Names as safetensors spells them (F32, BF16, I64, BOOL, ...).
 inline const char* dtype_name(DType d) {
   switch (d) {
     case DType::f32: return "F32";
@@ -172,7 +177,7 @@ template <> struct dtype_of<bool> { static constexpr DType value = DType::boolea
 template <typename T>
 inline constexpr DType dtype_v = dtype_of<T>::value;
 
-// Reads element `i` of a raw buffer of dtype `d` as double (unaligned-safe).
+/// Reads element `i` of a raw buffer of dtype `d` as double (unaligned-safe).
 inline double load_as_double(const void* base, DType d, std::size_t i) {
   const auto* p = static_cast<const unsigned char*>(base) + i * dtype_size(d);
   auto rd = [p](auto v) {
@@ -194,7 +199,7 @@ inline double load_as_double(const void* base, DType d, std::size_t i) {
   return 0.0;
 }
 
-// Converts `n` contiguous elements of dtype `d` to float.
+/// Converts `n` contiguous elements of dtype `d` to float.
 inline void convert_to_float(const void* src, DType d, std::size_t n, float* dst) {
   if (n == 0) return;  // empty tensors may have null storage
   if (d == DType::f32) {
@@ -203,7 +208,14 @@ inline void convert_to_float(const void* src, DType d, std::size_t n, float* dst
   }
   const auto* p = static_cast<const unsigned char*>(src);
   if (d == DType::f16 || d == DType::bf16) {
-    for (std::size_t i = 0; i < n; ++i) {
+    std::size_t start = 0;
+#if defined(__F16C__)
+    if (d == DType::f16) {  // the x86 F16C instruction: exact, 8 values at a time
+      for (; start + 8 <= n; start += 8)
+        _mm256_storeu_ps(dst + start, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * start))));
+    }
+#endif
+    for (std::size_t i = start; i < n; ++i) {
       std::uint16_t b;
       std::memcpy(&b, p + 2 * i, 2);
       dst[i] = d == DType::f16 ? half::to_float(b) : bfloat16::to_float(b);

@@ -1,7 +1,8 @@
 #pragma once
-// WeightStore: how layers take their parameters. Lookups are scoped ("blocks.3.attn" then
-// "qkv.weight"), shape-checked, and recorded, so that a strict load can list every missing,
-// mis-shaped and unexpected key at once instead of failing on the first.
+/// @file
+/// WeightStore: how layers take their parameters. Lookups are scoped ("blocks.3.attn" then
+/// "qkv.weight"), shape-checked, and recorded, so that a strict load can list every missing,
+/// mis-shaped and unexpected key at once instead of failing on the first.
 
 #include <algorithm>
 #include <map>
@@ -12,15 +13,41 @@
 #include <vector>
 
 #include "biqa/core/tensor.hpp"
+#include "biqa/io/stored_weight.hpp"
 #include "biqa/io/weight_file.hpp"
 
 namespace biqa::io {
 
+namespace detail {
+/// This thread's default for WeightStoreOptions::keep_half (set by KeepHalfScope).
+inline bool& keep_half_default() {
+  thread_local bool keep = false;
+  return keep;
+}
+}  // namespace detail
+
+/// While alive, WeightStores constructed on this thread with default options use the low-memory
+/// mode (or not): how load_model passes LoadOptions::low_memory to the loaders it calls.
+class KeepHalfScope {
+ public:
+  explicit KeepHalfScope(bool keep) : saved_(detail::keep_half_default()) { detail::keep_half_default() = keep; }
+  ~KeepHalfScope() { detail::keep_half_default() = saved_; }
+  KeepHalfScope(const KeepHalfScope&) = delete;
+  KeepHalfScope& operator=(const KeepHalfScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 struct WeightStoreOptions {
-  // Prefixes removed from every key when *all* keys carry them (DataParallel's "module.").
+  /// Prefixes removed from every key when *all* keys carry them (DataParallel's "module.").
   std::vector<std::string> strip_prefixes = {"module."};
-  // Strict: finish() fails on unexpected keys too, not only on missing or mis-shaped ones.
+  /// Strict: finish() fails on unexpected keys too, not only on missing or mis-shaped ones.
   bool strict = true;
+  /// Low-memory mode: weight matrices stored as f16/bf16 stay in that form (borrowed from the
+  /// mapped file) and are widened to float32 only while their layer runs (take_stored; nn::Linear
+  /// and nn::MultiheadAttention use it). Other tensors are converted at load as usual.
+  bool keep_half = detail::keep_half_default();
 };
 
 class WeightStore {
@@ -54,7 +81,7 @@ class WeightStore {
     auto it = names_.find(full_name);
     return it == names_.end() ? nullptr : it->second;
   }
-  // Every key (after prefix stripping), sorted.
+  /// Every key (after prefix stripping), sorted.
   std::vector<std::string> keys() const {
     std::vector<std::string> k;
     for (const auto& kv : names_) k.push_back(kv.first);
@@ -67,7 +94,7 @@ class WeightStore {
     return k;
   }
 
-  // Fetches a tensor as float32 and marks it used. An empty `expected` shape accepts any shape.
+  /// Fetches a tensor as float32 and marks it used. An empty `expected` shape accepts any shape.
   Tensor<float> take(const std::string& full_name, const std::optional<Shape>& expected) {
     const TensorRecord* r = record(full_name);
     if (!r) {
@@ -83,7 +110,20 @@ class WeightStore {
     return file_->to_float(*r);
   }
 
-  // Marks keys as intentionally unread (buffers such as BatchNorm's num_batches_tracked).
+  /// As take(), for a weight matrix a layer may keep in its stored 16-bit form: with
+  /// WeightStoreOptions::keep_half, a contiguous f16/bf16 tensor is returned unconverted.
+  StoredWeight take_stored(const std::string& full_name, const std::optional<Shape>& expected) {
+    const TensorRecord* r = record(full_name);
+    const bool half = r && opts_.keep_half && (r->dtype == DType::f16 || r->dtype == DType::bf16) &&
+                      r->is_contiguous() && (!expected || r->shape == *expected);
+    if (!half) return take(full_name, expected);
+    used_.insert(full_name);
+    return StoredWeight(r->data, r->dtype, r->shape, file_->keep_alive);
+  }
+
+  const WeightStoreOptions& options() const { return opts_; }
+
+  /// Marks keys as intentionally unread (buffers such as BatchNorm's num_batches_tracked).
   void ignore(const std::string& full_name) {
     if (contains(full_name)) used_.insert(full_name);
   }
@@ -100,7 +140,7 @@ class WeightStore {
   const std::vector<std::string>& missing() const { return missing_; }
   const std::vector<std::string>& mis_shaped() const { return mis_shaped_; }
 
-  // Ends loading: throws one error naming every missing, mis-shaped and (strict) unexpected key.
+  /// Ends loading: throws one error naming every missing, mis-shaped and (strict) unexpected key.
   void finish() const {
     const auto extra = opts_.strict ? unexpected() : std::vector<std::string>{};
     if (missing_.empty() && mis_shaped_.empty() && extra.empty()) return;
@@ -131,7 +171,7 @@ class WeightStore {
   std::vector<std::string> mis_shaped_;
 };
 
-// A prefix into a WeightStore: scope("blocks").scope("3").take("attn.qkv.weight", {..}).
+/// A prefix into a WeightStore: scope("blocks").scope("3").take("attn.qkv.weight", {..}).
 class WeightStore::Scope {
  public:
   Scope(WeightStore& store, std::string prefix) : store_(&store), prefix_(std::move(prefix)) {}
@@ -144,7 +184,7 @@ class WeightStore::Scope {
   WeightStore& store() const { return *store_; }
 
   bool has(const std::string& name) const { return store_->contains(full_name(name)); }
-  // Whether any key lies under `name.` (an optional submodule is present).
+  /// Whether any key lies under `name.` (an optional submodule is present).
   bool has_scope(const std::string& name) const {
     return !store_->keys_with_prefix(full_name(name) + ".").empty();
   }
@@ -155,11 +195,15 @@ class WeightStore::Scope {
   Tensor<float> take(const std::string& name, const Shape& expected) const {
     return store_->take(full_name(name), expected);
   }
-  // Any shape (the caller derives dimensions from it).
+  /// A weight matrix, kept 16-bit in the low-memory mode (WeightStore::take_stored).
+  StoredWeight take_stored(const std::string& name, const Shape& expected) const {
+    return store_->take_stored(full_name(name), expected);
+  }
+  /// Any shape (the caller derives dimensions from it).
   Tensor<float> take_any(const std::string& name) const {
     return store_->take(full_name(name), std::nullopt);
   }
-  // nullopt when absent (optional parameters such as a bias); shape-checked when present.
+  /// nullopt when absent (optional parameters such as a bias); shape-checked when present.
   std::optional<Tensor<float>> take_optional(const std::string& name, const Shape& expected) const {
     if (!has(name)) return std::nullopt;
     return take(name, expected);

@@ -1,8 +1,9 @@
 #pragma once
-// Models by name: a card per model (biqa::model_info), the list of names (biqa::list_models)
-// and loading (biqa::load_model). BRISQUE and NIQE are always here; every other model registers
-// itself from its scorer header (models/<name>_scorer.hpp, through register_model), so a program
-// compiles only the models it includes. models/all_models.hpp (and biqa/biqa.hpp) include them all.
+/// @file
+/// Models by name: a card per model (biqa::model_info), the list of names (biqa::list_models)
+/// and loading (biqa::load_model). BRISQUE and NIQE are always here; every other model registers
+/// itself from its scorer header (`models/<name>_scorer.hpp`, through register_model), so a program
+/// compiles only the models it includes. models/all_models.hpp (and biqa/biqa.hpp) include them all.
 
 #include <algorithm>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/io/mapped_file.hpp"
+#include "biqa/io/weight_store.hpp"
 #include "biqa/models/brisque.hpp"
 #include "biqa/models/niqe.hpp"
 #include "biqa/models/quality_model.hpp"
@@ -27,9 +29,13 @@ namespace biqa {
 
 struct LoadOptions {
   std::string weights;  // a weights file or directory; empty = the model's default source
-  // Model-specific settings by name (ModelInfo::settings lists each model's); a key the model does
-  // not know is an error.
+  /// Model-specific settings by name (ModelInfo::settings lists each model's); a key the model does
+  /// not know is an error.
   std::map<std::string, std::string> settings;
+  /// Low-memory mode: weight matrices stored as f16/bf16 stay 16-bit in memory and are widened per
+  /// layer as it runs (io::WeightStoreOptions::keep_half). Only 16-bit weight files shrink; a
+  /// float32 file is unaffected. `biqa convert --dtype f16` makes a 16-bit file.
+  bool low_memory = false;
 };
 
 namespace models::detail {
@@ -37,7 +43,7 @@ namespace models::detail {
 struct RegistryEntry {
   std::function<const ModelInfo&()> info;
   std::function<std::shared_ptr<const QualityModel>(const LoadOptions&)> load;
-  int order = 0;  // place in list_models(): registration order across headers is unspecified
+  int order = 0;  ///< place in list_models(): registration order across headers is unspecified
 };
 
 inline std::shared_ptr<const QualityModel> load_brisque(const LoadOptions& o) {
@@ -98,7 +104,7 @@ inline std::string setting(const LoadOptions& o, const std::string& key, const s
   return it == o.settings.end() ? fallback : it->second;
 }
 
-// The JSON document in the file a setting names (e.g. `config`); nothing when the setting is absent.
+/// The JSON document in the file a setting names (e.g. `config`); nothing when the setting is absent.
 inline std::optional<json::Value> setting_json_file(const LoadOptions& o, const std::string& key) {
   const std::string path = setting(o, key);
   if (path.empty()) return std::nullopt;
@@ -120,9 +126,9 @@ inline std::vector<RegistryEntry>& registry_storage() {
   return entries;
 }
 
-// Adds a model; scorer headers call it from an inline variable's initialiser, i.e. before main().
-// Returns true so that it can initialise that variable. Registration is not meant to race with
-// lookups: it happens during static initialisation.
+/// Adds a model; scorer headers call it from an inline variable's initialiser, i.e. before main().
+/// Returns true so that it can initialise that variable. Registration is not meant to race with
+/// lookups: it happens during static initialisation.
 inline bool register_model(RegistryEntry entry) {
   auto& entries = registry_storage();
   const auto at = std::find_if(entries.begin(), entries.end(), [&](const RegistryEntry& e) { return e.order > entry.order; });
@@ -156,6 +162,7 @@ inline const ModelInfo& model_info(const std::string& name) {
 
 inline std::shared_ptr<const QualityModel> load_model(const std::string& name,
                                                       const LoadOptions& options = {}) {
+  const io::KeepHalfScope low_memory(options.low_memory);  // seen by every weights file the loader opens
   return models::detail::find_entry(name).load(options);
 }
 

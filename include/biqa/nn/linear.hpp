@@ -1,6 +1,9 @@
 #pragma once
-// nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
-// With Context::pack_weights the weight is also kept packed for the GEMM kernel, made on first use.
+/// @file
+/// nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
+/// With Context::pack_weights the weight is also kept packed for the GEMM kernel, made on first use.
+/// In the low-memory mode (io::WeightStoreOptions::keep_half) a 16-bit weight stays 16-bit and is
+/// widened for each forward; pack_weights then does not apply to it.
 
 #include <cstdint>
 #include <memory>
@@ -30,27 +33,32 @@ class Linear {
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias = true)
       : Linear(Config{in_features, out_features, bias}) {}
 
-  // Takes "weight" [out, in] and, when configured with a bias, "bias" [out].
+  /// Takes "weight" [out, in] and, when configured with a bias, "bias" [out].
   void load(const io::WeightStore::Scope& scope) {
-    weight_ = scope.take("weight", {config_.out_features, config_.in_features});
+    weight_ = scope.take_stored("weight", {config_.out_features, config_.in_features});
     packed_ = std::make_shared<ops::PackedOnce>();
     bias_ = config_.bias ? scope.take("bias", {config_.out_features}) : Tensor<float>();
   }
 
-  // x [..., in] → [..., out].
+  /// x [..., in] → [..., out].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
-    if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_), bias_, ctx);
-    return ops::linear(x, weight_, bias_, ctx);
+    if (weight_.is_half()) return ops::linear(x, weight_.to_float(), bias_, ctx);
+    if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_.f32()), bias_, ctx);
+    return ops::linear(x, weight_.f32(), bias_, ctx);
   }
 
   const Config& config() const { return config_; }
-  const Tensor<float>& weight() const { return weight_; }
+  /// [out, in] as float32 (a widened copy when held 16-bit).
+  Tensor<float> weight() const { return weight_.to_float(); }
+  /// The weight as held: float32, or its stored f16/bf16 form in the low-memory mode.
+  const io::StoredWeight& stored_weight() const { return weight_; }
   const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
 
  private:
   Config config_;
-  Tensor<float> weight_, bias_;
+  io::StoredWeight weight_;
+  Tensor<float> bias_;
   std::shared_ptr<ops::PackedOnce> packed_ = std::make_shared<ops::PackedOnce>();
 };
 

@@ -1,11 +1,12 @@
 #pragma once
-// nn::MultiheadAttention with torch.nn.MultiheadAttention's state_dict and semantics: packed
-// "in_proj_weight" [3E, E] (rows q, k, v) and "in_proj_bias" [3E], or separate
-// "q_proj_weight" / "k_proj_weight" / "v_proj_weight" when kdim or vdim differ from E; then
-// "out_proj.weight" / "out_proj.bias". Inputs are [L, N, E] (sequence first, PyTorch's default)
-// or [N, L, E] with batch_first, or unbatched [L, E]. attn_mask (float: added, bool: nonzero
-// blocks) and key_padding_mask (nonzero: ignore that key) follow PyTorch. Only the output is
-// returned (need_weights=False); add_bias_kv and add_zero_attn are not supported.
+/// @file
+/// nn::MultiheadAttention with torch.nn.MultiheadAttention's state_dict and semantics: packed
+/// "in_proj_weight" [3E, E] (rows q, k, v) and "in_proj_bias" [3E], or separate
+/// "q_proj_weight" / "k_proj_weight" / "v_proj_weight" when kdim or vdim differ from E; then
+/// "out_proj.weight" / "out_proj.bias". Inputs are [L, N, E] (sequence first, PyTorch's default)
+/// or [N, L, E] with batch_first, or unbatched [L, E]. attn_mask (float: added, bool: nonzero
+/// blocks) and key_padding_mask (nonzero: ignore that key) follow PyTorch. Only the output is
+/// returned (need_weights=False); add_bias_kv and add_zero_attn are not supported.
 
 #include <cstdint>
 #include <limits>
@@ -21,11 +22,11 @@
 
 namespace biqa::nn {
 
-// The optional masks of MultiheadAttention::forward (PyTorch's conventions).
+/// The optional masks of MultiheadAttention::forward (PyTorch's conventions).
 struct MultiheadAttentionMasks {
-  Tensor<float> attn_mask;                // additive, [L, S] or [N·num_heads, L, S]
-  Tensor<std::uint8_t> attn_mask_bool;    // PyTorch's bool attn_mask: nonzero = may not attend
-  Tensor<std::uint8_t> key_padding_mask;  // [N, S] (or [S] unbatched): nonzero = padding
+  Tensor<float> attn_mask;                ///< additive, [L, S] or [N·num_heads, L, S]
+  Tensor<std::uint8_t> attn_mask_bool;    ///< PyTorch's bool attn_mask: nonzero = may not attend
+  Tensor<std::uint8_t> key_padding_mask;  ///< [N, S] (or [S] unbatched): nonzero = padding
   bool is_causal = false;
 };
 
@@ -35,8 +36,8 @@ class MultiheadAttention {
     std::int64_t embed_dim = 0;
     std::int64_t num_heads = 1;
     bool bias = true;
-    std::int64_t kdim = 0;  // 0: embed_dim
-    std::int64_t vdim = 0;  // 0: embed_dim
+    std::int64_t kdim = 0;  ///< 0: embed_dim
+    std::int64_t vdim = 0;  ///< 0: embed_dim
     bool batch_first = false;
   };
 
@@ -56,9 +57,7 @@ class MultiheadAttention {
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t e = config_.embed_dim;
     if (packed()) {
-      packed_weight_ = scope.take("in_proj_weight", {3 * e, e});
-      wq_ = packed_weight_.slice(0, 0, e), wk_ = packed_weight_.slice(0, e, 2 * e),
-      wv_ = packed_weight_.slice(0, 2 * e, 3 * e);
+      in_weight_ = scope.take_stored("in_proj_weight", {3 * e, e});  // 16-bit in the low-memory mode
     } else {
       wq_ = scope.take("q_proj_weight", {e, e});
       wk_ = scope.take("k_proj_weight", {e, config_.kdim});
@@ -69,13 +68,13 @@ class MultiheadAttention {
       bq_ = packed_bias_.slice(0, 0, e), bk_ = packed_bias_.slice(0, e, 2 * e),
       bv_ = packed_bias_.slice(0, 2 * e, 3 * e);
     }
-    out_weight_ = scope.take("out_proj.weight", {e, e});
+    out_weight_ = scope.take_stored("out_proj.weight", {e, e});
     in_packed_ = std::make_shared<ops::PackedOnce>();
     out_packed_ = std::make_shared<ops::PackedOnce>();
     if (config_.bias) out_bias_ = scope.take("out_proj.bias", {e});
   }
 
-  // Self-attention: query = key = value = x.
+  /// Self-attention: query = key = value = x.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, const Masks& masks = {}) const {
     return forward(x, x, x, ctx, masks);
   }
@@ -104,18 +103,24 @@ class MultiheadAttention {
                key.shape().to_string(), ", value ", value.shape().to_string(), " do not fit");
 
     Tensor<float> q, k, v;  // [N, L or S, E]
+    // The fused in-projection as float32: the loaded tensor, or (low-memory mode) widened for this call.
+    const Tensor<float> in_w = packed() ? in_weight_.to_float() : Tensor<float>();
+    const bool pack_in = ctx.pack_weights && packed() && !in_weight_.is_half();
     const bool self = query.data() == key.data() && key.data() == value.data() &&
                       query.shape() == key.shape() && key.shape() == value.shape() && packed();
     if (self) {  // one GEMM for the three projections
-      const Tensor<float> qkv = ctx.pack_weights
-                                    ? ops::linear(q_in, in_packed_->get(packed_weight_), packed_bias_, ctx)
-                                    : ops::linear(q_in, packed_weight_, packed_bias_, ctx);
+      const Tensor<float> qkv = pack_in ? ops::linear(q_in, in_packed_->get(in_w), packed_bias_, ctx)
+                                        : ops::linear(q_in, in_w, packed_bias_, ctx);
       q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
-    } else if (packed() && ctx.pack_weights) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
-      const ops::PackedLinearWeight& w = in_packed_->get(packed_weight_);
+    } else if (pack_in) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
+      const ops::PackedLinearWeight& w = in_packed_->get(in_w);
       q = ops::linear(q_in, w, bq_, ctx, 0, e);
       k = ops::linear(k_in, w, bk_, ctx, e, e);
       v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
+    } else if (packed()) {
+      q = ops::linear(q_in, in_w.slice(0, 0, e), bq_, ctx);
+      k = ops::linear(k_in, in_w.slice(0, e, 2 * e), bk_, ctx);
+      v = ops::linear(v_in, in_w.slice(0, 2 * e, 3 * e), bv_, ctx);
     } else {
       q = ops::linear(q_in, wq_, bq_, ctx);
       k = ops::linear(k_in, wk_, bk_, ctx);
@@ -129,8 +134,9 @@ class MultiheadAttention {
     opt.mask = combined_mask(masks, n, l, s, batched);
     const Tensor<float> o = ops::scaled_dot_product_attention(qh, kh, vh, ctx, opt);  // [N, H, L, D]
     const Tensor<float> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
-    Tensor<float> y = ctx.pack_weights ? ops::linear(heads_joined, out_packed_->get(out_weight_), out_bias_, ctx)
-                                       : ops::linear(heads_joined, out_weight_, out_bias_, ctx);
+    Tensor<float> y = ctx.pack_weights && !out_weight_.is_half()
+                          ? ops::linear(heads_joined, out_packed_->get(out_weight_.f32()), out_bias_, ctx)
+                          : ops::linear(heads_joined, out_weight_.to_float(), out_bias_, ctx);
     if (!batched) return y.reshape({l, e});
     return config_.batch_first ? y : y.transpose(0, 1).contiguous();
   }
@@ -138,7 +144,7 @@ class MultiheadAttention {
   const Config& config() const { return config_; }
 
  private:
-  // [N, len, E] (last axis contiguous, rows possibly strided) as a [N, H, len, D] view.
+  /// [N, len, E] (last axis contiguous, rows possibly strided) as a [N, H, len, D] view.
   static Tensor<float> split_heads(const Tensor<float>& t, std::int64_t n, std::int64_t len,
                                    std::int64_t h, std::int64_t d) {
     Strides st{};
@@ -146,7 +152,7 @@ class MultiheadAttention {
     return Tensor<float>::borrow(const_cast<float*>(t.data()), Shape{n, h, len, d}, st, t.owner());
   }
 
-  // All masks as one additive [N, H, L, S] tensor (undefined when there are none).
+  /// All masks as one additive [N, H, L, S] tensor (undefined when there are none).
   Tensor<float> combined_mask(const Masks& m, std::int64_t n, std::int64_t l, std::int64_t s,
                               bool batched) const {
     const std::int64_t h = config_.num_heads;
@@ -186,10 +192,12 @@ class MultiheadAttention {
   }
 
   Config config_;
-  Tensor<float> packed_weight_, packed_bias_;  // in_proj_* (all three projections in one)
-  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;
-  Tensor<float> out_weight_, out_bias_;
-  // Context::pack_weights: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
+  io::StoredWeight in_weight_;  ///< in_proj_weight (all three projections in one), when packed()
+  Tensor<float> packed_bias_;   ///< in_proj_bias
+  Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;  ///< wq_, wk_, wv_: only when kdim or vdim differs
+  io::StoredWeight out_weight_;
+  Tensor<float> out_bias_;
+  /// Context::pack_weights: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
   std::shared_ptr<ops::PackedOnce> in_packed_ = std::make_shared<ops::PackedOnce>();
   std::shared_ptr<ops::PackedOnce> out_packed_ = std::make_shared<ops::PackedOnce>();
 };

@@ -1,0 +1,61 @@
+#pragma once
+/// @file
+/// StoredWeight: a layer's weight matrix as float32, or — in the low-memory mode
+/// (WeightStoreOptions::keep_half) — as the f16/bf16 values of the mapped weights file, widened to
+/// float32 only while the layer runs. Half the resident bytes for a 16-bit checkpoint, for one
+/// conversion per use.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "biqa/core/dtype.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+
+namespace biqa::io {
+
+class StoredWeight {
+ public:
+  StoredWeight() = default;
+  /// A float32 weight (the usual case).
+  StoredWeight(Tensor<float> t) : f32_(std::move(t)) {}  // NOLINT: implicit, as a Tensor stands for one
+  /// 16-bit values kept as they are stored; `keep_alive` owns the memory they lie in.
+  StoredWeight(const std::byte* data, DType dtype, Shape shape, std::shared_ptr<const void> keep_alive)
+      : half_(data), dtype_(dtype), shape_(std::move(shape)), keep_alive_(std::move(keep_alive)) {
+    BIQA_CHECK(dtype == DType::f16 || dtype == DType::bf16, ErrorCode::unsupported,
+               "StoredWeight: only f16 and bf16 are kept unconverted, got ", dtype_name(dtype));
+  }
+
+  bool defined() const { return half_ != nullptr || f32_.defined(); }
+  /// True when the weight is held in its 16-bit form.
+  bool is_half() const { return half_ != nullptr; }
+  DType dtype() const { return is_half() ? dtype_ : DType::f32; }
+  const Shape& shape() const { return is_half() ? shape_ : f32_.shape(); }
+  /// Bytes this weight keeps resident (the mapped 16-bit values, or the float32 tensor).
+  std::size_t bytes() const {
+    return is_half() ? static_cast<std::size_t>(shape_.numel()) * 2
+                     : static_cast<std::size_t>(f32_.numel()) * sizeof(float);
+  }
+
+  /// The weight as float32: the tensor itself when held as float32 (no copy), else a new widened
+  /// copy that lives as long as the caller keeps it.
+  Tensor<float> to_float() const {
+    if (!is_half()) return f32_;
+    Tensor<float> t(shape_);
+    convert_to_float(half_, dtype_, static_cast<std::size_t>(shape_.numel()), t.data());
+    return t;
+  }
+  /// The float32 tensor when not half (undefined otherwise), for code that needs a reference.
+  const Tensor<float>& f32() const { return f32_; }
+
+ private:
+  Tensor<float> f32_;
+  const std::byte* half_ = nullptr;
+  DType dtype_ = DType::f32;
+  Shape shape_;
+  std::shared_ptr<const void> keep_alive_;
+};
+
+}  // namespace biqa::io

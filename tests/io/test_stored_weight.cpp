@@ -1,0 +1,136 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "biqa/io/safetensors.hpp"
+#include "biqa/io/weight_store.hpp"
+#include "biqa/io/weights.hpp"
+#include "biqa/nn/linear.hpp"
+#include "biqa/nn/multihead_attention.hpp"
+#include "support/helpers.hpp"
+
+// The low-memory mode (WeightStoreOptions::keep_half) keeps 16-bit weight matrices 16-bit and
+// widens them per use. Widening is exact, so every output must equal, bit for bit, the one of the
+// same file converted to float32 at load.
+
+using namespace biqa;
+
+namespace {
+
+io::TensorBlob random_blob(const std::string& name, const Shape& shape, DType dtype, std::mt19937& rng) {
+  std::normal_distribution<float> n(0.0f, 0.5f);
+  io::TensorBlob b{name, dtype, shape, std::vector<std::byte>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype))};
+  for (std::int64_t i = 0; i < shape.numel(); ++i) {
+    const float v = n(rng);
+    if (dtype == DType::f32) {
+      std::memcpy(b.bytes.data() + 4 * i, &v, 4);
+    } else {
+      const std::uint16_t h = dtype == DType::f16 ? half::from_float(v) : bfloat16::from_float(v);
+      std::memcpy(b.bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  return b;
+}
+
+Tensor<float> random_input(const Shape& shape, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  Tensor<float> t(shape);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = n(rng);
+  return t;
+}
+
+bool bit_equal(const Tensor<float>& a, const Tensor<float>& b) {
+  const auto x = a.contiguous(), y = b.contiguous();
+  return x.shape() == y.shape() && std::memcmp(x.data(), y.data(), static_cast<std::size_t>(x.numel()) * 4) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("low-memory mode: 16-bit Linear weights stay 16-bit and give the same outputs", "[io][nn][low-memory]") {
+  for (const DType dtype : {DType::f16, DType::bf16}) {
+    test::TempDir dir;
+    std::mt19937 rng(3);
+    const std::string path = dir.file("linear.safetensors");
+    io::write_safetensors(path, {random_blob("weight", {24, 40}, dtype, rng), random_blob("bias", {24}, dtype, rng)});
+
+    io::WeightStore converted(io::load_weights(path));
+    io::WeightStoreOptions low;
+    low.keep_half = true;
+    io::WeightStore kept(io::load_weights(path), low);
+    nn::Linear a(40, 24), b(40, 24);
+    a.load(converted.root());
+    b.load(kept.root());
+    converted.finish();
+    kept.finish();
+
+    CHECK_FALSE(a.stored_weight().is_half());
+    REQUIRE(b.stored_weight().is_half());
+    CHECK(b.stored_weight().dtype() == dtype);
+    CHECK(b.stored_weight().bytes() * 2 == a.stored_weight().bytes());
+    CHECK(bit_equal(a.weight(), b.weight()));
+
+    const Tensor<float> x = random_input({3, 5, 40}, 11);
+    Context ctx(2);
+    const Tensor<float> ya = a.forward(x, ctx);
+    CHECK(bit_equal(ya, b.forward(x, ctx)));
+    ctx.pack_weights = true;  // does not apply to a 16-bit weight; still the same values
+    CHECK(bit_equal(ya, b.forward(x, ctx)));
+  }
+}
+
+TEST_CASE("low-memory mode: nn::MultiheadAttention, self and cross attention", "[io][nn][low-memory]") {
+  test::TempDir dir;
+  std::mt19937 rng(5);
+  const std::int64_t e = 16;
+  const std::string path = dir.file("mha.safetensors");
+  io::write_safetensors(path, {random_blob("in_proj_weight", {3 * e, e}, DType::f16, rng),
+                               random_blob("in_proj_bias", {3 * e}, DType::f32, rng),
+                               random_blob("out_proj.weight", {e, e}, DType::bf16, rng),
+                               random_blob("out_proj.bias", {e}, DType::f32, rng)});
+  nn::MultiheadAttention::Config cfg;
+  cfg.embed_dim = e;
+  cfg.num_heads = 4;
+  cfg.batch_first = true;
+  io::WeightStore converted(io::load_weights(path));
+  io::WeightStoreOptions low;
+  low.keep_half = true;
+  io::WeightStore kept(io::load_weights(path), low);
+  nn::MultiheadAttention a(cfg), b(cfg);
+  a.load(converted.root());
+  b.load(kept.root());
+  converted.finish();
+  kept.finish();
+
+  const Tensor<float> x = random_input({2, 7, e}, 1), memory = random_input({2, 9, e}, 2);
+  Context plain(2);
+  const Tensor<float> self_ref = a.forward(x, plain), cross_ref = a.forward(x, memory, memory, plain);
+  for (const bool pack : {false, true}) {  // pack_weights does not apply to 16-bit weights
+    Context ctx(2);
+    ctx.pack_weights = pack;
+    CHECK(bit_equal(self_ref, b.forward(x, ctx)));
+    CHECK(bit_equal(cross_ref, b.forward(x, memory, memory, ctx)));
+  }
+}
+
+TEST_CASE("low-memory mode: missing and mis-shaped 16-bit weights are still reported", "[io][low-memory]") {
+  test::TempDir dir;
+  std::mt19937 rng(7);
+  const std::string path = dir.file("bad.safetensors");
+  io::write_safetensors(path, {random_blob("weight", {24, 41}, DType::f16, rng)});
+  io::WeightStoreOptions low;
+  low.keep_half = true;
+  io::WeightStore store(io::load_weights(path), low);
+  nn::Linear layer(40, 24);
+  layer.load(store.root());
+  try {
+    store.finish();
+    FAIL("finish() accepted a mis-shaped weight and a missing bias");
+  } catch (const Error& err) {
+    CHECK(err.code() == ErrorCode::key);
+    CHECK_THAT(err.what(), Catch::Contains("weight: file has [24, 41], expected [24, 40]") && Catch::Contains("bias [24]"));
+  }
+}
