@@ -1,5 +1,6 @@
 #pragma once
-// Everything biqa offers on the CPU. Each header also compiles on its own.
+/// @file
+/// Everything biqa offers on the CPU. Each header also compiles on its own.
 
 #include "biqa/version.hpp"
 

@@ -1,5 +1,6 @@
 #pragma once
-// Umbrella header for the synthetic distortions (biqa::distortions).
+/// @file
+/// Umbrella header for the synthetic distortions (biqa::distortions).
 #include "biqa/distortions/compose.hpp"
 #include "biqa/distortions/dsm.hpp"
 #include "biqa/distortions/dsmix.hpp"

@@ -1,5 +1,6 @@
 #pragma once
-// Kept in step with the top-level VERSION file (a test checks it).
+/// @file
+/// Kept in step with the top-level VERSION file (a test checks it).
 #define BIQA_VERSION_MAJOR 0
 #define BIQA_VERSION_MINOR 1
 #define BIQA_VERSION_PATCH 0

@@ -1,6 +1,7 @@
 #pragma once
-// Context: per-caller execution state (thread count, scratch memory). Models are immutable and
-// shared; each thread that runs a model brings its own Context.
+/// @file
+/// Context: per-caller execution state (thread count, scratch memory). Models are immutable and
+/// shared; each thread that runs a model brings its own Context.
 
 #include <algorithm>
 #include <cstddef>
@@ -12,8 +13,8 @@
 
 namespace biqa {
 
-// A bump allocator for temporaries. Blocks are kept between reset()s, so a model that runs the
-// same shapes again allocates nothing after the first call.
+/// A bump allocator for temporaries. Blocks are kept between reset()s, so a model that runs the
+/// same shapes again allocates nothing after the first call.
 class ScratchArena {
  public:
   void* allocate(std::size_t bytes) {
@@ -37,7 +38,7 @@ class ScratchArena {
     return static_cast<T*>(allocate(n * sizeof(T)));
   }
 
-  // Frees everything allocated since the last reset (keeps the blocks).
+  /// Frees everything allocated since the last reset (keeps the blocks).
   void reset() {
     for (auto& b : blocks_) b.used = 0;
     block_ = 0;
@@ -62,12 +63,12 @@ class ScratchArena {
 };
 
 struct Context {
-  // Worker threads for the CPU kernels; 0 means one per hardware thread.
+  /// Worker threads for the CPU kernels; 0 means one per hardware thread.
   int threads = 1;
-  // Layers that support it (nn::Linear, nn::MultiheadAttention) keep a copy of their weights in
-  // the GEMM kernel's packed layout, made on first use: transformer products get 10-40% faster,
-  // at the cost of that copy (about the size of the Linear weights). Off: weights are used where
-  // they were loaded (zero-copy from a safetensors mapping) and packed per call.
+  /// Layers that support it (nn::Linear, nn::MultiheadAttention) keep a copy of their weights in
+  /// the GEMM kernel's packed layout, made on first use: transformer products get 10-40% faster,
+  /// at the cost of that copy (about the size of the Linear weights). Off: weights are used where
+  /// they were loaded (zero-copy from a safetensors mapping) and packed per call.
   bool pack_weights = false;
   ScratchArena arena;
 

@@ -1,5 +1,6 @@
 #pragma once
-// Device tags. A tensor's device is part of its type, so CPU-only code never sees CUDA.
+/// @file
+/// Device tags. A tensor's device is part of its type, so CPU-only code never sees CUDA.
 
 #include <cstddef>
 #include <cstdlib>
@@ -21,16 +22,16 @@ struct Cuda {
   static constexpr const char* name = "cuda";
 };
 
-inline constexpr std::size_t cpu_alignment = 64;  // one cache line; enough for AVX-512 loads
+inline constexpr std::size_t cpu_alignment = 64;  ///< one cache line; enough for AVX-512 loads
 
-// Memory management per device; the CUDA specialisation lives in ops/cuda.
+/// Memory management per device; the CUDA specialisation lives in ops/cuda.
 template <typename Device>
 struct DeviceAllocator;
 
-// Buffers of at least this size are placed on 2 MiB boundaries and, on Linux, offered to the
-// kernel as transparent huge pages: a fresh activation buffer then costs one page fault per 2 MiB
-// instead of one per 4 KiB. On virtual machines a 4 KiB fault costs microseconds, which made first
-// touches of large outputs a visible part of a forward pass (docs/performance.md).
+/// Buffers of at least this size are placed on 2 MiB boundaries and, on Linux, offered to the
+/// kernel as transparent huge pages: a fresh activation buffer then costs one page fault per 2 MiB
+/// instead of one per 4 KiB. On virtual machines a 4 KiB fault costs microseconds, which made first
+/// touches of large outputs a visible part of a forward pass (docs/performance.md).
 inline constexpr std::size_t cpu_huge_page = std::size_t(2) << 20;
 
 template <>

@@ -1,5 +1,6 @@
 #pragma once
-// Zero-copy Eigen views of CPU tensors.
+/// @file
+/// Zero-copy Eigen views of CPU tensors.
 
 #include <Eigen/Core>
 
@@ -16,7 +17,7 @@ template <typename T>
 using ConstMatrixView = Eigen::Map<const RowMajorMatrix<T>, Eigen::Unaligned,
                                    Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
 
-// A rank-2 tensor (any strides) as an Eigen matrix; rows = size(0), cols = size(1).
+/// A rank-2 tensor (any strides) as an Eigen matrix; rows = size(0), cols = size(1).
 template <typename T>
 MatrixView<T> as_matrix(Tensor<T>& t) {
   BIQA_CHECK(t.dim() == 2, ErrorCode::invalid_argument, "as_matrix needs rank 2, got ",
@@ -32,7 +33,7 @@ ConstMatrixView<T> as_matrix(const Tensor<T>& t) {
                             Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(t.stride(0), t.stride(1)));
 }
 
-// All elements of a contiguous tensor as an Eigen column vector.
+/// All elements of a contiguous tensor as an Eigen column vector.
 template <typename T>
 Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> as_vector(Tensor<T>& t) {
   BIQA_CHECK(t.is_contiguous(), ErrorCode::invalid_argument, "as_vector needs a contiguous tensor");

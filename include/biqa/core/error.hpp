@@ -1,6 +1,7 @@
 #pragma once
-// biqa::Error: the one exception type of the library. It says what failed, where, and what was
-// expected, so a user can act on the message without reading the source.
+/// @file
+/// biqa::Error: the one exception type of the library. It says what failed, where, and what was
+/// expected, so a user can act on the message without reading the source.
 
 #include <cstdio>
 #include <stdexcept>
@@ -65,7 +66,7 @@ void append_all(std::string& out, const A& a, const Rest&... rest) {
 }
 }  // namespace detail
 
-// Builds a message from pieces: strings, string views and numbers.
+/// Builds a message from pieces: strings, string views and numbers.
 template <typename... Args>
 std::string cat(const Args&... args) {
   std::string out;

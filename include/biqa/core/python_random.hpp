@@ -1,10 +1,11 @@
 #pragma once
-// PythonRandom: CPython's `random` module (the Mersenne Twister MT19937 and the way CPython seeds
-// and draws from it), so that a protocol written with `random.seed(42); random.randint(a, b)`
-// gives the same numbers in C++. Covered: random.seed(int) (init_by_array over the 32-bit words
-// of |n|, least significant first), random(), getrandbits(k ≤ 64), _randbelow (rejection on
-// getrandbits(n.bit_length())), randrange(a, b) and randint(a, b) for 64-bit arguments.
-// CPython's algorithms have not changed since 3.2; seeding with str/bytes/float is not covered.
+/// @file
+/// PythonRandom: CPython's `random` module (the Mersenne Twister MT19937 and the way CPython seeds
+/// and draws from it), so that a protocol written with `random.seed(42); random.randint(a, b)`
+/// gives the same numbers in C++. Covered: random.seed(int) (init_by_array over the 32-bit words
+/// of |n|, least significant first), random(), getrandbits(k ≤ 64), _randbelow (rejection on
+/// getrandbits(n.bit_length())), randrange(a, b) and randint(a, b) for 64-bit arguments.
+/// CPython's algorithms have not changed since 3.2; seeding with str/bytes/float is not covered.
 
 #include <algorithm>
 #include <array>
@@ -18,7 +19,7 @@ namespace biqa {
 
 class PythonRandom {
  public:
-  // random.seed(n) for an integer n (the sign is dropped, as CPython does).
+  /// random.seed(n) for an integer n (the sign is dropped, as CPython does).
   explicit PythonRandom(std::int64_t seed = 0) { seed_int(seed); }
 
   void seed_int(std::int64_t n) {
@@ -28,7 +29,7 @@ class PythonRandom {
     seed_words(key);
   }
 
-  // random.seed(n) for an integer of any size written in decimal (an optional leading '-').
+  /// random.seed(n) for an integer of any size written in decimal (an optional leading '-').
   void seed_decimal(std::string_view digits) {
     std::string_view d = digits;
     if (!d.empty() && (d.front() == '-' || d.front() == '+')) d.remove_prefix(1);
@@ -49,8 +50,8 @@ class PythonRandom {
     seed_words(words);
   }
 
-  // init_by_array with the given key: the 32-bit words of |n|, least significant first
-  // (CPython uses the single word 0 for n = 0).
+  /// init_by_array with the given key: the 32-bit words of |n|, least significant first
+  /// (CPython uses the single word 0 for n = 0).
   void seed_words(const std::vector<std::uint32_t>& key) {
     BIQA_CHECK(!key.empty(), ErrorCode::invalid_argument, "PythonRandom: empty seed key");
     init_genrand(19650218u);
@@ -70,7 +71,7 @@ class PythonRandom {
     mt_[0] = 0x80000000u;
   }
 
-  // One 32-bit output of MT19937 (genrand_uint32).
+  /// One 32-bit output of MT19937 (genrand_uint32).
   std::uint32_t next_u32() {
     if (index_ >= n_) twist();
     std::uint32_t y = mt_[index_++];
@@ -81,14 +82,14 @@ class PythonRandom {
     return y;
   }
 
-  // random.random(): 53 bits from two outputs, in [0, 1).
+  /// random.random(): 53 bits from two outputs, in [0, 1).
   double random() {
     const std::uint32_t a = next_u32() >> 5, b = next_u32() >> 6;
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
   }
 
-  // random.getrandbits(k), 0 ≤ k ≤ 64: 32-bit words least significant first, the last one
-  // shifted down to its remaining bits.
+  /// random.getrandbits(k), 0 ≤ k ≤ 64: 32-bit words least significant first, the last one
+  /// shifted down to its remaining bits.
   std::uint64_t getrandbits(int k) {
     BIQA_CHECK(k >= 0 && k <= 64, ErrorCode::invalid_argument, "PythonRandom::getrandbits: k = ", k,
                " (0 to 64 supported)");
@@ -99,7 +100,7 @@ class PythonRandom {
     return lo | hi << 32;
   }
 
-  // random._randbelow(n) for n ≥ 1: uniform in [0, n) by rejection.
+  /// random._randbelow(n) for n ≥ 1: uniform in [0, n) by rejection.
   std::uint64_t randbelow(std::uint64_t n) {
     BIQA_CHECK(n >= 1, ErrorCode::invalid_argument, "PythonRandom::randbelow: n must be positive");
     int k = 0;
@@ -109,7 +110,7 @@ class PythonRandom {
     return r;
   }
 
-  // random.randrange(start, stop) (step 1) and random.randint(a, b) = randrange(a, b + 1).
+  /// random.randrange(start, stop) (step 1) and random.randint(a, b) = randrange(a, b + 1).
   std::int64_t randrange(std::int64_t start, std::int64_t stop) {
     BIQA_CHECK(stop > start, ErrorCode::invalid_argument, "PythonRandom::randrange: empty range [", start,
                ", ", stop, ")");
@@ -122,7 +123,7 @@ class PythonRandom {
     return randrange(a, b + 1);
   }
 
-  // Consumes n random() calls (two outputs each), e.g. the draws a library makes first.
+  /// Consumes n random() calls (two outputs each), e.g. the draws a library makes first.
   void skip_random(int n) {
     for (int i = 0; i < n; ++i) (void)random();
   }

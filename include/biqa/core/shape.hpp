@@ -1,5 +1,6 @@
 #pragma once
-// Shape: up to 8 extents, stored inline so shapes never allocate.
+/// @file
+/// Shape: up to 8 extents, stored inline so shapes never allocate.
 
 #include <algorithm>
 #include <array>
@@ -27,7 +28,7 @@ class Shape {
   int rank() const { return rank_; }
   std::int64_t operator[](int i) const { return dims_[static_cast<std::size_t>(i)]; }
   std::int64_t& operator[](int i) { return dims_[static_cast<std::size_t>(i)]; }
-  // Negative indices count from the end, as in PyTorch.
+  /// Negative indices count from the end, as in PyTorch.
   std::int64_t dim(int i) const { return dims_[static_cast<std::size_t>(normalize_axis(i))]; }
 
   int normalize_axis(int axis) const {
@@ -37,7 +38,7 @@ class Shape {
     return a;
   }
 
-  // Element count; a shape whose count overflows int64 is an error, never a wrapped number.
+  /// Element count; a shape whose count overflows int64 is an error, never a wrapped number.
   std::int64_t numel() const {
     std::int64_t n = 1;
     for (int i = 0; i < rank_; ++i) {
@@ -71,8 +72,8 @@ class Shape {
     return s + "]";
   }
 
-  // Row-major (C order) element strides. An empty shape may have extents whose product overflows;
-  // its strides are never used to address memory, so they saturate to 0 instead.
+  /// Row-major (C order) element strides. An empty shape may have extents whose product overflows;
+  /// its strides are never used to address memory, so they saturate to 0 instead.
   std::array<std::int64_t, max_rank> contiguous_strides() const {
     std::array<std::int64_t, max_rank> st{};
     std::int64_t s = 1;

@@ -1,8 +1,9 @@
 #pragma once
-// Tensor<T, Device>: an n-d array handle. Row-major and contiguous by default; views (slice,
-// permute, select) share storage through strides. Copying a Tensor copies the handle, not the
-// data, as in PyTorch; clone() copies the data. Storage is either owned (64-byte aligned) or
-// borrowed (e.g. a memory-mapped weights file), kept alive by a shared owner.
+/// @file
+/// Tensor<T, Device>: an n-d array handle. Row-major and contiguous by default; views (slice,
+/// permute, select) share storage through strides. Copying a Tensor copies the handle, not the
+/// data, as in PyTorch; clone() copies the data. Storage is either owned (64-byte aligned) or
+/// borrowed (e.g. a memory-mapped weights file), kept alive by a shared owner.
 
 #include <algorithm>
 #include <array>
@@ -310,7 +311,7 @@ class Tensor {
   Strides strides_{};
 };
 
-// Views raw float data of any dtype as float32: borrowed when already f32, converted otherwise.
+/// Views raw float data of any dtype as float32: borrowed when already f32, converted otherwise.
 inline Tensor<float> to_float_tensor(const void* data, DType dtype, const Shape& shape,
                                      std::shared_ptr<void> keep_alive = {}) {
   if (dtype == DType::f32 && reinterpret_cast<std::uintptr_t>(data) % alignof(float) == 0) {

@@ -1,5 +1,6 @@
 #pragma once
-// Zero-copy xtensor views of CPU tensors (for image work: transforms, distortions).
+/// @file
+/// Zero-copy xtensor views of CPU tensors (for image work: transforms, distortions).
 
 #include <vector>
 
@@ -9,7 +10,7 @@
 
 namespace biqa {
 
-// An xtensor expression over the tensor's storage, honouring its strides. Writes go through.
+/// An xtensor expression over the tensor's storage, honouring its strides. Writes go through.
 template <typename T>
 auto as_xarray(Tensor<T>& t) {
   std::vector<std::size_t> shape(t.shape().begin(), t.shape().end());
@@ -25,7 +26,7 @@ auto as_xarray(Tensor<T>& t) {
   return xt::adapt(t.data(), span, xt::no_ownership(), shape, strides);
 }
 
-// Copies an xtensor expression into a new contiguous tensor.
+/// Copies an xtensor expression into a new contiguous tensor.
 template <typename T, typename E>
 Tensor<T> from_xexpression(const E& e) {
   Shape s;

@@ -1,7 +1,8 @@
 #pragma once
-// The small CSV reader behind the dataset readers and the score files: comma- (or other)
-// separated fields, optional double quotes ("" is a quote), CRLF and a UTF-8 BOM tolerated.
-// Every error names the file, the line and what was expected.
+/// @file
+/// The small CSV reader behind the dataset readers and the score files: comma- (or other)
+/// separated fields, optional double quotes ("" is a quote), CRLF and a UTF-8 BOM tolerated.
+/// Every error names the file, the line and what was expected.
 
 #include <cctype>
 #include <charconv>
@@ -24,7 +25,7 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-// One record split at `delimiter`; quotes group a field and are removed.
+/// One record split at `delimiter`; quotes group a field and are removed.
 inline std::vector<std::string> split_record(std::string_view line, char delimiter = ',') {
   std::vector<std::string> fields(1);
   bool quoted = false;
@@ -51,7 +52,7 @@ inline std::vector<std::string> split_record(std::string_view line, char delimit
   return fields;
 }
 
-// Splits on runs of spaces and tabs (for whitespace-separated text files).
+/// Splits on runs of spaces and tabs (for whitespace-separated text files).
 inline std::vector<std::string> split_whitespace(std::string_view line) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -75,7 +76,7 @@ inline std::optional<double> parse_number(std::string_view s) {
   return v;
 }
 
-// A finite number or an error naming `where`.
+/// A finite number or an error naming `where`.
 inline double to_number(std::string_view field, const std::string& where, std::string_view column = "") {
   const auto v = parse_number(field);
   if (!v || !std::isfinite(*v))
@@ -84,7 +85,7 @@ inline double to_number(std::string_view field, const std::string& where, std::s
   return *v;
 }
 
-// Non-empty lines of a text file with their 1-based line numbers; a UTF-8 BOM is dropped.
+/// Non-empty lines of a text file with their 1-based line numbers; a UTF-8 BOM is dropped.
 struct TextLine {
   std::size_t number = 0;
   std::string text;
@@ -107,16 +108,16 @@ inline std::vector<TextLine> read_lines(const std::string& path) {
   return lines;
 }
 
-// A CSV file with a header row.
+/// A CSV file with a header row.
 struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::size_t> line_numbers;  // of each row, for messages
+  std::vector<std::size_t> line_numbers;  ///< of each row, for messages
 
   std::string where(std::size_t row) const { return cat(path, ":", line_numbers[row]); }
 
-  // The first of `names` present in the header (exact match, then case-insensitive).
+  /// The first of `names` present in the header (exact match, then case-insensitive).
   std::optional<std::size_t> find(std::initializer_list<std::string_view> names) const {
     for (auto n : names)
       for (std::size_t i = 0; i < header.size(); ++i)
@@ -132,7 +133,7 @@ struct CsvTable {
     return std::nullopt;
   }
 
-  // Like find(), but a missing column is an error that names what was wanted and what is there.
+  /// Like find(), but a missing column is an error that names what was wanted and what is there.
   std::size_t column(std::initializer_list<std::string_view> names, std::string_view what) const {
     if (auto i = find(names)) return *i;
     std::string wanted, present;
@@ -163,7 +164,7 @@ inline CsvTable read_csv(const std::string& path, char delimiter = ',') {
   return t;
 }
 
-// Numbers from `path`: one per line, or with `column` the CSV column with that header name.
+/// Numbers from `path`: one per line, or with `column` the CSV column with that header name.
 inline std::vector<double> read_number_column(const std::string& path, const std::optional<std::string>& column = {}) {
   std::vector<double> out;
   if (column) {

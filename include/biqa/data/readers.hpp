@@ -1,9 +1,10 @@
 #pragma once
-// Readers for the MOS files of the common IQA datasets, as the authors distribute them (or, where
-// they ship MATLAB or Excel files, a documented CSV form). docs/datasets.md lists every file and
-// column. read_dataset(kind, options) picks the reader by name; "csv" is the generic form.
-//
-// Readers only read score files: a missing image is reported when it is scored, not here.
+/// @file
+/// Readers for the MOS files of the common IQA datasets, as the authors distribute them (or, where
+/// they ship MATLAB or Excel files, a documented CSV form). docs/datasets.md lists every file and
+/// column. read_dataset(kind, options) picks the reader by name; "csv" is the generic form.
+///
+/// Readers only read score files: a missing image is reported when it is scored, not here.
 
 #include <algorithm>
 #include <cctype>
@@ -22,12 +23,12 @@
 namespace biqa::data {
 
 struct ReadOptions {
-  std::string root;                     // dataset folder
+  std::string root;                     ///< dataset folder
   std::string csv;                      // the score file; empty = the dataset's usual name under root
-  // Column overrides (generic "csv" kind: image_col and score_col are required).
+  /// Column overrides (generic "csv" kind: image_col and score_col are required).
   std::string image_col, score_col, ref_col, std_col;
   std::string image_dir;                // images' folder relative to root; empty = the dataset's default
-  bool lower_is_better = false;         // generic kind: the score is a DMOS
+  bool lower_is_better = false;         ///< generic kind: the score is a DMOS
 };
 
 namespace detail {
@@ -49,7 +50,7 @@ inline std::string score_file(const ReadOptions& o, std::initializer_list<const 
   fail(ErrorCode::io, "no score file found (tried ", tried, "); pass --csv FILE (see docs/datasets.md)");
 }
 
-// The first of `dirs` that exists under root (or the override, or the first when none exists).
+/// The first of `dirs` that exists under root (or the override, or the first when none exists).
 inline std::string image_dir(const ReadOptions& o, std::initializer_list<const char*> dirs) {
   if (!o.image_dir.empty()) return o.image_dir == "." ? "" : o.image_dir;
   for (const char* d : dirs)
@@ -69,7 +70,7 @@ inline std::optional<int> to_int(std::string_view s) {
   return v;
 }
 
-// "I01_02_03.png" -> {"I01", "02", 3}: the naming of KADID-10k and TID2013.
+/// "I01_02_03.png" -> {"I01", "02", 3}: the naming of KADID-10k and TID2013.
 inline void parse_ref_type_level(const std::string& name, Sample& s) {
   const std::string stem = fs::path(name).stem().string();
   const auto a = stem.find('_'), b = stem.find('_', a == std::string::npos ? a : a + 1);
@@ -88,8 +89,8 @@ inline std::string lower(std::string s) {
   return s;
 }
 
-// The name as it is on disk when only its case differs (TID2013's list says "i01_..." where some
-// copies hold "I01_..."); unchanged when neither exists.
+/// The name as it is on disk when only its case differs (TID2013's list says "i01_..." where some
+/// copies hold "I01_..."); unchanged when neither exists.
 inline std::string resolve_case(const std::string& root, const std::string& dir, const std::string& name) {
   for (const auto& candidate : {name, lower(name), upper(fs::path(name).stem().string()) + fs::path(name).extension().string(),
                                 upper(name)})
@@ -106,8 +107,8 @@ inline Sample make_sample(std::string image, double mos) {
   return s;
 }
 
-// KonIQ-10k: koniq10k_scores_and_distributions.csv (image_name, c1..c5, c_total, MOS, SD,
-// MOS_zscore); images in 1024x768/ (or 512x384/). Score: MOS (1-5), std: SD.
+/// KonIQ-10k: koniq10k_scores_and_distributions.csv (image_name, c1..c5, c_total, MOS, SD,
+/// MOS_zscore); images in 1024x768/ (or 512x384/). Score: MOS (1-5), std: SD.
 inline Dataset read_koniq10k(const ReadOptions& o) {
   const auto t = read_csv(detail::score_file(o, {"koniq10k_scores_and_distributions.csv"}));
   const auto ci = detail::column_or(t, o.image_col, {"image_name"}, "image");
@@ -123,7 +124,7 @@ inline Dataset read_koniq10k(const ReadOptions& o) {
   return d;
 }
 
-// A header CSV with an image column and a score column (CLIVE, SPAQ, FLIVE and the generic form).
+/// A header CSV with an image column and a score column (CLIVE, SPAQ, FLIVE and the generic form).
 inline Dataset read_image_score_csv(const std::string& kind, const std::string& path, const ReadOptions& o,
                                     std::initializer_list<std::string_view> image_names,
                                     std::initializer_list<std::string_view> score_names, const std::string& dir) {
@@ -144,9 +145,9 @@ inline Dataset read_image_score_csv(const std::string& kind, const std::string& 
   return d;
 }
 
-// LIVE Challenge (CLIVE): clive.csv converted from AllImages_release.mat / AllMOS_release.mat
-// (columns image, mos; the 7 trial images t1..t7 left out), or a .txt with "NAME MOS" per line;
-// images in Images/.
+/// LIVE Challenge (CLIVE): clive.csv converted from AllImages_release.mat / AllMOS_release.mat
+/// (columns image, mos; the 7 trial images t1..t7 left out), or a .txt with "NAME MOS" per line;
+/// images in Images/.
 inline Dataset read_clive(const ReadOptions& o) {
   const auto path = detail::score_file(o, {"clive.csv", "clive.txt"});
   const auto dir = detail::image_dir(o, {"Images"});
@@ -162,8 +163,8 @@ inline Dataset read_clive(const ReadOptions& o) {
   return d;
 }
 
-// SPAQ: "MOS and Image attribute scores.csv" saved from the xlsx of the same name (columns
-// "Image name", MOS, Brightness, Colorfulness, Contrast, Noisiness, Sharpness); images in TestImage/.
+/// SPAQ: "MOS and Image attribute scores.csv" saved from the xlsx of the same name (columns
+/// "Image name", MOS, Brightness, Colorfulness, Contrast, Noisiness, Sharpness); images in TestImage/.
 inline Dataset read_spaq(const ReadOptions& o) {
   const auto path = detail::score_file(
       o, {"Annotations/MOS and Image attribute scores.csv", "MOS and Image attribute scores.csv", "spaq.csv"});
@@ -171,16 +172,16 @@ inline Dataset read_spaq(const ReadOptions& o) {
                               detail::image_dir(o, {"TestImage"}));
 }
 
-// FLIVE (PaQ-2-PiQ): labels_image.csv (name, mos, ...); images under database/ (name includes
-// the sub-folder, e.g. "voc_emotic_ava/AVA__149.jpg").
+/// FLIVE (PaQ-2-PiQ): labels_image.csv (name, mos, ...); images under database/ (name includes
+/// the sub-folder, e.g. "voc_emotic_ava/AVA__149.jpg").
 inline Dataset read_flive(const ReadOptions& o) {
   const auto path = detail::score_file(o, {"labels_image.csv"});
   return read_image_score_csv("flive", path, o, {"name", "name_image"}, {"mos", "mos_image"},
                               detail::image_dir(o, {"database"}));
 }
 
-// KADID-10k: dmos.csv (dist_img, ref_img, dmos, var); images in images/. Despite the name, dmos
-// is a MOS on 1..5 (higher is better); std = sqrt(var).
+/// KADID-10k: dmos.csv (dist_img, ref_img, dmos, var); images in images/. Despite the name, dmos
+/// is a MOS on 1..5 (higher is better); std = sqrt(var).
 inline Dataset read_kadid10k(const ReadOptions& o) {
   const auto t = read_csv(detail::score_file(o, {"dmos.csv"}));
   const auto ci = detail::column_or(t, o.image_col, {"dist_img"}, "image");
@@ -199,8 +200,8 @@ inline Dataset read_kadid10k(const ReadOptions& o) {
   return d;
 }
 
-// TID2013: mos_with_names.txt, "MOS NAME" per line (e.g. "5.51429 i01_01_1.bmp"); optional
-// mos_std.txt beside it (one value per line, same order); images in distorted_images/.
+/// TID2013: mos_with_names.txt, "MOS NAME" per line (e.g. "5.51429 i01_01_1.bmp"); optional
+/// mos_std.txt beside it (one value per line, same order); images in distorted_images/.
 inline Dataset read_tid2013(const ReadOptions& o) {
   const auto path = detail::score_file(o, {"mos_with_names.txt"});
   const auto dir = detail::image_dir(o, {"distorted_images"});
@@ -226,9 +227,10 @@ inline Dataset read_tid2013(const ReadOptions& o) {
   return d;
 }
 
-// CSIQ: csiq.csv saved from the "all_by_image" sheet of csiq.DMOS.xlsx (columns image, dst_idx,
-// dst_type, dst_lev, dmos_std, dmos); the image is dst_imgs/<folder>/<image>.<TAG>.<dst_lev>.png
-// with folder/TAG from dst_type, or taken from a "path" column when there is one. DMOS in [0, 1].
+/// CSIQ: csiq.csv saved from the "all_by_image" sheet of csiq.DMOS.xlsx (columns image, dst_idx,
+/// dst_type, dst_lev, dmos_std, dmos); the image is dst_imgs/FOLDER/IMAGE.TAG.LEVEL.png with
+/// FOLDER and TAG from dst_type and LEVEL = dst_lev, or taken from a "path" column when there is
+/// one. DMOS in [0, 1].
 inline Dataset read_csiq(const ReadOptions& o) {
   const auto t = read_csv(detail::score_file(o, {"csiq.csv"}));
   const auto cs = detail::column_or(t, o.score_col, {"dmos"}, "score");
@@ -274,9 +276,9 @@ inline Dataset read_csiq(const ReadOptions& o) {
   return d;
 }
 
-// LIVE (release 2): live.csv converted from dmos_realigned.mat and refnames_all.mat (columns
-// image such as "jp2k/img1.bmp", ref, dmos; optional type and orgs, rows with orgs = 1 — the
-// references themselves — are skipped). DMOS, lower is better.
+/// LIVE (release 2): live.csv converted from dmos_realigned.mat and refnames_all.mat (columns
+/// image such as "jp2k/img1.bmp", ref, dmos; optional type and orgs, rows with orgs = 1 — the
+/// references themselves — are skipped). DMOS, lower is better.
 inline Dataset read_live(const ReadOptions& o) {
   const auto t = read_csv(detail::score_file(o, {"live.csv"}));
   const auto ci = detail::column_or(t, o.image_col, {"image"}, "image");
@@ -298,9 +300,9 @@ inline Dataset read_live(const ReadOptions& o) {
   return d;
 }
 
-// PIPAL: label files with one "NAME,ELO" per line (e.g. "A0001_00_00.bmp,1474.97"): every *.txt
-// in Train_Label/ (or the one --csv file); images in Train_Dist/ (or Distortion/, Dis/).
-// Reference = the name up to the first '_'.
+/// PIPAL: label files with one "NAME,ELO" per line (e.g. "A0001_00_00.bmp,1474.97"): every *.txt
+/// in Train_Label/ (or the one --csv file); images in Train_Dist/ (or Distortion/, Dis/).
+/// Reference = the name up to the first '_'.
 inline Dataset read_pipal(const ReadOptions& o) {
   std::vector<std::string> files;
   if (!o.csv.empty()) {
@@ -332,7 +334,7 @@ inline Dataset read_pipal(const ReadOptions& o) {
   return d;
 }
 
-// Generic: --csv FILE --image-col NAME --score-col NAME [--ref-col NAME] [--std-col NAME].
+/// Generic: --csv FILE --image-col NAME --score-col NAME [--ref-col NAME] [--std-col NAME].
 inline Dataset read_generic_csv(const ReadOptions& o) {
   BIQA_CHECK(!o.csv.empty(), ErrorCode::invalid_argument, "dataset csv: --csv FILE is required");
   BIQA_CHECK(!o.image_col.empty() && !o.score_col.empty(), ErrorCode::invalid_argument,
@@ -346,7 +348,7 @@ inline const std::vector<std::string>& dataset_kinds() {
   return kinds;
 }
 
-// Reads a dataset by kind (aliases: koniq, livec, kadid, tid).
+/// Reads a dataset by kind (aliases: koniq, livec, kadid, tid).
 inline Dataset read_dataset(std::string kind, const ReadOptions& o) {
   kind = detail::lower(kind);
   if (kind != "csv")

@@ -1,7 +1,8 @@
 #pragma once
-// The score cache of `biqa eval`: a CSV "image,score,mos" that grows one line per scored image,
-// flushed as it goes, so that an interrupted run resumes where it stopped. A failed image has an
-// empty score. When an image appears twice the later line wins (a retry after a failure).
+/// @file
+/// The score cache of `biqa eval`: a CSV "image,score,mos" that grows one line per scored image,
+/// flushed as it goes, so that an interrupted run resumes where it stopped. A failed image has an
+/// empty score. When an image appears twice the later line wins (a retry after a failure).
 
 #include <algorithm>
 #include <cmath>
@@ -20,11 +21,11 @@ namespace biqa::data {
 
 struct ScoreEntry {
   std::string image;
-  std::optional<double> score;  // empty: the image could not be scored
+  std::optional<double> score;  ///< empty: the image could not be scored
   double mos = 0;
 };
 
-// Entries of a score file in first-appearance order, later duplicates replacing earlier ones.
+/// Entries of a score file in first-appearance order, later duplicates replacing earlier ones.
 inline std::vector<ScoreEntry> read_score_file(const std::string& path) {
   const auto t = read_csv(path);
   const auto ci = t.column({"image"}, "image");
@@ -53,7 +54,7 @@ inline std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
-// Appends entries to a score file (created with its header when absent); thread-safe.
+/// Appends entries to a score file (created with its header when absent); thread-safe.
 class ScoreWriter {
  public:
   explicit ScoreWriter(std::string path) : path_(std::move(path)) {

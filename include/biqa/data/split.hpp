@@ -1,12 +1,13 @@
 #pragma once
-// Train/test splits, reproducible everywhere: split `seed` shuffles with std::mt19937_64 seeded by
-// splitmix64(seed) (the engine's output is fixed by the C++ standard) and a Fisher-Yates shuffle
-// drawing through our own unbiased bounded draw (std::uniform_int_distribution differs between
-// standard libraries). Repeated splits use seeds seed, seed+1, ...
-//
-// Authentic datasets split by image. Synthetic ones (many distorted versions of few references:
-// KADID-10k, TID2013, CSIQ, LIVE, PIPAL) split by reference, so that no content is on both sides:
-// the sorted list of distinct references is shuffled and the first round(f * R) go to train.
+/// @file
+/// Train/test splits, reproducible everywhere: split `seed` shuffles with std::mt19937_64 seeded by
+/// splitmix64(seed) (the engine's output is fixed by the C++ standard) and a Fisher-Yates shuffle
+/// drawing through our own unbiased bounded draw (std::uniform_int_distribution differs between
+/// standard libraries). Repeated splits use seeds seed, seed+1, ...
+///
+/// Authentic datasets split by image. Synthetic ones (many distorted versions of few references:
+/// KADID-10k, TID2013, CSIQ, LIVE, PIPAL) split by reference, so that no content is on both sides:
+/// the sorted list of distinct references is shuffled and the first round(f * R) go to train.
 
 #include <algorithm>
 #include <cmath>
@@ -23,7 +24,7 @@
 namespace biqa::data {
 
 struct Split {
-  std::vector<std::size_t> train, test;  // sample indices, ascending
+  std::vector<std::size_t> train, test;  ///< sample indices, ascending
 };
 
 enum class SplitBy { automatic, image, reference };
@@ -31,7 +32,7 @@ enum class SplitBy { automatic, image, reference };
 struct SplitOptions {
   double train_fraction = 0.8;
   std::uint64_t seed = 0;
-  SplitBy by = SplitBy::automatic;  // automatic: by reference for synthetic datasets
+  SplitBy by = SplitBy::automatic;  ///< automatic: by reference for synthetic datasets
 };
 
 namespace detail {
@@ -52,7 +53,7 @@ inline std::uint64_t bounded(std::mt19937_64& gen, std::uint64_t n) {
   }
 }
 
-// A permutation of 0..n-1, the same on every platform for a seed.
+/// A permutation of 0..n-1, the same on every platform for a seed.
 inline std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   for (std::size_t i = 0; i < n; ++i) p[i] = i;
@@ -61,7 +62,7 @@ inline std::vector<std::size_t> permutation(std::size_t n, std::uint64_t seed) {
   return p;
 }
 
-// How many of `units` go to train: round(f * units), at least one on each side when units >= 2.
+/// How many of `units` go to train: round(f * units), at least one on each side when units >= 2.
 inline std::size_t train_count(std::size_t units, double f) {
   BIQA_CHECK(f > 0 && f < 1, ErrorCode::invalid_argument, "split: the train fraction must lie in (0, 1), got ", f);
   BIQA_CHECK(units >= 2, ErrorCode::invalid_argument, "split: need at least 2 ", "images or references to split, got ",
@@ -72,7 +73,7 @@ inline std::size_t train_count(std::size_t units, double f) {
 
 }  // namespace detail
 
-// n items, split by item.
+/// n items, split by item.
 inline Split random_split(std::size_t n, double train_fraction, std::uint64_t seed) {
   const auto perm = detail::permutation(n, seed);
   const std::size_t k = detail::train_count(n, train_fraction);
@@ -84,7 +85,7 @@ inline Split random_split(std::size_t n, double train_fraction, std::uint64_t se
   return s;
 }
 
-// Split by the group label of each item (the reference content): a group is entirely on one side.
+/// Split by the group label of each item (the reference content): a group is entirely on one side.
 inline Split group_split(const std::vector<std::string>& groups, double train_fraction, std::uint64_t seed) {
   std::map<std::string, std::size_t> index;  // sorted: independent of file order
   for (const auto& g : groups) {
@@ -121,7 +122,7 @@ inline Split make_split(const Dataset& d, const SplitOptions& o = {}) {
   return random_split(d.size(), o.train_fraction, o.seed);
 }
 
-// `count` splits with seeds o.seed, o.seed + 1, ...
+/// `count` splits with seeds o.seed, o.seed + 1, ...
 inline std::vector<Split> repeated_splits(const Dataset& d, std::size_t count, SplitOptions o = {}) {
   std::vector<Split> out;
   for (std::size_t i = 0; i < count; ++i, ++o.seed) out.push_back(make_split(d, o));

@@ -1,5 +1,6 @@
 #pragma once
-// Brightness family: brighten (#16), darken (#17), mean shift (#18).
+/// @file
+/// Brightness family: brighten (#16), darken (#17), mean shift (#18).
 
 #include "biqa/distortions/color_space.hpp"
 #include "biqa/distortions/common.hpp"
@@ -7,7 +8,7 @@
 
 namespace biqa::distortions {
 
-// #16 brighten: (2·curves(RGB, 0.5+a/2) + lab2rgb(L ← 100·curves(L/100, 0.5+a/2))) / 3.
+/// #16 brighten: (2·curves(RGB, 0.5+a/2) + lab2rgb(L ← 100·curves(L/100, 0.5+a/2))) / 3.
 inline Image brighten(const Image& in, double a) {
   check_rgb(in, "brighten");
   const Spline curve = tone_curve(0.5 + a / 2);
@@ -24,7 +25,7 @@ inline Image brighten(const Image& in, double a) {
   return out;
 }
 
-// #17 darken: curves(RGB, 0.5 − a/2).
+/// #17 darken: curves(RGB, 0.5 − a/2).
 inline Image darken(const Image& in, double a) {
   check_rgb(in, "darken");
   Image out = in.clone();
@@ -32,7 +33,7 @@ inline Image darken(const Image& in, double a) {
   return out;
 }
 
-// #18 mean_shift: I + shift, clipped to [0,1].
+/// #18 mean_shift: I + shift, clipped to [0,1].
 inline Image mean_shift(const Image& in, double shift) {
   check_rgb(in, "mean_shift");
   Image out = in.clone();

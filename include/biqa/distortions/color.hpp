@@ -1,6 +1,7 @@
 #pragma once
-// Colour family: colour diffusion (#4), colour shift (#5), colour quantisation (#6), colour
-// saturation 1 (#7) and 2 (#8).
+/// @file
+/// Colour family: colour diffusion (#4), colour shift (#5), colour quantisation (#6), colour
+/// saturation 1 (#7) and 2 (#8).
 
 #include <algorithm>
 #include <array>
@@ -13,8 +14,8 @@
 
 namespace biqa::distortions {
 
-// #4 color_diffusion: in Lab, blur a* and b* with a Gaussian of σ = 1.5·amount + 2 (size
-// 2·⌈2σ⌉+1, replicate) and multiply them by amount; back to RGB, clipped.
+/// #4 color_diffusion: in Lab, blur a* and b* with a Gaussian of σ = 1.5·amount + 2 (size
+/// 2·⌈2σ⌉+1, replicate) and multiply them by amount; back to RGB, clipped.
 inline Image color_diffusion(const Image& in, double amount) {
   check_rgb(in, "color_diffusion");
   Image lab = rgb2lab(in);
@@ -30,7 +31,7 @@ inline Image color_diffusion(const Image& in, double amount) {
 }
 
 namespace detail {
-// Linear-interpolated percentile (q in [0,1]) of a copy of the values.
+/// Linear-interpolated percentile (q in [0,1]) of a copy of the values.
 inline float percentile(std::vector<float> v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * double(v.size() - 1);
@@ -40,8 +41,8 @@ inline float percentile(std::vector<float> v, double q) {
 }
 }  // namespace detail
 
-// #5 color_shift: the green channel moved by `amount` px in a random direction (both components
-// ≥ 0, as MATLAB normr(rand(1,2))), blended in where the image has edges.
+/// #5 color_shift: the green channel moved by `amount` px in a random direction (both components
+/// ≥ 0, as MATLAB normr(rand(1,2))), blended in where the image has edges.
 inline Image color_shift(const Image& in, double amount, Rng& rng) {
   check_rgb(in, "color_shift");
   const std::int64_t h = in.size(0), w = in.size(1);
@@ -78,9 +79,9 @@ inline Image color_shift(const Image& in, double amount, Rng& rng) {
   return out;
 }
 
-// Minimum-variance colour palette (greedy box splitting on a 32³ RGB histogram, Wu-style):
-// repeatedly split the box with the largest squared error at the plane that minimises the summed
-// error of the two halves. Returns up to n colours in [0,1].
+/// Minimum-variance colour palette (greedy box splitting on a 32³ RGB histogram, Wu-style):
+/// repeatedly split the box with the largest squared error at the plane that minimises the summed
+/// error of the two halves. Returns up to n colours in [0,1].
 inline std::vector<std::array<float, 3>> min_variance_palette(const Image& in, int n) {
   constexpr int B = 32;
   struct Cell { double cnt = 0, s[3] = {0, 0, 0}, sq = 0; };
@@ -172,8 +173,8 @@ inline std::vector<std::array<float, 3>> min_variance_palette(const Image& in, i
   return palette;
 }
 
-// Floyd–Steinberg error diffusion (7/16 right, 3/16 below-left, 5/16 below, 1/16 below-right),
-// raster order, nearest palette colour by squared RGB distance.
+/// Floyd–Steinberg error diffusion (7/16 right, 3/16 below-left, 5/16 below, 1/16 below-right),
+/// raster order, nearest palette colour by squared RGB distance.
 inline Image dither_to_palette(const Image& in, const std::vector<std::array<float, 3>>& palette) {
   const std::int64_t h = in.size(0), w = in.size(1);
   std::vector<float> buf(in.data(), in.data() + in.numel());
@@ -206,14 +207,14 @@ inline Image dither_to_palette(const Image& in, const std::vector<std::array<flo
   return out;
 }
 
-// #6 color_quantization: rgb2ind(I, n) (minimum-variance palette, Floyd–Steinberg), ind2rgb.
+/// #6 color_quantization: rgb2ind(I, n) (minimum-variance palette, Floyd–Steinberg), ind2rgb.
 inline Image color_quantization(const Image& in, double colours) {
   check_rgb(in, "color_quantization");
   const int n = std::max(2, static_cast<int>(std::lround(colours)));
   return dither_to_palette(in, min_variance_palette(in, n));
 }
 
-// #7 color_saturation_1: HSV saturation multiplied by factor (may be negative).
+/// #7 color_saturation_1: HSV saturation multiplied by factor (may be negative).
 inline Image color_saturation_1(const Image& in, double factor) {
   check_rgb(in, "color_saturation_1");
   Image hsv = rgb2hsv(in);
@@ -222,7 +223,7 @@ inline Image color_saturation_1(const Image& in, double factor) {
   return hsv2rgb(hsv);
 }
 
-// #8 color_saturation_2: Lab chroma (a*, b*) multiplied by s; back to RGB, clipped.
+/// #8 color_saturation_2: Lab chroma (a*, b*) multiplied by s; back to RGB, clipped.
 inline Image color_saturation_2(const Image& in, double s) {
   check_rgb(in, "color_saturation_2");
   Image lab = rgb2lab(in);

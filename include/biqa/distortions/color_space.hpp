@@ -1,8 +1,9 @@
 #pragma once
-// Colour conversions with MATLAB's conventions, on H×W×3 float images:
-// rgb2lab / lab2rgb (sRGB, D65 white as MATLAB's whitepoint('d65')), rgb2hsv / hsv2rgb (H in [0,1]),
-// rgb2ycbcr / ycbcr2rgb (ITU-R BT.601, studio range, on [0,1] values), rgb2gray.
-// Outputs are not clipped (like MATLAB for double inputs).
+/// @file
+/// Colour conversions with MATLAB's conventions, on H×W×3 float images:
+/// rgb2lab / lab2rgb (sRGB, D65 white as MATLAB's whitepoint('d65')), rgb2hsv / hsv2rgb (H in [0,1]),
+/// rgb2ycbcr / ycbcr2rgb (ITU-R BT.601, studio range, on [0,1] values), rgb2gray.
+/// Outputs are not clipped (like MATLAB for double inputs).
 
 #include <cmath>
 
@@ -17,10 +18,10 @@ inline double srgb_to_linear(double v) {
 inline double linear_to_srgb(double v) {
   return v <= 0.0031308 ? v * 12.92 : 1.055 * std::pow(v, 1.0 / 2.4) - 0.055;
 }
-// sRGB primaries → XYZ (IEC 61966-2-1, the 4-digit matrix MATLAB uses).
+/// sRGB primaries → XYZ (IEC 61966-2-1, the 4-digit matrix MATLAB uses).
 inline constexpr double rgb2xyz_m[9] = {0.4124, 0.3576, 0.1805, 0.2126, 0.7152, 0.0722,
                                         0.0193, 0.1192, 0.9505};
-// The exact inverse of rgb2xyz_m (so that Lab round trips are lossless to float precision).
+/// The exact inverse of rgb2xyz_m (so that Lab round trips are lossless to float precision).
 inline constexpr double xyz2rgb_m[9] = {3.240625477320054,    -1.5372079722103185, -0.4986285986982478,
                                         -0.9689307147293196,  1.8757560608852413,  0.04151752384295395,
                                         0.05571012044551063,  -0.20402105059848671, 1.0569959422543882};
@@ -73,7 +74,7 @@ inline void rgb2hsv_px(const float* rgb, float* hsv) {
   hsv[1] = float(v > 0 ? d / v : 0);
   hsv[2] = float(v);
 }
-// MATLAB's formula; it stays defined for saturation outside [0,1].
+/// MATLAB's formula; it stays defined for saturation outside [0,1].
 inline void hsv2rgb_px(const float* hsv, float* rgb) {
   const double h6 = double(hsv[0]) * 6, s = hsv[1], v = hsv[2];
   int k = static_cast<int>(std::floor(h6));
@@ -92,7 +93,7 @@ inline void hsv2rgb_px(const float* hsv, float* rgb) {
   for (int i = 0; i < 3; ++i) rgb[i] = float(c[i] * v);
 }
 
-// BT.601 studio range for [0,1] data: Y in [16,235]/255, Cb/Cr in [16,240]/255.
+/// BT.601 studio range for [0,1] data: Y in [16,235]/255, Cb/Cr in [16,240]/255.
 inline void rgb2ycbcr_px(const float* rgb, float* ycc) {
   const double r = rgb[0], g = rgb[1], b = rgb[2];
   ycc[0] = float((16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0);
@@ -123,7 +124,7 @@ inline Image hsv2rgb(const Image& in) { return convert<hsv2rgb_px>(in); }
 inline Image rgb2ycbcr(const Image& in) { return convert<rgb2ycbcr_px>(in); }
 inline Image ycbcr2rgb(const Image& in) { return convert<ycbcr2rgb_px>(in); }
 
-// MATLAB rgb2gray weights (the exact values MATLAB uses for BT.601 luma).
+/// MATLAB rgb2gray weights (the exact values MATLAB uses for BT.601 luma).
 inline float gray_px(const float* rgb) {
   return float(0.298936021293775 * rgb[0] + 0.587043074451121 * rgb[1] + 0.114020904255103 * rgb[2]);
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Shared pieces of the distortion generators: the image type, a platform-independent random
-// number source, seed derivation, and the MATLAB helpers `mapmm` and `truncate`.
+/// @file
+/// Shared pieces of the distortion generators: the image type, a platform-independent random
+/// number source, seed derivation, and the MATLAB helpers `mapmm` and `truncate`.
 
 #include <cmath>
 #include <cstdint>
@@ -13,7 +14,7 @@
 
 namespace biqa::distortions {
 
-// Images are H×W×3 float tensors with values in [0, 1] (contiguous, row-major, RGB interleaved).
+/// Images are H×W×3 float tensors with values in [0, 1] (contiguous, row-major, RGB interleaved).
 using Image = Tensor<float>;
 
 inline void check_rgb(const Image& img, std::string_view where) {
@@ -24,20 +25,20 @@ inline void check_rgb(const Image& img, std::string_view where) {
 
 inline Image new_image(std::int64_t h, std::int64_t w) { return Image(Shape{h, w, 3}); }
 
-// A random source whose output is the same on every platform and standard library:
-// std::mt19937_64 is fully specified; the distributions below are our own (std:: ones are not).
+/// A random source whose output is the same on every platform and standard library:
+/// std::mt19937_64 is fully specified; the distributions below are our own (std:: ones are not).
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : engine_(seed) {}
-  // Uniform in [0, 1) with 53 random bits.
+  /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  // Uniform integer in [lo, hi] (inclusive).
+  /// Uniform integer in [lo, hi] (inclusive).
   std::int64_t integer(std::int64_t lo, std::int64_t hi) {
     const auto n = static_cast<std::uint64_t>(hi - lo) + 1;
     return lo + static_cast<std::int64_t>(uniform() * double(n)) % static_cast<std::int64_t>(n);
   }
-  // Standard normal by the Box–Muller transform (pairs; the second value is cached).
+  /// Standard normal by the Box–Muller transform (pairs; the second value is cached).
   double normal() {
     if (has_spare_) {
       has_spare_ = false;
@@ -59,14 +60,14 @@ class Rng {
   bool has_spare_ = false;
 };
 
-// SplitMix64 finaliser: decorrelates seeds derived from (seed, index, type).
+/// SplitMix64 finaliser: decorrelates seeds derived from (seed, index, type).
 inline std::uint64_t mix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-// Seed for one (image, distortion) job, independent of the order in which jobs run.
+/// Seed for one (image, distortion) job, independent of the order in which jobs run.
 inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index, std::uint64_t type = 0) {
   return mix64(mix64(mix64(seed) ^ index) ^ (type * 0x100000001b3ULL + 0x51ed27ULL));
 }
@@ -74,13 +75,13 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index, std::u
 inline float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
 inline double clamp01(double v) { return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; }
 
-// MATLAB `truncate`: clip every sample to [lo, hi], in place.
+/// MATLAB `truncate`: clip every sample to [lo, hi], in place.
 inline void truncate(Image& img, float lo = 0.0f, float hi = 1.0f) {
   float* p = img.data();
   for (std::int64_t i = 0; i < img.numel(); ++i) p[i] = p[i] < lo ? lo : p[i] > hi ? hi : p[i];
 }
 
-// MATLAB `mapmm`: (x − min) / (max − min) over all samples; unchanged when max = min.
+/// MATLAB `mapmm`: (x − min) / (max − min) over all samples; unchanged when max = min.
 inline void mapmm(Image& img) {
   float* p = img.data();
   const std::int64_t n = img.numel();

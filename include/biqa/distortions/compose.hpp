@@ -1,6 +1,7 @@
 #pragma once
-// Multi-distortion composition: a list of (type, level) applied in order, and the ExIQA-style
-// recipe (K in [1, 25] distinct types at random levels per image) drawn from a seed.
+/// @file
+/// Multi-distortion composition: a list of (type, level) applied in order, and the ExIQA-style
+/// recipe (K in [1, 25] distinct types at random levels per image) drawn from a seed.
 
 #include <cstdint>
 #include <numeric>
@@ -16,8 +17,8 @@ struct Step {
   double level = 1;
 };
 
-// Applies the steps in order. Step i draws from Rng(derive_seed(seed, i, type number)), so a
-// step's randomness does not depend on the steps before it.
+/// Applies the steps in order. Step i draws from Rng(derive_seed(seed, i, type number)), so a
+/// step's randomness does not depend on the steps before it.
 inline Image apply_sequence(const Image& in, const std::vector<Step>& steps, std::uint64_t seed,
                             const ApplyOptions& opt = {}) {
   Image x = in.contiguous().clone();
@@ -31,11 +32,11 @@ inline Image apply_sequence(const Image& in, const std::vector<Step>& steps, std
 
 struct RecipeOptions {
   int min_types = 1, max_types = 25;
-  bool integer_levels = true;  // false: levels uniform in [1, 5] (continuous strength)
+  bool integer_levels = true;  ///< false: levels uniform in [1, 5] (continuous strength)
 };
 
-// The ExIQA recipe for image `index`: K uniform in [min_types, max_types], K distinct types in
-// random order (partial Fisher–Yates), each at a random level.
+/// The ExIQA recipe for image `index`: K uniform in [min_types, max_types], K distinct types in
+/// random order (partial Fisher–Yates), each at a random level.
 inline std::vector<Step> random_recipe(std::uint64_t seed, std::uint64_t index,
                                        const RecipeOptions& opt = {}) {
   BIQA_CHECK(opt.min_types >= 1 && opt.min_types <= opt.max_types && opt.max_types <= 25,

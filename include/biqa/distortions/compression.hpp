@@ -1,7 +1,8 @@
 #pragma once
-// Compression family: JPEG2000 (#9) through OpenJPEG and JPEG (#10) through libjpeg. Each is a
-// round trip in memory. Without the library (BIQA_HAVE_OPENJPEG / BIQA_HAVE_LIBJPEG undefined)
-// the function raises biqa::Error (unsupported).
+/// @file
+/// Compression family: JPEG2000 (#9) through OpenJPEG and JPEG (#10) through libjpeg. Each is a
+/// round trip in memory. Without the library (BIQA_HAVE_OPENJPEG / BIQA_HAVE_LIBJPEG undefined)
+/// the function raises biqa::Error (unsupported).
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,7 @@
 namespace biqa::distortions {
 
 namespace detail {
-// MATLAB im2uint8 for doubles: round(255·x) after clipping.
+/// MATLAB im2uint8 for doubles: round(255·x) after clipping.
 inline std::vector<std::uint8_t> to_u8(const Image& in) {
   std::vector<std::uint8_t> px(static_cast<std::size_t>(in.numel()));
   const float* p = in.data();
@@ -51,8 +52,8 @@ inline void jpeg_error_exit(j_common_ptr c) {
 #endif
 }  // namespace detail
 
-// Encodes 8-bit RGB (H×W×3) as a baseline JPEG with the IJG quality scale and 4:2:0 chroma
-// (libjpeg defaults, as MATLAB imwrite).
+/// Encodes 8-bit RGB (H×W×3) as a baseline JPEG with the IJG quality scale and 4:2:0 chroma
+/// (libjpeg defaults, as MATLAB imwrite).
 inline std::vector<std::uint8_t> encode_jpeg(const std::uint8_t* rgb, int h, int w, int quality) {
 #ifdef BIQA_HAVE_LIBJPEG
   jpeg_compress_struct c{};
@@ -91,7 +92,7 @@ inline std::vector<std::uint8_t> encode_jpeg(const std::uint8_t* rgb, int h, int
 #endif
 }
 
-// Decodes a JPEG to 8-bit RGB with libjpeg's default (islow DCT, fancy upsampling).
+/// Decodes a JPEG to 8-bit RGB with libjpeg's default (islow DCT, fancy upsampling).
 inline std::vector<std::uint8_t> decode_jpeg(const std::vector<std::uint8_t>& bytes, int& h, int& w) {
 #ifdef BIQA_HAVE_LIBJPEG
   jpeg_decompress_struct d{};
@@ -123,7 +124,7 @@ inline std::vector<std::uint8_t> decode_jpeg(const std::vector<std::uint8_t>& by
 #endif
 }
 
-// #10 jpeg: quality 1–100 (fractional qualities are rounded).
+/// #10 jpeg: quality 1–100 (fractional qualities are rounded).
 inline Image jpeg(const Image& in, double quality) {
   check_rgb(in, "jpeg");
   const int q = std::clamp(static_cast<int>(std::lround(quality)), 1, 100);
@@ -178,9 +179,9 @@ inline opj_stream_t* make_stream(MemStream& s, bool input) {
 }  // namespace detail
 #endif
 
-// #9 jpeg2000: a JPEG 2000 code stream at the given compression ratio (raw size / coded size,
-// one quality layer, irreversible 9/7 wavelet, OpenJPEG's default of 6 resolutions reduced for
-// small images), decoded again.
+/// #9 jpeg2000: a JPEG 2000 code stream at the given compression ratio (raw size / coded size,
+/// one quality layer, irreversible 9/7 wavelet, OpenJPEG's default of 6 resolutions reduced for
+/// small images), decoded again.
 inline Image jpeg2000(const Image& in, double ratio) {
   check_rgb(in, "jpeg2000");
 #ifdef BIQA_HAVE_OPENJPEG

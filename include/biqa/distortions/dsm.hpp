@@ -1,7 +1,8 @@
 #pragma once
-// Ground-truth distortion-sensitivity map (DSMix): |distorted − reference| averaged over the
-// three channels, then average pooling with kernel = stride = p (floor: trailing rows/columns that
-// do not fill a window are dropped, like torch avg_pool2d).
+/// @file
+/// Ground-truth distortion-sensitivity map (DSMix): |distorted − reference| averaged over the
+/// three channels, then average pooling with kernel = stride = p (floor: trailing rows/columns that
+/// do not fill a window are dropped, like torch avg_pool2d).
 
 #include <cmath>
 #include <vector>

@@ -1,16 +1,17 @@
 #pragma once
-// DSMix cut-and-mix (ECCV 2024): regions of other distorted images are pasted into the first one,
-// and the soft label weights each source by the distortion-sensitivity mass it contributes.
-//
-// Exact form implemented (our reading of the paper's equations 4–5):
-//   * source 0 fills the canvas; each further source j gets a CutMix box: λ ~ U(0,1), box size
-//     (⌊H·√(1−λ)⌋, ⌊W·√(1−λ)⌋), centre uniform over the image, clipped to it; later boxes
-//     overwrite earlier ones (owner map M);
-//   * DSM_j = distortion_sensitivity_map(image_j, reference_j, p), upsampled bilinearly
-//     (half-pixel centres, like torch interpolate with align_corners=False) to H×W;
-//   * w_j = Σ_{pixels owned by j} DSM_j↑, normalised to sum 1. If every w_j is 0 (all sources
-//     pristine), the weights are the area fractions instead;
-//   * soft label = Σ_j w_j · one_hot(label_j).
+/// @file
+/// DSMix cut-and-mix (ECCV 2024): regions of other distorted images are pasted into the first one,
+/// and the soft label weights each source by the distortion-sensitivity mass it contributes.
+///
+/// Exact form implemented (our reading of the paper's equations 4–5):
+///   * source 0 fills the canvas; each further source j gets a CutMix box: λ ~ U(0,1), box size
+///     (⌊H·√(1−λ)⌋, ⌊W·√(1−λ)⌋), centre uniform over the image, clipped to it; later boxes
+///     overwrite earlier ones (owner map M);
+///   * DSM_j = distortion_sensitivity_map(image_j, reference_j, p), upsampled bilinearly
+///     (half-pixel centres, like torch interpolate with align_corners=False) to H×W;
+///   * w_j = Σ_{pixels owned by j} DSM_j↑, normalised to sum 1. If every w_j is 0 (all sources
+///     pristine), the weights are the area fractions instead;
+///   * soft label = Σ_j w_j · one_hot(label_j).
 
 #include <algorithm>
 #include <cmath>
@@ -22,20 +23,20 @@
 namespace biqa::distortions {
 
 struct MixSource {
-  Image image;      // the distorted image (H×W×3)
+  Image image;      ///< the distorted image (H×W×3)
   Image reference;  // its pristine reference (same size); pass the image itself for class "reference"
-  int label = 0;    // class index, e.g. (type−1)·5 + (level−1), or 125 for a reference image
+  int label = 0;    ///< class index, e.g. (type−1)·5 + (level−1), or 125 for a reference image
 };
 
 struct MixResult {
-  Image image;                  // the mixed image
-  std::vector<int> owner;       // H×W, index of the source that owns each pixel
-  std::vector<double> weights;  // per source, sum 1
-  std::vector<float> label;     // soft label over num_classes
+  Image image;                  ///< the mixed image
+  std::vector<int> owner;       ///< H×W, index of the source that owns each pixel
+  std::vector<double> weights;  ///< per source, sum 1
+  std::vector<float> label;     ///< soft label over num_classes
 };
 
 namespace detail {
-// Bilinear upsampling of a map to h×w with half-pixel centres (align_corners = false).
+/// Bilinear upsampling of a map to h×w with half-pixel centres (align_corners = false).
 inline std::vector<double> upsample_bilinear(const Tensor<float>& m, std::int64_t h, std::int64_t w) {
   const std::int64_t mh = m.size(0), mw = m.size(1);
   std::vector<double> out(static_cast<std::size_t>(h * w));

@@ -1,6 +1,7 @@
 #pragma once
-// MATLAB's fspecial kernels ('gaussian', 'disk', 'motion') and imfilter(…, 'replicate'),
-// which is a 'same'-size correlation with edge replication.
+/// @file
+/// MATLAB's fspecial kernels ('gaussian', 'disk', 'motion') and imfilter(…, 'replicate'),
+/// which is a 'same'-size correlation with edge replication.
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +13,7 @@
 
 namespace biqa::distortions {
 
-// A single-channel image, row-major.
+/// A single-channel image, row-major.
 struct Plane {
   std::int64_t h = 0, w = 0;
   std::vector<float> v;
@@ -34,14 +35,14 @@ inline void set_channel(Image& img, int c, const Plane& p) {
   for (std::int64_t i = 0; i < p.h * p.w; ++i) d[i * 3 + c] = p.v[static_cast<std::size_t>(i)];
 }
 
-// A 2-D kernel, odd size, centre at (rows/2, cols/2) like MATLAB's for odd sizes.
+/// A 2-D kernel, odd size, centre at (rows/2, cols/2) like MATLAB's for odd sizes.
 struct Kernel {
   int rows = 0, cols = 0;
   std::vector<double> k;
   double operator()(int r, int c) const { return k[static_cast<std::size_t>(r * cols + c)]; }
 };
 
-// fspecial('gaussian', size, sigma): exp(−r²/2σ²), tiny values (< eps·max) zeroed, sum 1.
+/// fspecial('gaussian', size, sigma): exp(−r²/2σ²), tiny values (< eps·max) zeroed, sum 1.
 inline std::vector<double> gaussian_1d(double sigma, int size) {
   std::vector<double> g(static_cast<std::size_t>(size));
   const double c = (size - 1) / 2.0;
@@ -61,10 +62,10 @@ inline Kernel gaussian_kernel(double sigma, int size) {
   for (auto& x : k.k) x /= sum;
   return k;
 }
-// The kernel size the KADID code uses for a Gaussian of std sigma: 2·⌈2σ⌉ + 1.
+/// The kernel size the KADID code uses for a Gaussian of std sigma: 2·⌈2σ⌉ + 1.
 inline int gaussian_size(double sigma) { return 2 * static_cast<int>(std::ceil(2 * sigma)) + 1; }
 
-// fspecial('disk', radius): a pillbox whose edge pixels hold the exact covered area.
+/// fspecial('disk', radius): a pillbox whose edge pixels hold the exact covered area.
 inline Kernel disk_kernel(double rad) {
   const int crad = static_cast<int>(std::ceil(rad - 0.5));
   const int n = 2 * crad + 1;
@@ -115,8 +116,8 @@ inline Kernel disk_kernel(double rad) {
   return k;
 }
 
-// fspecial('motion', len, theta): a 1-pixel-wide anti-aliased line of length len at angle theta
-// (degrees, counter-clockwise).
+/// fspecial('motion', len, theta): a 1-pixel-wide anti-aliased line of length len at angle theta
+/// (degrees, counter-clockwise).
 inline Kernel motion_kernel(double len, double theta_deg) {
   len = std::max(1.0, len);
   const double half = (len - 1) / 2;
@@ -163,7 +164,7 @@ inline Kernel motion_kernel(double len, double theta_deg) {
   return k;
 }
 
-// imfilter(p, k, 'replicate'): correlation, output the size of the input.
+/// imfilter(p, k, 'replicate'): correlation, output the size of the input.
 inline Plane filter_replicate(const Plane& p, const Kernel& k) {
   Plane out(p.h, p.w);
   const int cr = k.rows / 2, cc = k.cols / 2;
@@ -185,8 +186,8 @@ inline Plane filter_replicate(const Plane& p, const Kernel& k) {
   return out;
 }
 
-// Separable Gaussian filtering with replicate borders; equal to filter_replicate with
-// gaussian_kernel(sigma, size) up to rounding (the eps-zeroing only affects < 1e-16 weights).
+/// Separable Gaussian filtering with replicate borders; equal to filter_replicate with
+/// gaussian_kernel(sigma, size) up to rounding (the eps-zeroing only affects < 1e-16 weights).
 inline Plane gaussian_filter(const Plane& p, double sigma, int size) {
   auto g = gaussian_1d(sigma, size);
   double s = 0;

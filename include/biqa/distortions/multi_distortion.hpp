@@ -1,8 +1,9 @@
 #pragma once
-// Multi-distortion images as ExIQA's training set makes them (spec exiqa.md, paper §V-A): pick
-// K uniformly in [1, max_count], K distinct KADID-10k types without replacement, a level in 1–5 for
-// each, and apply them one after another in the drawn order. The true strength of type d is
-// level/5 when d was applied, else 0 (what ExIQA's distortion probabilities are compared with).
+/// @file
+/// Multi-distortion images as ExIQA's training set makes them (spec exiqa.md, paper §V-A): pick
+/// K uniformly in [1, max_count], K distinct KADID-10k types without replacement, a level in 1–5 for
+/// each, and apply them one after another in the drawn order. The true strength of type d is
+/// level/5 when d was applied, else 0 (what ExIQA's distortion probabilities are compared with).
 
 #include <array>
 #include <cstdint>
@@ -17,9 +18,9 @@
 namespace biqa::distortions {
 
 struct MultiDistortion {
-  std::vector<std::pair<int, int>> steps;  // (KADID number 1–25, level 1–5), in application order
+  std::vector<std::pair<int, int>> steps;  ///< (KADID number 1–25, level 1–5), in application order
 
-  // [25] strengths in [0, 1], indexed by number − 1.
+  /// [25] strengths in [0, 1], indexed by number − 1.
   std::array<float, 25> strengths() const {
     std::array<float, 25> s{};
     for (const auto& [number, level] : steps) s[static_cast<std::size_t>(number - 1)] = static_cast<float>(level) / 5.0f;

@@ -1,7 +1,8 @@
 #pragma once
-// Noise family: white noise (#11), white noise in colour components (#12), impulse noise (#13),
-// multiplicative noise (#14), denoise (#15). Random draws come from the caller's Rng, one draw
-// per sample in row-major H×W×C order.
+/// @file
+/// Noise family: white noise (#11), white noise in colour components (#12), impulse noise (#13),
+/// multiplicative noise (#14), denoise (#15). Random draws come from the caller's Rng, one draw
+/// per sample in row-major H×W×C order.
 
 #include <algorithm>
 #include <cmath>
@@ -13,14 +14,14 @@
 
 namespace biqa::distortions {
 
-// MATLAB imnoise(I, 'gaussian', 0, var): add N(0, var) to every sample, clip to [0,1].
+/// MATLAB imnoise(I, 'gaussian', 0, var): add N(0, var) to every sample, clip to [0,1].
 inline void add_gaussian_noise(Image& img, double variance, Rng& rng) {
   const double sd = std::sqrt(variance);
   float* p = img.data();
   for (std::int64_t i = 0; i < img.numel(); ++i) p[i] = clamp01(float(p[i] + sd * rng.normal()));
 }
 
-// #11 white_noise.
+/// #11 white_noise.
 inline Image white_noise(const Image& in, double variance, Rng& rng) {
   check_rgb(in, "white_noise");
   Image out = in.clone();
@@ -28,8 +29,8 @@ inline Image white_noise(const Image& in, double variance, Rng& rng) {
   return out;
 }
 
-// #12 white_noise_color_component: noise on the BT.601 studio-range Y, Cb and Cr planes
-// (clipped to [0,1] there), then back to RGB (clipped again).
+/// #12 white_noise_color_component: noise on the BT.601 studio-range Y, Cb and Cr planes
+/// (clipped to [0,1] there), then back to RGB (clipped again).
 inline Image white_noise_color_component(const Image& in, double variance, Rng& rng) {
   check_rgb(in, "white_noise_color_component");
   Image ycc = rgb2ycbcr(in);
@@ -39,8 +40,8 @@ inline Image white_noise_color_component(const Image& in, double variance, Rng& 
   return out;
 }
 
-// #13 impulse_noise: imnoise 'salt & pepper': each sample becomes 0 with probability d/2 and 1
-// with probability d/2 (one uniform draw per sample).
+/// #13 impulse_noise: imnoise 'salt & pepper': each sample becomes 0 with probability d/2 and 1
+/// with probability d/2 (one uniform draw per sample).
 inline Image impulse_noise(const Image& in, double density, Rng& rng) {
   check_rgb(in, "impulse_noise");
   Image out = in.clone();
@@ -53,8 +54,8 @@ inline Image impulse_noise(const Image& in, double density, Rng& rng) {
   return out;
 }
 
-// #14 multiplicative_noise: imnoise 'speckle': J = I + n·I, n uniform with zero mean and the
-// given variance, clipped.
+/// #14 multiplicative_noise: imnoise 'speckle': J = I + n·I, n uniform with zero mean and the
+/// given variance, clipped.
 inline Image multiplicative_noise(const Image& in, double variance, Rng& rng) {
   check_rgb(in, "multiplicative_noise");
   Image out = in.clone();
@@ -64,9 +65,9 @@ inline Image multiplicative_noise(const Image& in, double variance, Rng& rng) {
   return out;
 }
 
-// Non-local means on one plane (Buades et al.): 3×3 patches, a 9×9 search window, weights
-// exp(−max(d² − 2σ², 0) / h²) with d² the mean squared patch difference and h = 0.45σ.
-// The stand-in for MATLAB's DnCNN in #15 (see docs/distortions.md).
+/// Non-local means on one plane (Buades et al.): 3×3 patches, a 9×9 search window, weights
+/// exp(−max(d² − 2σ², 0) / h²) with d² the mean squared patch difference and h = 0.45σ.
+/// The stand-in for MATLAB's DnCNN in #15 (see docs/distortions.md).
 inline Plane non_local_means(const Plane& p, double sigma) {
   constexpr int pr = 1, sr = 4, R = pr + sr;
   const double h2 = (0.45 * sigma) * (0.45 * sigma), s2 = 2 * sigma * sigma;
@@ -127,8 +128,8 @@ inline Plane non_local_means(const Plane& p, double sigma) {
   return out;
 }
 
-// #15 denoise: Gaussian noise of the given variance (clipped), then each RGB channel denoised
-// separately (non-local means instead of DnCNN).
+/// #15 denoise: Gaussian noise of the given variance (clipped), then each RGB channel denoised
+/// separately (non-local means instead of DnCNN).
 inline Image denoise(const Image& in, double variance, Rng& rng) {
   check_rgb(in, "denoise");
   Image noisy = in.clone();

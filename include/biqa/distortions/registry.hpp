@@ -1,7 +1,8 @@
 #pragma once
-// The 25 KADID-10k / KADIS-700k distortion types by name, their level tables, and `apply`, which
-// wraps a distortion like MATLAB's imdist_generator: min–max normalise the input, distort,
-// min–max normalise the output (ApplyOptions::normalize, on by default).
+/// @file
+/// The 25 KADID-10k / KADIS-700k distortion types by name, their level tables, and `apply`, which
+/// wraps a distortion like MATLAB's imdist_generator: min–max normalise the input, distort,
+/// min–max normalise the output (ApplyOptions::normalize, on by default).
 
 #include <array>
 #include <cmath>
@@ -22,11 +23,11 @@
 namespace biqa::distortions {
 
 struct DistortionInfo {
-  int number;                     // KADID type number, 1–25
+  int number;                     ///< KADID type number, 1–25
   std::string_view name;          // biqa's name
-  std::string_view parameter;     // what the level controls
+  std::string_view parameter;     ///< what the level controls
   std::array<double, 5> levels;   // parameter at levels 1..5 (1 = mildest), MATLAB's values
-  bool random;                    // draws from the Rng
+  bool random;                    ///< draws from the Rng
 };
 
 inline const std::array<DistortionInfo, 25>& distortion_table() {
@@ -79,8 +80,8 @@ inline const DistortionInfo& find_distortion(int number) {
   return distortion_table()[static_cast<std::size_t>(number - 1)];
 }
 
-// The parameter at a level in [1, 5]; fractional levels interpolate linearly between the table's
-// neighbours (continuous strength).
+/// The parameter at a level in [1, 5]; fractional levels interpolate linearly between the table's
+/// neighbours (continuous strength).
 inline double parameter_at(const DistortionInfo& d, double level) {
   BIQA_CHECK(std::isfinite(level) && level >= 1.0 && level <= 5.0, ErrorCode::invalid_argument,
              d.name, ": level ", level, " is outside [1, 5]");
@@ -90,12 +91,12 @@ inline double parameter_at(const DistortionInfo& d, double level) {
 }
 
 struct ApplyOptions {
-  // MATLAB imdist_generator's min–max normalisation before and after the distortion. Off: the
-  // input is clipped to [0,1] and so is the output (ARNIQA's convention).
+  /// MATLAB imdist_generator's min–max normalisation before and after the distortion. Off: the
+  /// input is clipped to [0,1] and so is the output (ARNIQA's convention).
   bool normalize = true;
 };
 
-// The distortion itself at a given parameter value (no normalisation).
+/// The distortion itself at a given parameter value (no normalisation).
 inline Image apply_parameter(const DistortionInfo& d, double v, const Image& in, Rng& rng) {
   switch (d.number) {
     case 1: return gaussian_blur(in, v);
@@ -127,7 +128,7 @@ inline Image apply_parameter(const DistortionInfo& d, double v, const Image& in,
   }
 }
 
-// Distorts `in` (H×W×3) with type `name` at `level` (1–5, fractional allowed).
+/// Distorts `in` (H×W×3) with type `name` at `level` (1–5, fractional allowed).
 inline Image apply(std::string_view name, double level, const Image& in, Rng& rng,
                    const ApplyOptions& opt = {}) {
   const DistortionInfo& d = find_distortion(name);

@@ -1,5 +1,6 @@
 #pragma once
-// Sharpness and contrast family: high sharpen (#24), contrast change (#25).
+/// @file
+/// Sharpness and contrast family: high sharpen (#24), contrast change (#25).
 
 #include "biqa/distortions/color_space.hpp"
 #include "biqa/distortions/common.hpp"
@@ -8,8 +9,8 @@
 
 namespace biqa::distortions {
 
-// #24 high_sharpen: MATLAB imsharpen(I, 'Radius', 3, 'Amount', amount): unsharp mask on L* with a
-// Gaussian of σ = 3 (13×13, replicate), threshold 0; back to RGB and clipped.
+/// #24 high_sharpen: MATLAB imsharpen(I, 'Radius', 3, 'Amount', amount): unsharp mask on L* with a
+/// Gaussian of σ = 3 (13×13, replicate), threshold 0; back to RGB and clipped.
 inline Image high_sharpen(const Image& in, double amount) {
   check_rgb(in, "high_sharpen");
   Image lab = rgb2lab(in);
@@ -23,7 +24,7 @@ inline Image high_sharpen(const Image& in, double amount) {
   return out;
 }
 
-// #25 contrast_change: curves(RGB, [0.25 − a/4, 0.75 + a/4]), the 5-point not-a-knot spline.
+/// #25 contrast_change: curves(RGB, [0.25 − a/4, 0.75 + a/4]), the 5-point not-a-knot spline.
 inline Image contrast_change(const Image& in, double a) {
   check_rgb(in, "contrast_change");
   Image out = in.clone();

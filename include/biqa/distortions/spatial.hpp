@@ -1,6 +1,7 @@
 #pragma once
-// Spatial family: jitter (#19), non-eccentricity patch (#20), pixelate (#21), quantisation (#22),
-// colour block (#23).
+/// @file
+/// Spatial family: jitter (#19), non-eccentricity patch (#20), pixelate (#21), quantisation (#22),
+/// colour block (#23).
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +11,9 @@
 
 namespace biqa::distortions {
 
-// #19 jitter (MATLAB imscatter, 5 passes): each pass draws a displacement (dx, dy) ~ N(0, amount²)
-// per pixel (all dx first, then all dy, row-major) and resamples bilinearly at (x − dx, y − dy)
-// with replicated borders.
+/// #19 jitter (MATLAB imscatter, 5 passes): each pass draws a displacement (dx, dy) ~ N(0, amount²)
+/// per pixel (all dx first, then all dy, row-major) and resamples bilinearly at (x − dx, y − dy)
+/// with replicated borders.
 inline Image jitter(const Image& in, double amount, Rng& rng, int passes = 5) {
   check_rgb(in, "jitter");
   const std::int64_t h = in.size(0), w = in.size(1), n = h * w;
@@ -43,10 +44,10 @@ inline Image jitter(const Image& in, double amount, Rng& rng, int passes = 5) {
   return cur;
 }
 
-// #20 non_eccentricity_patch: `count` times, a 16×16 patch with top-left (h0, w0), each uniform in
-// [16, dim − 32] and rounded, is copied to (round(h0 + (u − 0.5)·16), round(w0 + (u − 0.5)·16)),
-// in place and in sequence. Draw order per patch: h0, w0, vertical offset, horizontal offset.
-// Images smaller than 48 px on a side use the whole valid range instead.
+/// #20 non_eccentricity_patch: `count` times, a 16×16 patch with top-left (h0, w0), each uniform in
+/// [16, dim − 32] and rounded, is copied to (round(h0 + (u − 0.5)·16), round(w0 + (u − 0.5)·16)),
+/// in place and in sequence. Draw order per patch: h0, w0, vertical offset, horizontal offset.
+/// Images smaller than 48 px on a side use the whole valid range instead.
 inline Image non_eccentricity_patch(const Image& in, double count, Rng& rng) {
   check_rgb(in, "non_eccentricity_patch");
   const std::int64_t h = in.size(0), w = in.size(1);
@@ -72,7 +73,7 @@ inline Image non_eccentricity_patch(const Image& in, double count, Rng& rng) {
 }
 
 namespace detail {
-// MATLAB imresize(…, 'nearest') source index for output index i (0-based) at the given scale.
+/// MATLAB imresize(…, 'nearest') source index for output index i (0-based) at the given scale.
 inline std::int64_t nearest_source(std::int64_t i, double scale, std::int64_t in_size) {
   const double u = double(i + 1) / scale + 0.5 * (1 - 1 / scale);  // 1-based source coordinate
   return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(u + 0.5)) - 1, 0, in_size - 1);
@@ -91,7 +92,7 @@ inline Image resize_nearest(const Image& in, std::int64_t oh, std::int64_t ow, d
 }
 }  // namespace detail
 
-// #21 pixelate: z = 0.95 − s^0.6; imresize by z (size ⌈z·dim⌉) and back, both 'nearest'.
+/// #21 pixelate: z = 0.95 − s^0.6; imresize by z (size ⌈z·dim⌉) and back, both 'nearest'.
 inline Image pixelate(const Image& in, double s) {
   check_rgb(in, "pixelate");
   const double z = 0.95 - std::pow(s, 0.6);
@@ -103,11 +104,11 @@ inline Image pixelate(const Image& in, double s) {
   return detail::resize_nearest(small, h, w, double(h) / double(sh), double(w) / double(sw));
 }
 
-// Multi-level Otsu thresholds (MATLAB multithresh) over all samples: a 256-bin histogram of
-// [min, max], classes of consecutive bins chosen to maximise the between-class variance. Solved
-// exactly by dynamic programming (MATLAB searches numerically). Threshold k lies midway between
-// the last occupied bin of class k and the first occupied bin of class k+1 (bin b is the value
-// min + b/255 · (max − min)).
+/// Multi-level Otsu thresholds (MATLAB multithresh) over all samples: a 256-bin histogram of
+/// [min, max], classes of consecutive bins chosen to maximise the between-class variance. Solved
+/// exactly by dynamic programming (MATLAB searches numerically). Threshold k lies midway between
+/// the last occupied bin of class k and the first occupied bin of class k+1 (bin b is the value
+/// min + b/255 · (max − min)).
 inline std::vector<double> multithresh(const Image& in, int levels) {
   constexpr int L = 256;
   const float* p = in.data();
@@ -168,7 +169,7 @@ inline std::vector<double> multithresh(const Image& in, int levels) {
   return t;
 }
 
-// #22 quantization: t = multithresh(I, N); imquantize(I, t, [0, t(2:end), 1]).
+/// #22 quantization: t = multithresh(I, N); imquantize(I, t, [0, t(2:end), 1]).
 inline Image quantization(const Image& in, double levels) {
   check_rgb(in, "quantization");
   const int n = std::max(1, static_cast<int>(std::lround(levels)));
@@ -185,8 +186,8 @@ inline Image quantization(const Image& in, double levels) {
   return out;
 }
 
-// #23 color_block: `count` opaque 32×32 squares of a uniform random colour at top-left
-// (round(u·(W−32)), round(u·(H−32))). Draw order per square: x, y, r, g, b.
+/// #23 color_block: `count` opaque 32×32 squares of a uniform random colour at top-left
+/// (round(u·(W−32)), round(u·(H−32))). Draw order per square: x, y, r, g, b.
 inline Image color_block(const Image& in, double count, Rng& rng) {
   check_rgb(in, "color_block");
   const std::int64_t h = in.size(0), w = in.size(1);

@@ -1,7 +1,8 @@
 #pragma once
-// MATLAB `spline` for the tone curves of the KADID generator: with 3 points the single parabola
-// through them, with 4 or more points the not-a-knot cubic spline. `curves` applies such a tone
-// curve to every sample and clips to [0,1].
+/// @file
+/// MATLAB `spline` for the tone curves of the KADID generator: with 3 points the single parabola
+/// through them, with 4 or more points the not-a-knot cubic spline. `curves` applies such a tone
+/// curve to every sample and clips to [0,1].
 
 #include <array>
 #include <cmath>
@@ -43,9 +44,9 @@ class Spline {
   }
 
  private:
-  // Pieces p_i(t) = a + b d + c d² + e d³ (d = t − x_i). Unknowns per piece: 4. Conditions:
-  // interpolation at both ends, C¹ and C² at interior knots, and C³ at the 2nd and next-to-last
-  // knots (not-a-knot). A dense solve is fine for the handful of points used here.
+  /// Pieces p_i(t) = a + b d + c d² + e d³ (d = t − x_i). Unknowns per piece: 4. Conditions:
+  /// interpolation at both ends, C¹ and C² at interior knots, and C³ at the 2nd and next-to-last
+  /// knots (not-a-knot). A dense solve is fine for the handful of points used here.
   void solve_not_a_knot(const std::vector<double>& y) {
     const int n = static_cast<int>(x_.size()), m = n - 1, N = 4 * m;
     std::vector<double> A(static_cast<std::size_t>(N * N), 0.0), b(static_cast<std::size_t>(N), 0.0);
@@ -95,14 +96,14 @@ class Spline {
   std::vector<std::array<double, 4>> coef_;
 };
 
-// The tone curve of MATLAB `curves(x, c)`: scalar c → points (0,0),(0.5,c),(1,1);
-// c = {c1, c2} → (0,0),(0.3,c1),(0.5,0.5),(0.7,c2),(1,1).
+/// The tone curve of MATLAB `curves(x, c)`: scalar c → points (0,0),(0.5,c),(1,1);
+/// c = {c1, c2} → (0,0),(0.3,c1),(0.5,0.5),(0.7,c2),(1,1).
 inline Spline tone_curve(double c) { return Spline({0.0, 0.5, 1.0}, {0.0, c, 1.0}); }
 inline Spline tone_curve(double c1, double c2) {
   return Spline({0.0, 0.3, 0.5, 0.7, 1.0}, {0.0, c1, 0.5, c2, 1.0});
 }
 
-// Applies a tone curve to every sample and clips the result to [0,1].
+/// Applies a tone curve to every sample and clips the result to [0,1].
 inline void apply_curve(Image& img, const Spline& s) {
   float* p = img.data();
   for (std::int64_t i = 0; i < img.numel(); ++i) p[i] = float(clamp01(s(double(p[i]))));

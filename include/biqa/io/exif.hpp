@@ -1,12 +1,13 @@
 #pragma once
-// EXIF orientation of JPEG files, and the flips/rotations that bring an image upright.
-// jpeg_exif_orientation reads only the Orientation tag (0x0112) of IFD0 in the first APP1
-// "Exif\0\0" segment; anything missing, truncated or out of range reads as 1 (upright), the way
-// OpenCV's imread treats it. Every read is bounds-checked: the input is untrusted.
-// apply_exif_orientation maps the stored pixels to the displayed ones as OpenCV's imread and
-// PIL's ImageOps.exif_transpose do:
-//   1 as stored   2 mirror left-right   3 rotate 180°     4 mirror top-bottom
-//   5 transpose   6 rotate 90° clockwise 7 transverse     8 rotate 90° counter-clockwise
+/// @file
+/// EXIF orientation of JPEG files, and the flips/rotations that bring an image upright.
+/// jpeg_exif_orientation reads only the Orientation tag (0x0112) of IFD0 in the first APP1
+/// "Exif\0\0" segment; anything missing, truncated or out of range reads as 1 (upright), the way
+/// OpenCV's imread treats it. Every read is bounds-checked: the input is untrusted.
+/// apply_exif_orientation maps the stored pixels to the displayed ones as OpenCV's imread and
+/// PIL's ImageOps.exif_transpose do:
+///   1 as stored   2 mirror left-right   3 rotate 180°     4 mirror top-bottom
+///   5 transpose   6 rotate 90° clockwise 7 transverse     8 rotate 90° counter-clockwise
 
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +20,7 @@ namespace biqa::io {
 
 namespace detail {
 
-// The orientation value from a TIFF structure (the APP1 payload after "Exif\0\0"), or 1.
+/// The orientation value from a TIFF structure (the APP1 payload after "Exif\0\0"), or 1.
 inline int tiff_orientation(const unsigned char* t, std::size_t n) {
   if (n < 8) return 1;
   bool little;
@@ -53,7 +54,7 @@ inline int tiff_orientation(const unsigned char* t, std::size_t n) {
 
 }  // namespace detail
 
-// The EXIF orientation (1-8) of a JPEG file in memory; 1 when absent or unreadable.
+/// The EXIF orientation (1-8) of a JPEG file in memory; 1 when absent or unreadable.
 inline int jpeg_exif_orientation(const void* data, std::size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
   if (n < 4 || p[0] != 0xff || p[1] != 0xd8) return 1;
@@ -79,8 +80,8 @@ inline int jpeg_exif_orientation(const void* data, std::size_t n) {
   return 1;
 }
 
-// The displayed image for a stored H×W or H×W×C image with EXIF orientation `orientation`
-// (values outside 1-8 leave it as stored). Orientation 1 returns `img` itself.
+/// The displayed image for a stored H×W or H×W×C image with EXIF orientation `orientation`
+/// (values outside 1-8 leave it as stored). Orientation 1 returns `img` itself.
 template <typename T>
 Tensor<T> apply_exif_orientation(const Tensor<T>& img, int orientation) {
   const Shape& s = img.shape();

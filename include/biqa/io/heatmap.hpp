@@ -1,10 +1,11 @@
 #pragma once
-// heatmap_rgb: an H×W float map as an 8-bit colour picture for people to look at (depth,
-// attention). Values are min-max scaled to [0, 1] (a constant map is drawn at 0), then coloured
-// along a perceptually ordered dark-to-bright ramp (black, indigo, crimson, orange, pale yellow),
-// linearly between those five stops. Non-finite values are drawn black.
-// overlay_heatmap: the same colours blended over the picture the map belongs to, the map resized
-// bilinearly to the picture's size first (model maps are usually coarser: tokens, crops).
+/// @file
+/// heatmap_rgb: an H×W float map as an 8-bit colour picture for people to look at (depth,
+/// attention). Values are min-max scaled to [0, 1] (a constant map is drawn at 0), then coloured
+/// along a perceptually ordered dark-to-bright ramp (black, indigo, crimson, orange, pale yellow),
+/// linearly between those five stops. Non-finite values are drawn black.
+/// overlay_heatmap: the same colours blended over the picture the map belongs to, the map resized
+/// bilinearly to the picture's size first (model maps are usually coarser: tokens, crops).
 
 #include <algorithm>
 #include <array>
@@ -48,8 +49,8 @@ inline Tensor<std::uint8_t> heatmap_rgb(const Tensor<float>& map_in) {
   return out;
 }
 
-// image: H×W×3 uint8; map: [h, w] float, any size. Returns (1 − alpha)·image + alpha·heat, per pixel
-// and channel, rounded. Non-finite map values leave the picture as it is there.
+/// image: H×W×3 uint8; map: [h, w] float, any size. Returns (1 − alpha)·image + alpha·heat, per pixel
+/// and channel, rounded. Non-finite map values leave the picture as it is there.
 inline Tensor<std::uint8_t> overlay_heatmap(const Tensor<std::uint8_t>& image_in, const Tensor<float>& map_in,
                                             float alpha = 0.5f) {
   BIQA_CHECK(image_in.dim() == 3 && image_in.size(2) == 3 && image_in.numel() > 0, ErrorCode::invalid_argument,

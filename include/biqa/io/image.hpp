@@ -1,8 +1,9 @@
 #pragma once
-// Image decoding and encoding through stb (JPEG, PNG, BMP, TGA in; PNG, JPEG out).
-// Decoded images are H×W×3 (RGB): grey is replicated, alpha is dropped (not composited), and
-// 16-bit PNGs keep their precision in the float path. A JPEG's EXIF orientation is applied by
-// default (DecodeOptions), as OpenCV's imread does: the pixels come out the way viewers show them.
+/// @file
+/// Image decoding and encoding through stb (JPEG, PNG, BMP, TGA in; PNG, JPEG out).
+/// Decoded images are H×W×3 (RGB): grey is replicated, alpha is dropped (not composited), and
+/// 16-bit PNGs keep their precision in the float path. A JPEG's EXIF orientation is applied by
+/// default (DecodeOptions), as OpenCV's imread does: the pixels come out the way viewers show them.
 
 #include <cctype>
 #include <algorithm>
@@ -22,14 +23,14 @@
 
 namespace biqa::io {
 
-// Decoding refuses images above this many pixels (a 16k × 16k photo) before allocating.
+/// Decoding refuses images above this many pixels (a 16k × 16k photo) before allocating.
 inline constexpr std::int64_t max_image_pixels = std::int64_t(1) << 28;
 
 enum class ImageFormat { jpeg, png, bmp, tga, unknown };
 
 struct DecodeOptions {
-  // Rotate/flip JPEGs upright per their EXIF Orientation tag (OpenCV's imread and PIL's
-  // ImageOps.exif_transpose do; PIL's Image.open and torchvision's decoders by default do not).
+  /// Rotate/flip JPEGs upright per their EXIF Orientation tag (OpenCV's imread and PIL's
+  /// ImageOps.exif_transpose do; PIL's Image.open and torchvision's decoders by default do not).
   bool apply_exif_orientation = true;
 };
 
@@ -45,8 +46,8 @@ inline const char* image_format_name(ImageFormat f) {
 
 namespace detail {
 
-// Identifies the container by its signature; formats stb also reads (GIF, PSD, HDR, PNM, PIC)
-// are refused so that only the four supported decoders ever see untrusted bytes.
+/// Identifies the container by its signature; formats stb also reads (GIF, PSD, HDR, PNM, PIC)
+/// are refused so that only the four supported decoders ever see untrusted bytes.
 inline ImageFormat sniff_image(const unsigned char* p, std::size_t n, const std::string& name) {
   auto starts = [&](std::initializer_list<unsigned char> sig) {
     if (n < sig.size()) return false;
@@ -67,8 +68,8 @@ inline ImageFormat sniff_image(const unsigned char* p, std::size_t n, const std:
   return ImageFormat::unknown;
 }
 
-// Checks every Huffman table (DHT segment) of a JPEG before stb parses it: the stb_image in
-// Debian 12 writes past a 257-entry array when a table declares more than 256 codes.
+/// Checks every Huffman table (DHT segment) of a JPEG before stb parses it: the stb_image in
+/// Debian 12 writes past a 257-entry array when a table declares more than 256 codes.
 inline void check_jpeg_huffman_tables(const unsigned char* p, std::size_t n, const std::string& name) {
   auto bad = [&](const char* what) { fail(ErrorCode::format, name, ": corrupt JPEG: ", what); };
   std::size_t i = 2;  // after SOI
@@ -108,8 +109,8 @@ inline void check_jpeg_huffman_tables(const unsigned char* p, std::size_t n, con
   }
 }
 
-// Checks that every PNG chunk lies inside the file: stb grows its IDAT buffer to a chunk's
-// declared length before reading it, so a lying length would allocate gigabytes.
+/// Checks that every PNG chunk lies inside the file: stb grows its IDAT buffer to a chunk's
+/// declared length before reading it, so a lying length would allocate gigabytes.
 inline void check_png_chunks(const unsigned char* p, std::size_t n, const std::string& name) {
   std::size_t i = 8;  // after the signature
   while (i + 8 <= n) {
@@ -147,7 +148,7 @@ inline void check_image_header(const unsigned char* p, std::size_t n, const std:
 
 }  // namespace detail
 
-// Decodes to uint8 RGB, H×W×3 (16-bit input is reduced to 8 bits).
+/// Decodes to uint8 RGB, H×W×3 (16-bit input is reduced to 8 bits).
 inline Tensor<std::uint8_t> decode_image_u8(const void* data, std::size_t n,
                                             const std::string& name = "<memory>",
                                             const DecodeOptions& options = {}) {
@@ -163,7 +164,7 @@ inline Tensor<std::uint8_t> decode_image_u8(const void* data, std::size_t n,
   return img;
 }
 
-// Decodes to float RGB in [0, 1], H×W×3 (16-bit PNGs divided by 65535, others by 255).
+/// Decodes to float RGB in [0, 1], H×W×3 (16-bit PNGs divided by 65535, others by 255).
 inline Tensor<float> decode_image(const void* data, std::size_t n,
                                   const std::string& name = "<memory>", const DecodeOptions& options = {}) {
   const auto* p = static_cast<const unsigned char*>(data);
@@ -213,7 +214,7 @@ inline int checked_channels(const Shape& s, const std::string& path) {
 }
 }  // namespace detail
 
-// Writes PNG (".png") or JPEG (".jpg"/".jpeg", `jpeg_quality` 1-100) from uint8 H×W×C.
+/// Writes PNG (".png") or JPEG (".jpg"/".jpeg", `jpeg_quality` 1-100) from uint8 H×W×C.
 inline void write_image(const std::string& path, const Tensor<std::uint8_t>& img, int jpeg_quality = 95) {
   const int c = detail::checked_channels(img.shape(), path);
   const Tensor<std::uint8_t> px = img.contiguous();
@@ -236,12 +237,12 @@ inline void write_image(const std::string& path, const Tensor<std::uint8_t>& img
   if (!ok) fail(ErrorCode::io, path, ": cannot write image");
 }
 
-// Float images in [0, 1] are rounded to uint8 first.
+/// Float images in [0, 1] are rounded to uint8 first.
 inline void write_image(const std::string& path, const Tensor<float>& img, int jpeg_quality = 95) {
   write_image(path, detail::to_u8_hwc(img), jpeg_quality);
 }
 
-// Encodes PNG into memory (tests, network transfer).
+/// Encodes PNG into memory (tests, network transfer).
 inline std::vector<unsigned char> encode_png(const Tensor<std::uint8_t>& img) {
   const int c = detail::checked_channels(img.shape(), "<png>");
   const Tensor<std::uint8_t> px = img.contiguous();

@@ -1,6 +1,7 @@
 #pragma once
-// A small JSON value, parser and writer: enough for safetensors headers, model configs and the
-// CLI's output. Strict (RFC 8259), depth-limited, with errors that give the byte offset.
+/// @file
+/// A small JSON value, parser and writer: enough for safetensors headers, model configs and the
+/// CLI's output. Strict (RFC 8259), depth-limited, with errors that give the byte offset.
 
 #include <cmath>
 #include <cstdint>
@@ -20,7 +21,7 @@ namespace biqa::json {
 
 class Value;
 using Array = std::vector<Value>;
-// Keys keep insertion order (a vector of pairs): safetensors tensors are listed in file order.
+/// Keys keep insertion order (a vector of pairs): safetensors tensors are listed in file order.
 using Object = std::vector<std::pair<std::string, Value>>;
 
 class Value {
@@ -49,7 +50,7 @@ class Value {
 
   bool as_bool() const { return get<bool>("a boolean"); }
   double as_number() const { return get<double>("a number"); }
-  // An integer-valued number (rejects fractions and values beyond 2^53).
+  /// An integer-valued number (rejects fractions and values beyond 2^53).
   std::int64_t as_int() const {
     const double d = as_number();
     BIQA_CHECK(std::floor(d) == d && std::fabs(d) <= 9007199254740992.0, ErrorCode::format,
@@ -62,7 +63,7 @@ class Value {
   Array& as_array() { return *get<std::shared_ptr<Array>>("an array"); }
   Object& as_object() { return *get<std::shared_ptr<Object>>("an object"); }
 
-  // Object member lookup: nullptr when absent (or when this is not an object).
+  /// Object member lookup: nullptr when absent (or when this is not an object).
   const Value* find(std::string_view key) const {
     if (!is_object()) return nullptr;
     for (const auto& [k, v] : as_object())
@@ -74,7 +75,7 @@ class Value {
     if (!v) fail(ErrorCode::format, "JSON: missing key '", key, "'");
     return *v;
   }
-  // Appends or replaces a member (this must be an object, or null which becomes one).
+  /// Appends or replaces a member (this must be an object, or null which becomes one).
   Value& set(const std::string& key, Value v) {
     if (is_null()) v_ = std::make_shared<Object>();
     auto& o = as_object();
@@ -404,7 +405,7 @@ class Parser {
 
 }  // namespace detail
 
-// Parses a JSON document; `source` names it in error messages (a file path, "header", ...).
+/// Parses a JSON document; `source` names it in error messages (a file path, "header", ...).
 inline Value parse(std::string_view text, std::string_view source = "JSON") {
   return detail::Parser(text, source).parse_document();
 }

@@ -1,6 +1,7 @@
 #pragma once
-// A read-only view of a whole file, memory-mapped (copy-on-write, so views handed out as
-// tensors may be modified without touching the file).
+/// @file
+/// A read-only view of a whole file, memory-mapped (copy-on-write, so views handed out as
+/// tensors may be modified without touching the file).
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -46,7 +47,7 @@ class MappedFile {
     return f;
   }
 
-  // Wraps bytes already in memory (fuzzers, tests, data received over other channels).
+  /// Wraps bytes already in memory (fuzzers, tests, data received over other channels).
   static std::shared_ptr<MappedFile> from_bytes(std::vector<std::byte> bytes,
                                                 std::string name = "<memory>") {
     auto f = std::shared_ptr<MappedFile>(new MappedFile());
@@ -79,7 +80,7 @@ class MappedFile {
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   std::vector<std::byte> owned_;
-  bool mapped_ = false;  // data_ comes from mmap (else from owned_)
+  bool mapped_ = false;  ///< data_ comes from mmap (else from owned_)
 };
 
 inline std::vector<unsigned char> read_file_bytes(const std::string& path) {

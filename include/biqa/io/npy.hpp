@@ -1,5 +1,6 @@
 #pragma once
-// NumPy .npy files (format versions 1-3, C order, little-endian f32/f64/i64/u8 and a few more).
+/// @file
+/// NumPy .npy files (format versions 1-3, C order, little-endian f32/f64/i64/u8 and a few more).
 
 #include <cstdint>
 #include <cstring>
@@ -16,7 +17,7 @@ namespace biqa::io {
 struct NpyArray {
   DType dtype = DType::f32;
   Shape shape;
-  std::vector<std::byte> bytes;  // row-major
+  std::vector<std::byte> bytes;  ///< row-major
 
   Tensor<float> to_float() const {
     Tensor<float> t(shape);
@@ -69,7 +70,7 @@ inline bool npy_parse_descr(std::string_view s, DType& d) {
   return false;
 }
 
-// Parses the header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+/// Parses the header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 class NpyHeader {
  public:
   NpyHeader(std::string_view text, const std::string& name) : s_(text), name_(name) {}

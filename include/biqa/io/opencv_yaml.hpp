@@ -1,9 +1,10 @@
 #pragma once
-// A reader for the subset of YAML that OpenCV's cv::FileStorage writes ("%YAML:1.0"): block
-// mappings and sequences by indentation, flow sequences "[ a, b ]", flow mappings "{ k:v }",
-// plain scalars and the "!!opencv-matrix" tag. Enough for the BRISQUE model and range files,
-// and bounded: nesting depth and sizes are limited, and malformed text gives biqa::Error with
-// the line number, never a crash.
+/// @file
+/// A reader for the subset of YAML that OpenCV's cv::FileStorage writes ("%YAML:1.0"): block
+/// mappings and sequences by indentation, flow sequences "[ a, b ]", flow mappings "{ k:v }",
+/// plain scalars and the "!!opencv-matrix" tag. Enough for the BRISQUE model and range files,
+/// and bounded: nesting depth and sizes are limited, and malformed text gives biqa::Error with
+/// the line number, never a crash.
 
 #include <cstddef>
 #include <cstdlib>
@@ -30,13 +31,13 @@ class Node {
   const std::string& text() const { return text_; }
   std::size_t size() const { return kind_ == Kind::mapping ? keys_.size() : items_.size(); }
 
-  // Mapping lookup; nullptr when absent.
+  /// Mapping lookup; nullptr when absent.
   const Node* find(std::string_view key) const {
     for (std::size_t i = 0; i < keys_.size(); ++i)
       if (keys_[i] == key) return &items_[i];
     return nullptr;
   }
-  // Mapping lookup that fails with the path in the message.
+  /// Mapping lookup that fails with the path in the message.
   const Node& at(std::string_view key) const {
     const Node* n = find(key);
     if (!n) fail(ErrorCode::key, where_, ": missing key '", key, "'");
@@ -65,7 +66,7 @@ class Node {
                "' is not an integer");
     return static_cast<long long>(v);
   }
-  // Every item of a sequence of numbers.
+  /// Every item of a sequence of numbers.
   std::vector<double> as_doubles() const {
     BIQA_CHECK(kind_ == Kind::sequence, ErrorCode::format, where_, ": expected a sequence");
     std::vector<double> out;
@@ -83,7 +84,7 @@ class Node {
   std::vector<Node> items_;
 };
 
-// An OpenCV matrix ("!!opencv-matrix": rows, cols, dt, data) as row-major doubles.
+/// An OpenCV matrix ("!!opencv-matrix": rows, cols, dt, data) as row-major doubles.
 struct Matrix {
   int rows = 0, cols = 0;
   std::vector<double> data;
@@ -137,7 +138,7 @@ class Parser {
     while (p_ < s_.size() && (s_[p_] == ' ' || s_[p_] == '\t')) ++p_;
     if (p_ < s_.size() && s_[p_] == '#') while (p_ < s_.size() && s_[p_] != '\n') ++p_;
   }
-  // Moves to the first non-blank character of the next non-empty line.
+  /// Moves to the first non-blank character of the next non-empty line.
   void skip_blank_lines() {
     for (;;) {
       skip_spaces();
@@ -146,7 +147,7 @@ class Parser {
       return;
     }
   }
-  // Inside flow collections newlines are whitespace.
+  /// Inside flow collections newlines are whitespace.
   void skip_ws() {
     for (;;) {
       skip_spaces();
@@ -162,7 +163,7 @@ class Parser {
     if (depth > max_depth) error("nesting too deep");
   }
 
-  // A block collection whose first entry starts at the current position, at column `indent`.
+  /// A block collection whose first entry starts at the current position, at column `indent`.
   Node block(int indent, int depth, const std::string& where) {
     check_depth(depth);
     Node n;
@@ -203,7 +204,7 @@ class Parser {
     return key;
   }
 
-  // The value after "key:" or "-": inline on the same line, or a nested block below.
+  /// The value after "key:" or "-": inline on the same line, or a nested block below.
   Node value_after_indicator(int indent, int depth, const std::string& where) {
     skip_spaces();
     std::string tag;
@@ -299,7 +300,7 @@ inline Node read_file(const std::string& path) {
   return parse(std::string_view(reinterpret_cast<const char*>(f->data()), f->size()), path);
 }
 
-// Reads an "!!opencv-matrix" node, checking that data has rows×cols numbers.
+/// Reads an "!!opencv-matrix" node, checking that data has rows×cols numbers.
 inline Matrix to_matrix(const Node& n) {
   BIQA_CHECK(n.is_mapping(), ErrorCode::format, n.where(), ": expected an opencv-matrix");
   Matrix m;

@@ -1,18 +1,19 @@
 #pragma once
-// A pickle reader for what torch.save writes: a state_dict, or a dict holding state_dicts beside
-// other Python objects. Nothing is executed. The pickle program is run on a small virtual
-// machine that only builds data: None, bools, ints, floats, strings, bytes, lists, tuples, dicts
-// and sets. Classes and functions named by GLOBAL are looked up in a fixed table of the few that
-// torch.save needs (the tensor and parameter rebuild functions, the storage classes,
-// collections.OrderedDict, torch.Size, set/frozenset, bytes/bytearray, _codecs.encode); anything else becomes an
-// opaque object, and calling, instantiating or filling it (REDUCE, NEWOBJ, BUILD, SETITEMS...)
-// yields another opaque object, so a config class, an argparse Namespace, numpy scalars or an
-// optimizer state beside the weights are read past and can be skipped.
-//
-// Supported opcodes: the binary ones of protocols 2-5 (see `run`); the text opcodes of protocols
-// 0-1, extension registry opcodes and out-of-band buffers give ErrorCode::unsupported.
-// Containers live in tables of the Document and are referred to by index, so shared and even
-// cyclic structures (possible through the memo) cost nothing to build or destroy.
+/// @file
+/// A pickle reader for what torch.save writes: a state_dict, or a dict holding state_dicts beside
+/// other Python objects. Nothing is executed. The pickle program is run on a small virtual
+/// machine that only builds data: None, bools, ints, floats, strings, bytes, lists, tuples, dicts
+/// and sets. Classes and functions named by GLOBAL are looked up in a fixed table of the few that
+/// torch.save needs (the tensor and parameter rebuild functions, the storage classes,
+/// collections.OrderedDict, torch.Size, set/frozenset, bytes/bytearray, _codecs.encode); anything else becomes an
+/// opaque object, and calling, instantiating or filling it (REDUCE, NEWOBJ, BUILD, SETITEMS...)
+/// yields another opaque object, so a config class, an argparse Namespace, numpy scalars or an
+/// optimizer state beside the weights are read past and can be skipped.
+///
+/// Supported opcodes: the binary ones of protocols 2-5 (see `run`); the text opcodes of protocols
+/// 0-1, extension registry opcodes and out-of-band buffers give ErrorCode::unsupported.
+/// Containers live in tables of the Document and are referred to by index, so shared and even
+/// cyclic structures (possible through the memo) cost nothing to build or destroy.
 
 #include <algorithm>
 #include <cstddef>
@@ -69,8 +70,8 @@ inline const char* kind_name(Kind k) {
   return "?";
 }
 
-// A value on the VM stack or in a container: scalars inline, everything else an index into one
-// of the Document's tables (so containers are shared by reference, as in Python).
+/// A value on the VM stack or in a container: scalars inline, everything else an index into one
+/// of the Document's tables (so containers are shared by reference, as in Python).
 struct Value {
   Kind kind = Kind::none;
   std::uint32_t ref = 0;
@@ -80,7 +81,7 @@ struct Value {
   };
 };
 
-// What a GLOBAL names, as far as this reader is concerned.
+/// What a GLOBAL names, as far as this reader is concerned.
 enum class Builtin : std::uint8_t {
   opaque,                // anything not in the table
   ordered_dict,          // collections.OrderedDict
@@ -100,17 +101,17 @@ enum class Builtin : std::uint8_t {
 struct Global {
   std::string module, name;
   Builtin builtin = Builtin::opaque;
-  DType dtype = DType::f32;  // for storage_type with a known element type
+  DType dtype = DType::f32;  ///< for storage_type with a known element type
   bool dtype_known = false;
   std::string qualified() const { return module + "." + name; }
 };
 
 struct Object {
   std::string type;          // what was called or instantiated, e.g. "__main__.Config"
-  bool tensor_like = false;  // the result of a torch rebuild function biqa does not read
+  bool tensor_like = false;  ///< the result of a torch rebuild function biqa does not read
 };
 
-// ('storage', torch.<T>Storage, key, location, numel): the tensor bytes are in <archive>/data/<key>.
+/// ('storage', `torch.<T>Storage`, key, location, numel): the tensor bytes are in `<archive>/data/<key>`.
 struct Storage {
   std::string type;  // "torch.FloatStorage"
   DType dtype = DType::f32;
@@ -120,17 +121,17 @@ struct Storage {
 };
 
 struct TensorInfo {
-  std::uint32_t storage = 0;  // index into storages
-  std::int64_t offset = 0;    // in elements
+  std::uint32_t storage = 0;  ///< index into storages
+  std::int64_t offset = 0;    ///< in elements
   std::vector<std::int64_t> size, stride;
   bool requires_grad = false;
 };
 
 struct Limits {
-  std::size_t max_stack = std::size_t(1) << 20;   // values on the VM stack (all marks together)
-  std::size_t max_memo = std::size_t(1) << 22;    // memo entries
-  std::size_t max_values = std::size_t(1) << 26;  // values held in containers, in all
-  std::size_t max_global_name = 4096;             // bytes of a GLOBAL module or name
+  std::size_t max_stack = std::size_t(1) << 20;   ///< values on the VM stack (all marks together)
+  std::size_t max_memo = std::size_t(1) << 22;    ///< memo entries
+  std::size_t max_values = std::size_t(1) << 26;  ///< values held in containers, in all
+  std::size_t max_global_name = 4096;             ///< bytes of a GLOBAL module or name
 };
 
 class Document {
@@ -154,7 +155,7 @@ class Document {
   std::size_t container_count() const { return containers_.size(); }
   std::size_t value_count() const { return values_; }
 
-  // The value of string key `key` in a dict (the last one, as Python keeps), or nullptr.
+  /// The value of string key `key` in a dict (the last one, as Python keeps), or nullptr.
   const Value* get(const Value& dict, std::string_view key) const {
     if (dict.kind != Kind::dict) return nullptr;
     const auto kv = items(dict);
@@ -163,7 +164,7 @@ class Document {
     return nullptr;
   }
 
-  // A short description for error messages: "str 'abc'", "object __main__.Config".
+  /// A short description for error messages: "str 'abc'", "object __main__.Config".
   std::string describe(const Value& v) const {
     switch (v.kind) {
       case Kind::integer: return cat("int ", v.i);
@@ -360,7 +361,7 @@ class Unpickler {
     return {d[b >> 4], d[b & 15]};
   }
 
-  // ---- reading the program ----
+  /// ---- reading the program ----
   std::size_t remaining() const { return data_.size() - pos_; }
   std::span<const std::byte> take(std::uint64_t n) {
     if (n > remaining())
@@ -397,7 +398,7 @@ class Unpickler {
     return std::string(p, n);
   }
 
-  // ---- the stack ----
+  /// ---- the stack ----
   void push(const Value& v) {
     if (stack_.size() >= limits_.max_stack) bad("stack deeper than ", limits_.max_stack);
     stack_.push_back(v);
@@ -432,7 +433,7 @@ class Unpickler {
     return out;
   }
 
-  // ---- the memo ----
+  /// ---- the memo ----
   void memo_put(std::uint64_t index) {
     const Value v = top();
     if (memo_.size() >= limits_.max_memo && !memo_.count(index))
@@ -445,7 +446,7 @@ class Unpickler {
     push(it->second);
   }
 
-  // ---- values ----
+  /// ---- values ----
   static Value boolean(bool b) {
     Value v;
     v.kind = Kind::boolean;
@@ -458,7 +459,7 @@ class Unpickler {
     v.i = i;
     return v;
   }
-  // LONG1/LONG4: little-endian two's complement of n bytes.
+  /// LONG1/LONG4: little-endian two's complement of n bytes.
   Value long_int(std::uint64_t n) {
     const auto b = take(n);
     if (n > 8) {
@@ -506,8 +507,8 @@ class Unpickler {
     if (doc_.values_ > limits_.max_values) bad("more than ", limits_.max_values, " values");
   }
 
-  // SETITEM(S)/APPEND(S)/ADDITEMS on a container of the right kind; an opaque object (a dict or
-  // list subclass such as a yacs CfgNode) absorbs them, since its contents are skipped anyway.
+  /// SETITEM(S)/APPEND(S)/ADDITEMS on a container of the right kind; an opaque object (a dict or
+  /// list subclass such as a yacs CfgNode) absorbs them, since its contents are skipped anyway.
   void add_to(const Value& target, Kind kind, std::vector<Value> items, const char* op) {
     if (target.kind == Kind::object) return;
     if (target.kind != kind)
@@ -572,8 +573,8 @@ class Unpickler {
     }
   }
 
-  // The items of a tuple, list or set (a copy: the tables may grow while it is used); none for
-  // anything else.
+  /// The items of a tuple, list or set (a copy: the tables may grow while it is used); none for
+  /// anything else.
   std::vector<Value> tuple_items(const Value& args) const {
     if (args.kind != Kind::tuple && args.kind != Kind::list && args.kind != Kind::set) return {};
     const auto s = doc_.items(args);
@@ -644,7 +645,7 @@ class Unpickler {
     return object("<instance of " + doc_.describe(cls) + ">");
   }
 
-  // Protocol 2 pickles bytes as _codecs.encode(str, 'latin1'): undo the latin-1 decoding.
+  /// Protocol 2 pickles bytes as _codecs.encode(str, 'latin1'): undo the latin-1 decoding.
   Value codecs_encode(const std::vector<Value>& a) {
     if (a.size() != 2 || a[0].kind != Kind::string || a[1].kind != Kind::string)
       return object("<bytes from unknown arguments>");
@@ -738,7 +739,7 @@ class Unpickler {
   Document doc_;
 };
 
-// Runs a pickle program; `name` prefixes error messages ("model.pth:archive/data.pkl").
+/// Runs a pickle program; `name` prefixes error messages ("model.pth:archive/data.pkl").
 inline Document load(std::span<const std::byte> data, std::string name = "<pickle>",
                      Limits limits = {}) {
   return Unpickler(data, std::move(name), limits).run();

@@ -1,18 +1,19 @@
 #pragma once
-// read_pytorch: the tensors of a checkpoint written by torch.save (PyTorch >= 1.6), without
-// Python or libtorch. Such a file is a ZIP archive of stored entries:
-//   <archive>/data.pkl      the pickled object (a state_dict, or a dict holding one)
-//   <archive>/data/<key>    the raw little-endian bytes of each storage
-//   <archive>/version, <archive>/byteorder (newer versions), ...
-// The pickle names each storage by a persistent id ('storage', torch.FloatStorage, key,
-// location, numel) and each tensor by _rebuild_tensor_v2(storage, offset, size, stride, ...), so a
-// tensor becomes a TensorRecord pointing into the mapped storage with its own offset and strides:
-// views and tensors sharing a storage need no copy.
-//
-// Naming: nested dicts (and lists) are flattened with '.'. When the top level is a dict that
-// holds a state_dict under a well-known key ("state_dict", "model", ...), only that one is read
-// and metadata "biqa.source_key" says which; other entries (optimizer state, configs, epochs)
-// are skipped, as are Python objects anywhere. `torch.save(tensor)` gives one tensor "tensor".
+/// @file
+/// read_pytorch: the tensors of a checkpoint written by torch.save (PyTorch >= 1.6), without
+/// Python or libtorch. Such a file is a ZIP archive of stored entries:
+///   `<archive>/data.pkl`      the pickled object (a state_dict, or a dict holding one)
+///   `<archive>/data/<key>`    the raw little-endian bytes of each storage
+///   `<archive>/version`, `<archive>/byteorder` (newer versions), ...
+/// The pickle names each storage by a persistent id ('storage', torch.FloatStorage, key,
+/// location, numel) and each tensor by _rebuild_tensor_v2(storage, offset, size, stride, ...), so a
+/// tensor becomes a TensorRecord pointing into the mapped storage with its own offset and strides:
+/// views and tensors sharing a storage need no copy.
+///
+/// Naming: nested dicts (and lists) are flattened with '.'. When the top level is a dict that
+/// holds a state_dict under a well-known key ("state_dict", "model", ...), only that one is read
+/// and metadata "biqa.source_key" says which; other entries (optimizer state, configs, epochs)
+/// are skipped, as are Python objects anywhere. `torch.save(tensor)` gives one tensor "tensor".
 
 #include <array>
 #include <cstddef>
@@ -38,22 +39,22 @@
 namespace biqa::io {
 
 struct PytorchReadOptions {
-  // CRC-32 of data.pkl (small, and the structure everything else hangs on).
+  /// CRC-32 of data.pkl (small, and the structure everything else hangs on).
   bool verify_pickle_crc = true;
-  // CRC-32 of every storage a tensor uses: reads the whole file up front.
+  /// CRC-32 of every storage a tensor uses: reads the whole file up front.
   bool verify_data_crc = false;
   pickle::Limits limits{};
-  int max_depth = 64;  // nesting of dicts and lists
+  int max_depth = 64;  ///< nesting of dicts and lists
 };
 
-// Top-level keys under which checkpoints keep their state_dict, in order of preference.
+/// Top-level keys under which checkpoints keep their state_dict, in order of preference.
 inline constexpr std::array<std::string_view, 6> pytorch_state_dict_keys = {
     "state_dict", "model", "model_state_dict", "module", "net", "params"};
 
 enum class PytorchFormat { none, zip, legacy_pickle };
 
-// What the first bytes say: a ZIP archive (torch.save since 1.6), a bare pickle (the legacy
-// format of older torch.save, or _use_new_zipfile_serialization=False), or neither.
+/// What the first bytes say: a ZIP archive (torch.save since 1.6), a bare pickle (the legacy
+/// format of older torch.save, or _use_new_zipfile_serialization=False), or neither.
 inline PytorchFormat detect_pytorch_format(const MappedFile& f) {
   const auto* b = reinterpret_cast<const unsigned char*>(f.data());
   const std::size_t n = f.size();
@@ -129,7 +130,7 @@ class PytorchReader {
     if (e.crc32 != 0 || e.uncompressed_size == 0) zip_.verify_crc(e);
   }
 
-  // The archive folder is named after the file torch.save first wrote to, so it varies.
+  /// The archive folder is named after the file torch.save first wrote to, so it varies.
   void find_archive() {
     std::vector<std::string> found;
     for (const auto& e : zip_.entries()) {
@@ -163,7 +164,7 @@ class PytorchReader {
     return prefix.empty() ? key : prefix + "." + key;
   }
 
-  // Walks dicts, lists and tuples, emitting every tensor under its dotted name.
+  /// Walks dicts, lists and tuples, emitting every tensor under its dotted name.
   void visit(const pickle::Value& v, const std::string& name, int depth) {
     using pickle::Kind;
     if (budget_ == 0) bad("the pickled structure shares its parts too often to be flattened");
@@ -205,7 +206,7 @@ class PytorchReader {
     on_path_[v.ref] = 0;
   }
 
-  // The bytes of a storage, checked against the size its persistent id declares.
+  /// The bytes of a storage, checked against the size its persistent id declares.
   std::span<const std::byte> storage_bytes(const pickle::Storage& s, const std::string& tensor) {
     const std::string entry = archive_ + "/data/" + s.key;
     auto it = storages_.find(s.key);

@@ -1,8 +1,9 @@
 #pragma once
-// safetensors: 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
-// Read zero-copy from a memory map and validated as strictly as the reference implementation:
-// every offset inside the buffer, byte counts equal to shape × dtype, tensors neither overlapping
-// nor leaving holes, element-aligned.
+/// @file
+/// safetensors: 8-byte little-endian header length, a JSON header, then the raw tensor bytes.
+/// Read zero-copy from a memory map and validated as strictly as the reference implementation:
+/// every offset inside the buffer, byte counts equal to shape × dtype, tensors neither overlapping
+/// nor leaving holes, element-aligned.
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +22,7 @@
 
 namespace biqa::io {
 
-inline constexpr std::uint64_t safetensors_max_header = 100u << 20;  // as the reference reader
+inline constexpr std::uint64_t safetensors_max_header = 100u << 20;  ///< as the reference reader
 
 inline WeightFile read_safetensors(std::shared_ptr<MappedFile> file) {
   const std::string& path = file->path();
@@ -133,7 +134,7 @@ inline WeightFile read_safetensors(const std::string& path) {
   return read_safetensors(MappedFile::open(path));
 }
 
-// One tensor to write: a name, a dtype, a shape and the row-major bytes.
+/// One tensor to write: a name, a dtype, a shape and the row-major bytes.
 struct TensorBlob {
   std::string name;
   DType dtype = DType::f32;
@@ -148,7 +149,7 @@ inline TensorBlob make_blob(const std::string& name, const Tensor<float>& t) {
   return b;
 }
 
-// Serialises tensors (in the given order) and string metadata to the safetensors format.
+/// Serialises tensors (in the given order) and string metadata to the safetensors format.
 inline std::vector<std::byte> encode_safetensors(const std::vector<TensorBlob>& tensors,
                                                  const std::map<std::string, std::string>& metadata = {}) {
   json::Value header = json::Object{};

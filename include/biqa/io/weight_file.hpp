@@ -1,6 +1,7 @@
 #pragma once
-// WeightFile: the tensors of one weights file (safetensors or a PyTorch checkpoint), as raw
-// typed views into the mapped file. Nothing is copied until a tensor is converted.
+/// @file
+/// WeightFile: the tensors of one weights file (safetensors or a PyTorch checkpoint), as raw
+/// typed views into the mapped file. Nothing is copied until a tensor is converted.
 
 #include <cstddef>
 #include <map>
@@ -16,7 +17,7 @@
 
 namespace biqa::io {
 
-// One tensor as stored: element type, shape, element strides and the address of element 0.
+/// One tensor as stored: element type, shape, element strides and the address of element 0.
 struct TensorRecord {
   std::string name;
   DType dtype = DType::f32;
@@ -40,8 +41,8 @@ class WeightFile {
   std::string path;
   std::string format;  // "safetensors" or "pytorch"
   std::map<std::string, std::string> metadata;
-  std::vector<TensorRecord> tensors;  // in file order
-  std::shared_ptr<const void> keep_alive;  // the mapping the records point into
+  std::vector<TensorRecord> tensors;  ///< in file order
+  std::shared_ptr<const void> keep_alive;  ///< the mapping the records point into
 
   const TensorRecord* find(const std::string& name) const {
     if (index_.size() != tensors.size()) rebuild_index();
@@ -55,7 +56,7 @@ class WeightFile {
     return *r;
   }
 
-  // The tensor's values as float32 (a zero-copy view when stored as aligned contiguous f32).
+  /// The tensor's values as float32 (a zero-copy view when stored as aligned contiguous f32).
   Tensor<float> to_float(const TensorRecord& r) const {
     if (r.is_contiguous()) {
       return to_float_tensor(r.data, r.dtype, r.shape,
@@ -72,7 +73,7 @@ class WeightFile {
     return t;
   }
 
-  // Copies a tensor's elements, row-major, in its own dtype (for writers).
+  /// Copies a tensor's elements, row-major, in its own dtype (for writers).
   std::vector<std::byte> contiguous_bytes(const TensorRecord& r) const {
     const std::size_t es = dtype_size(r.dtype);
     std::vector<std::byte> out(r.nbytes());

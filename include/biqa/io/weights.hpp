@@ -1,5 +1,6 @@
 #pragma once
-// load_weights(path): opens a safetensors file or a PyTorch checkpoint, chosen by content.
+/// @file
+/// load_weights(path): opens a safetensors file or a PyTorch checkpoint, chosen by content.
 
 #include <memory>
 #include <string>

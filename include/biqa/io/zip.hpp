@@ -1,11 +1,12 @@
 #pragma once
-// ZipArchive: the entries of a ZIP file held in a MappedFile, as spans into the mapping.
-// Enough of the format for PyTorch checkpoints (torch.save writes every entry stored, i.e.
-// uncompressed, and always adds the zip64 end records): the end-of-central-directory record
-// (searched backwards over a possible comment), the zip64 end record and zip64 extra fields, the
-// central directory, and each entry's local header, which is checked against its central entry.
-// Every offset and length is checked against the file before it is used; a malformed archive
-// gives ErrorCode::format, a compressed or encrypted entry ErrorCode::unsupported when read.
+/// @file
+/// ZipArchive: the entries of a ZIP file held in a MappedFile, as spans into the mapping.
+/// Enough of the format for PyTorch checkpoints (torch.save writes every entry stored, i.e.
+/// uncompressed, and always adds the zip64 end records): the end-of-central-directory record
+/// (searched backwards over a possible comment), the zip64 end record and zip64 extra fields, the
+/// central directory, and each entry's local header, which is checked against its central entry.
+/// Every offset and length is checked against the file before it is used; a malformed archive
+/// gives ErrorCode::format, a compressed or encrypted entry ErrorCode::unsupported when read.
 
 #include <array>
 #include <cstddef>
@@ -22,7 +23,7 @@
 
 namespace biqa::io {
 
-// CRC-32 (ISO-HDLC, the one ZIP uses), eight bytes at a time.
+/// CRC-32 (ISO-HDLC, the one ZIP uses), eight bytes at a time.
 namespace detail {
 struct Crc32Tables {
   std::array<std::array<std::uint32_t, 256>, 8> t{};
@@ -58,8 +59,8 @@ inline std::uint32_t crc32(std::span<const std::byte> data, std::uint32_t crc = 
 
 struct ZipEntry {
   std::string name;
-  std::uint16_t flags = 0;   // general purpose bit flags (bit 0: encrypted)
-  std::uint16_t method = 0;  // 0 stored, 8 deflate, ...
+  std::uint16_t flags = 0;   ///< general purpose bit flags (bit 0: encrypted)
+  std::uint16_t method = 0;  ///< 0 stored, 8 deflate, ...
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0;
   std::uint64_t uncompressed_size = 0;
@@ -88,7 +89,7 @@ class ZipArchive {
     return it == index_.end() ? nullptr : &entries_[it->second];
   }
 
-  // The bytes of a stored entry, pointing into the mapping.
+  /// The bytes of a stored entry, pointing into the mapping.
   std::span<const std::byte> data(const ZipEntry& e) const {
     if (e.flags & 1u)
       fail(ErrorCode::unsupported, path(), ": zip entry '", e.name, "' is encrypted");
@@ -105,7 +106,7 @@ class ZipArchive {
     return data(*e);
   }
 
-  // Throws ErrorCode::format when a stored entry's bytes do not match its recorded CRC-32.
+  /// Throws ErrorCode::format when a stored entry's bytes do not match its recorded CRC-32.
   void verify_crc(const ZipEntry& e) const {
     const auto bytes = data(e);
     const std::uint32_t c = crc32(bytes);
@@ -115,8 +116,8 @@ class ZipArchive {
   }
 
  private:
-  static constexpr std::uint64_t end_size = 22;          // without the comment
-  static constexpr std::uint64_t zip64_end_size = 56;    // without the extensible data
+  static constexpr std::uint64_t end_size = 22;          ///< without the comment
+  static constexpr std::uint64_t zip64_end_size = 56;    ///< without the extensible data
   static constexpr std::uint64_t zip64_locator_size = 20;
   static constexpr std::uint64_t central_header_size = 46;
   static constexpr std::uint64_t local_header_size = 30;
@@ -146,7 +147,7 @@ class ZipArchive {
   std::uint64_t size() const { return file_->size(); }
   const unsigned char* bytes() const { return reinterpret_cast<const unsigned char*>(file_->data()); }
 
-  // Little-endian reads; the caller has checked that [pos, pos + n) lies inside the file.
+  /// Little-endian reads; the caller has checked that [pos, pos + n) lies inside the file.
   std::uint64_t le(std::uint64_t pos, int n) const {
     std::uint64_t v = 0;
     for (int i = n - 1; i >= 0; --i) v = v << 8 | bytes()[pos + std::uint64_t(i)];
@@ -238,8 +239,8 @@ class ZipArchive {
     }
   }
 
-  // The zip64 extra field holds, in this order, whichever of uncompressed size, compressed size,
-  // local header offset and disk number are 0xffffffff (0xffff) in the fixed fields.
+  /// The zip64 extra field holds, in this order, whichever of uncompressed size, compressed size,
+  /// local header offset and disk number are 0xffffffff (0xffff) in the fixed fields.
   void read_zip64_extra(ZipEntry& e, std::uint16_t disk, std::uint64_t pos, std::uint64_t len) {
     const bool need_u = e.uncompressed_size == 0xffffffffu;
     const bool need_c = e.compressed_size == 0xffffffffu;
@@ -278,7 +279,7 @@ class ZipArchive {
       fail(ErrorCode::unsupported, path(), ": multi-disk zip archives are not supported");
   }
 
-  // Entries (header and data) lie before the central directory, which starts at `limit`.
+  /// Entries (header and data) lie before the central directory, which starts at `limit`.
   void check_local_header(ZipEntry& e, std::uint64_t limit) const {
     const std::uint64_t lh = e.local_header_offset;
     if (!fits(lh, local_header_size, limit) || u32(lh) != local_header_signature)

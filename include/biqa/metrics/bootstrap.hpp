@@ -1,19 +1,20 @@
 #pragma once
-// Percentile bootstrap confidence intervals for any metric (Efron & Tibshirani, "An Introduction
-// to the Bootstrap", 1993, ch. 13): resample the (pred, target) pairs with replacement, recompute
-// the metric, and take the (1-c)/2 and (1+c)/2 quantiles of the resampled values (linear
-// interpolation between order statistics, numpy.quantile's default).
-//
-// Reproducible: resample i draws its indices from std::mt19937_64 seeded with splitmix64(seed, i)
-// (the engine's output is fixed by the C++ standard) through our own unbiased bounded draw, not
-// std::uniform_int_distribution, whose algorithm differs between standard libraries. The same
-// seed gives the same interval on every platform, and resamples are independent of one another,
-// so they could be computed in parallel without changing the answer.
-//
-// A resample on which the metric is undefined (e.g. all drawn predictions equal) is redrawn from
-// the same generator; the count is reported. Logistic metrics refit each resample starting from
-// the full-sample parameters (no restarts, BootstrapOptions::resample_solver), which keeps the fit
-// in the same basin and is fast.
+/// @file
+/// Percentile bootstrap confidence intervals for any metric (Efron & Tibshirani, "An Introduction
+/// to the Bootstrap", 1993, ch. 13): resample the (pred, target) pairs with replacement, recompute
+/// the metric, and take the (1-c)/2 and (1+c)/2 quantiles of the resampled values (linear
+/// interpolation between order statistics, numpy.quantile's default).
+///
+/// Reproducible: resample i draws its indices from std::mt19937_64 seeded with splitmix64(seed, i)
+/// (the engine's output is fixed by the C++ standard) through our own unbiased bounded draw, not
+/// std::uniform_int_distribution, whose algorithm differs between standard libraries. The same
+/// seed gives the same interval on every platform, and resamples are independent of one another,
+/// so they could be computed in parallel without changing the answer.
+///
+/// A resample on which the metric is undefined (e.g. all drawn predictions equal) is redrawn from
+/// the same generator; the count is reported. Logistic metrics refit each resample starting from
+/// the full-sample parameters (no restarts, BootstrapOptions::resample_solver), which keeps the fit
+/// in the same basin and is fast.
 
 #include <algorithm>
 #include <cmath>
@@ -34,24 +35,24 @@ namespace biqa::metrics {
 
 struct BootstrapOptions {
   std::size_t resamples = 1000;
-  double confidence = 0.95;  // in (0, 1)
+  double confidence = 0.95;  ///< in (0, 1)
   std::uint64_t seed = 0;
   LogisticOptions fit;  // for the logistic metrics' full-sample fit
-  // For the refits on resamples: looser than a single fit's defaults (PLCC to ~1e-10, far below
-  // the sampling spread) and capped, because small resamples of 5-parameter fits can slide down
-  // valleys without a finite minimum, where more evaluations buy nothing.
+  /// For the refits on resamples: looser than a single fit's defaults (PLCC to ~1e-10, far below
+  /// the sampling spread) and capped, because small resamples of 5-parameter fits can slide down
+  /// valleys without a finite minimum, where more evaluations buy nothing.
   LmOptions resample_solver{.ftol = 1e-10, .xtol = 1e-9, .gtol = 0.0, .max_evaluations = 300};
 };
 
 struct ConfidenceInterval {
-  double estimate = 0;  // the metric on the full sample
+  double estimate = 0;  ///< the metric on the full sample
   double lower = 0, upper = 0;
   double confidence = 0;
   std::size_t resamples = 0;
-  std::size_t redrawn = 0;  // degenerate resamples that were drawn again
+  std::size_t redrawn = 0;  ///< degenerate resamples that were drawn again
 };
 
-// A statistic of paired samples; throwing biqa::Error marks a resample as degenerate.
+/// A statistic of paired samples; throwing biqa::Error marks a resample as degenerate.
 using Statistic = std::function<double(std::span<const double>, std::span<const double>)>;
 
 namespace detail {
@@ -63,7 +64,7 @@ inline std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform in [0, n) without modulo bias: reject the top 2^64 mod n values.
+/// Uniform in [0, n) without modulo bias: reject the top 2^64 mod n values.
 inline std::uint64_t uniform_index(std::mt19937_64& gen, std::uint64_t n) {
   const std::uint64_t reject_from = std::numeric_limits<std::uint64_t>::max() - (std::numeric_limits<std::uint64_t>::max() % n + 1) % n;
   for (;;) {
@@ -72,7 +73,7 @@ inline std::uint64_t uniform_index(std::mt19937_64& gen, std::uint64_t n) {
   }
 }
 
-// Quantile q of sorted values, linear interpolation between order statistics (numpy 'linear').
+/// Quantile q of sorted values, linear interpolation between order statistics (numpy 'linear').
 inline double quantile_sorted(const std::vector<double>& v, double q) {
   const double h = (double(v.size()) - 1) * q;
   const auto lo = std::size_t(std::floor(h));
@@ -80,8 +81,8 @@ inline double quantile_sorted(const std::vector<double>& v, double q) {
   return v[lo] + (h - double(lo)) * (v[hi] - v[lo]);
 }
 
-// Runs `k` statistics on every resample (computed together by `eval`, which writes k values or
-// throws biqa::Error) and returns the k sorted bootstrap distributions.
+/// Runs `k` statistics on every resample (computed together by `eval`, which writes k values or
+/// throws biqa::Error) and returns the k sorted bootstrap distributions.
 template <typename Eval>
 std::vector<std::vector<double>> resample(std::span<const double> pred, std::span<const double> target,
                                           std::size_t k, const Eval& eval, const BootstrapOptions& o,
@@ -132,7 +133,7 @@ inline ConfidenceInterval interval(double estimate, const std::vector<double>& s
 
 }  // namespace detail
 
-// Interval for an arbitrary statistic.
+/// Interval for an arbitrary statistic.
 inline ConfidenceInterval bootstrap(std::span<const double> pred, std::span<const double> target,
                                     const Statistic& statistic, const BootstrapOptions& options = {}) {
   check_pairs(pred, target);
@@ -144,8 +145,8 @@ inline ConfidenceInterval bootstrap(std::span<const double> pred, std::span<cons
   return detail::interval(estimate, dist[0], options, redrawn);
 }
 
-// Intervals for several metrics from the same resamples (one logistic fit per resample serves
-// both logistic metrics).
+/// Intervals for several metrics from the same resamples (one logistic fit per resample serves
+/// both logistic metrics).
 inline std::vector<ConfidenceInterval> bootstrap(std::span<const double> pred, std::span<const double> target,
                                                  std::span<const Metric> which, const BootstrapOptions& options = {}) {
   check_pairs(pred, target);

@@ -1,12 +1,13 @@
 #pragma once
-// Agreement between predicted scores and subjective scores (MOS): SRCC, PLCC, KRCC and RMSE,
-// defined as scipy.stats defines them (see docs/metrics.md):
-//   srcc  = scipy.stats.spearmanr(pred, target)[0]    (average ranks for ties)
-//   plcc  = scipy.stats.pearsonr(pred, target)[0]
-//   krcc  = scipy.stats.kendalltau(pred, target)[0]   (tau-b, Knight's O(n log n) algorithm)
-//   rmse  = sqrt(mean((pred - target)^2))
-// Inputs are checked by check_pairs(): equal lengths, at least 3 pairs, finite, and (except for
-// RMSE, which is defined for a constant prediction) not constant.
+/// @file
+/// Agreement between predicted scores and subjective scores (MOS): SRCC, PLCC, KRCC and RMSE,
+/// defined as scipy.stats defines them (see docs/metrics.md):
+///   srcc  = scipy.stats.spearmanr(pred, target)[0]    (average ranks for ties)
+///   plcc  = scipy.stats.pearsonr(pred, target)[0]
+///   krcc  = scipy.stats.kendalltau(pred, target)[0]   (tau-b, Knight's O(n log n) algorithm)
+///   rmse  = sqrt(mean((pred - target)^2))
+/// Inputs are checked by check_pairs(): equal lengths, at least 3 pairs, finite, and (except for
+/// RMSE, which is defined for a constant prediction) not constant.
 
 #include <algorithm>
 #include <cmath>
@@ -21,8 +22,8 @@ namespace biqa::metrics {
 
 namespace detail {
 
-// Pearson's r without input checks; 0 when either side has no spread. Two-pass (centred) sums
-// keep the result accurate when the values sit far from zero.
+/// Pearson's r without input checks; 0 when either side has no spread. Two-pass (centred) sums
+/// keep the result accurate when the values sit far from zero.
 inline double pearson_unchecked(std::span<const double> x, std::span<const double> y) {
   const std::size_t n = x.size();
   double mx = 0, my = 0;
@@ -51,7 +52,7 @@ inline std::vector<std::size_t> argsort(std::span<const double> v) {
   return idx;
 }
 
-// Number of pairs i < j with v[i] > v[j] (strictly), counted while merge-sorting v in place.
+/// Number of pairs i < j with v[i] > v[j] (strictly), counted while merge-sorting v in place.
 inline std::int64_t count_inversions(std::vector<double>& v) {
   std::vector<double> buf(v.size());
   std::int64_t swaps = 0;
@@ -75,7 +76,7 @@ inline std::int64_t count_inversions(std::vector<double>& v) {
   return swaps;
 }
 
-// Sum over runs of equal values in a sorted sequence of t(t-1)/2: the pairs tied on it.
+/// Sum over runs of equal values in a sorted sequence of t(t-1)/2: the pairs tied on it.
 template <typename Equal>
 std::int64_t tied_pairs(std::size_t n, Equal equal) {
   std::int64_t ties = 0, run = 1;
@@ -92,7 +93,7 @@ std::int64_t tied_pairs(std::size_t n, Equal equal) {
 
 }  // namespace detail
 
-// 1-based ranks, ties given the average of the ranks they span (scipy.stats.rankdata 'average').
+/// 1-based ranks, ties given the average of the ranks they span (scipy.stats.rankdata 'average').
 inline std::vector<double> average_ranks(std::span<const double> v) {
   const auto idx = detail::argsort(v);
   std::vector<double> ranks(v.size());
@@ -106,23 +107,23 @@ inline std::vector<double> average_ranks(std::span<const double> v) {
   return ranks;
 }
 
-// Pearson linear correlation coefficient.
+/// Pearson linear correlation coefficient.
 inline double plcc(std::span<const double> pred, std::span<const double> target) {
   check_pairs(pred, target);
   return detail::pearson_unchecked(pred, target);
 }
 
-// Spearman rank-order correlation coefficient: Pearson's r of the average ranks.
+/// Spearman rank-order correlation coefficient: Pearson's r of the average ranks.
 inline double srcc(std::span<const double> pred, std::span<const double> target) {
   check_pairs(pred, target);
   const auto rp = average_ranks(pred), rt = average_ranks(target);
   return detail::pearson_unchecked(rp, rt);
 }
 
-// Kendall rank correlation, tau-b: (concordant - discordant) / sqrt((n0 - n1)(n0 - n2)), with
-// n0 = n(n-1)/2 and n1, n2 the pairs tied in pred and in target. Knight (1966): sort by
-// (pred, target), count the target inversions with a merge sort, correct for joint ties.
-// O(n log n) time, O(n) memory.
+/// Kendall rank correlation, tau-b: (concordant - discordant) / sqrt((n0 - n1)(n0 - n2)), with
+/// n0 = n(n-1)/2 and n1, n2 the pairs tied in pred and in target. Knight (1966): sort by
+/// (pred, target), count the target inversions with a merge sort, correct for joint ties.
+/// O(n log n) time, O(n) memory.
 inline double krcc(std::span<const double> pred, std::span<const double> target) {
   check_pairs(pred, target);
   const std::size_t n = pred.size();
@@ -148,8 +149,8 @@ inline double krcc(std::span<const double> pred, std::span<const double> target)
   return std::clamp(tau, -1.0, 1.0);
 }
 
-// Root mean squared error. Defined for a constant prediction, so only lengths and finiteness are
-// checked.
+/// Root mean squared error. Defined for a constant prediction, so only lengths and finiteness are
+/// checked.
 inline double rmse(std::span<const double> pred, std::span<const double> target) {
   check_pairs(pred, target, /*need_variation=*/false);
   double s = 0;

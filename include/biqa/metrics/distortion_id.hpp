@@ -1,11 +1,12 @@
 #pragma once
-// Distortion identification scores of ExIQA (spec exiqa.md, paper §V-B3): predicted strengths
-// P̂(d|I) ∈ [0, 1] against true strengths P(I, d) on L levels (0, 1/L, ..., 1; L = 5 for KADID's
-// levels 1–5, 0 = absent).
-//   accuracy  the fraction of (image, distortion) pairs whose prediction lies in the interval
-//             centred on the true level t: [t − h, t + h) with h = 1/(2L) (±0.1 for L = 5); the
-//             end levels keep their edge: [0, h) for 0 and [1 − h, 1] for 1
-//   rmse      sqrt(mean((P̂ − P)²)) over all pairs
+/// @file
+/// Distortion identification scores of ExIQA (spec exiqa.md, paper §V-B3): predicted strengths
+/// P̂(d|I) ∈ [0, 1] against true strengths P(I, d) on L levels (0, 1/L, ..., 1; L = 5 for KADID's
+/// levels 1–5, 0 = absent).
+///   accuracy  the fraction of (image, distortion) pairs whose prediction lies in the interval
+///             centred on the true level t: [t − h, t + h) with h = 1/(2L) (±0.1 for L = 5); the
+///             end levels keep their edge: [0, h) for 0 and [1 − h, 1] for 1
+///   rmse      sqrt(mean((P̂ − P)²)) over all pairs
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@ struct DistortionIdScores {
   std::int64_t pairs = 0;
 };
 
-// predicted, truth: [N, D] (any equal shapes).
+/// predicted, truth: [N, D] (any equal shapes).
 inline DistortionIdScores distortion_id_scores(const Tensor<float>& predicted, const Tensor<float>& truth, int levels = 5) {
   BIQA_CHECK(predicted.shape() == truth.shape() && predicted.numel() > 0, ErrorCode::invalid_argument,
              "distortion_id_scores: predictions ", predicted.shape().to_string(), " and truth ",

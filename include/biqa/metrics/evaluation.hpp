@@ -1,6 +1,7 @@
 #pragma once
-// All metrics at once, as `biqa metrics` and `biqa eval` report them, and a Metric enum so that
-// callers (bootstrap, eval) can name any of them.
+/// @file
+/// All metrics at once, as `biqa metrics` and `biqa eval` report them, and a Metric enum so that
+/// callers (bootstrap, eval) can name any of them.
 
 #include <array>
 #include <optional>
@@ -21,7 +22,7 @@ enum class Metric { srcc, plcc, krcc, rmse, plcc_logistic, rmse_logistic };
 inline constexpr std::array<Metric, 6> all_metrics = {Metric::srcc, Metric::plcc, Metric::krcc, Metric::rmse,
                                                       Metric::plcc_logistic, Metric::rmse_logistic};
 
-// The metric's key in JSON output and on command lines.
+/// The metric's key in JSON output and on command lines.
 inline const char* to_string(Metric m) {
   switch (m) {
     case Metric::srcc: return "srcc";
@@ -43,7 +44,7 @@ inline Metric parse_metric(std::string_view name) {
 
 inline bool uses_logistic(Metric m) { return m == Metric::plcc_logistic || m == Metric::rmse_logistic; }
 
-// One metric. The logistic ones fit `fit` (default: 5-parameter, customary start, restarts).
+/// One metric. The logistic ones fit `fit` (default: 5-parameter, customary start, restarts).
 inline double compute(Metric m, std::span<const double> pred, std::span<const double> target,
                       const LogisticOptions& fit = {}) {
   switch (m) {
@@ -58,19 +59,19 @@ inline double compute(Metric m, std::span<const double> pred, std::span<const do
 }
 
 struct EvaluationOptions {
-  bool logistic = true;  // also fit the logistic and report PLCC/RMSE after mapping
+  bool logistic = true;  ///< also fit the logistic and report PLCC/RMSE after mapping
   LogisticOptions fit;
 };
 
 struct Evaluation {
   std::size_t n = 0;
   double srcc = 0, plcc = 0, krcc = 0, rmse = 0;
-  // Absent when not requested or when there are fewer pairs than parameters (then
-  // `logistic_note` says why).
+  /// Absent when not requested or when there are fewer pairs than parameters (then
+  /// `logistic_note` says why).
   std::optional<LogisticFit> logistic;
   std::string logistic_note;
 
-  // The value of one metric; throws for a logistic metric that was not computed.
+  /// The value of one metric; throws for a logistic metric that was not computed.
   double value(Metric m) const {
     switch (m) {
       case Metric::srcc: return srcc;
@@ -106,8 +107,8 @@ inline Evaluation evaluate(std::span<const double> pred, std::span<const double>
   return e;
 }
 
-// {"srcc", "plcc", "krcc", "rmse", "plcc_logistic", "rmse_logistic", "n"}; the logistic values are
-// null when there is no fit.
+/// {"srcc", "plcc", "krcc", "rmse", "plcc_logistic", "rmse_logistic", "n"}; the logistic values are
+/// null when there is no fit.
 inline json::Value to_json(const Evaluation& e) {
   json::Value out = json::Object{};
   out.set("srcc", e.srcc);

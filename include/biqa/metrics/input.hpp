@@ -1,6 +1,7 @@
 #pragma once
-// The checks every metric runs on its input: paired, finite, enough pairs, not constant.
-// Each failure is a biqa::Error (invalid_argument) whose message names the offending value.
+/// @file
+/// The checks every metric runs on its input: paired, finite, enough pairs, not constant.
+/// Each failure is a biqa::Error (invalid_argument) whose message names the offending value.
 
 #include <cmath>
 #include <cstddef>
@@ -11,7 +12,7 @@
 
 namespace biqa::metrics {
 
-// The fewest pairs any metric accepts: with two, every correlation is +-1.
+/// The fewest pairs any metric accepts: with two, every correlation is +-1.
 inline constexpr std::size_t min_pairs = 3;
 
 namespace detail {
@@ -37,8 +38,8 @@ inline void check_not_constant(std::span<const double> v, std::string_view what)
 
 }  // namespace detail
 
-// Throws unless pred and target are equally long, have at least `min_pairs` entries and are all
-// finite; with `need_variation`, also unless neither is constant.
+/// Throws unless pred and target are equally long, have at least `min_pairs` entries and are all
+/// finite; with `need_variation`, also unless neither is constant.
 inline void check_pairs(std::span<const double> pred, std::span<const double> target,
                         bool need_variation = true) {
   if (pred.size() != target.size())

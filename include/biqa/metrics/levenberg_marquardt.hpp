@@ -1,23 +1,24 @@
 #pragma once
-// A small dense Levenberg-Marquardt least-squares solver for the logistic fits.
-//
-// It follows the trust-region formulation of J. J. Moré, "The Levenberg-Marquardt algorithm:
-// implementation and theory" (Numerical Analysis, LNM 630, 1978), which is also what MINPACK's
-// lmder/lmdif (and so scipy.optimize.curve_fit's default method 'lm') implement: the step solves
-// min ||J p + r|| subject to ||D p|| <= delta, D the running maximum of the Jacobian's column
-// norms, the radius delta adapted from the ratio of actual to predicted reduction. Following the
-// same algorithm from the same start makes it land in the same local minimum as curve_fit, which
-// matters because logistic fits have several.
-//
-// Written for a handful of parameters and many residuals, with its own Householder QR rather
-// than Eigen's: instantiating Eigen's QR costs every translation unit that includes biqa.hpp
-// several seconds of compile time, and a 5-column QR is a few lines.
-//
-// Problem concept (residuals r = model - data; the solver minimises sum r^2):
-//   std::size_t residual_count() const;
-//   void residuals(std::span<const double> params, std::span<double> r) const;
-//   void jacobian(std::span<const double> params, std::span<double> J) const;
-//       // J column-major, residual_count() x params.size(): J[j * m + i] = dr_i / dparams_j
+/// @file
+/// A small dense Levenberg-Marquardt least-squares solver for the logistic fits.
+///
+/// It follows the trust-region formulation of J. J. Moré, "The Levenberg-Marquardt algorithm:
+/// implementation and theory" (Numerical Analysis, LNM 630, 1978), which is also what MINPACK's
+/// lmder/lmdif (and so scipy.optimize.curve_fit's default method 'lm') implement: the step solves
+/// min ||J p + r|| subject to ||D p|| <= delta, D the running maximum of the Jacobian's column
+/// norms, the radius delta adapted from the ratio of actual to predicted reduction. Following the
+/// same algorithm from the same start makes it land in the same local minimum as curve_fit, which
+/// matters because logistic fits have several.
+///
+/// Written for a handful of parameters and many residuals, with its own Householder QR rather
+/// than Eigen's: instantiating Eigen's QR costs every translation unit that includes biqa.hpp
+/// several seconds of compile time, and a 5-column QR is a few lines.
+///
+/// Problem concept (residuals r = model - data; the solver minimises sum r^2):
+///   std::size_t residual_count() const;
+///   void residuals(std::span<const double> params, std::span<double> r) const;
+///   void jacobian(std::span<const double> params, std::span<double> J) const;
+///       // J column-major, residual_count() x params.size(): J[j * m + i] = dr_i / dparams_j
 
 #include <algorithm>
 #include <cmath>
@@ -32,13 +33,13 @@
 namespace biqa::metrics {
 
 struct LmOptions {
-  // Stop when the actual and predicted relative reductions of the sum of squares are both below
-  // ftol, or when the trust region shrinks below xtol * ||D params||. Tighter than curve_fit's
-  // 1.49e-8 defaults so that the parameters, not only the fitted values, are pinned down.
+  /// Stop when the actual and predicted relative reductions of the sum of squares are both below
+  /// ftol, or when the trust region shrinks below xtol * ||D params||. Tighter than curve_fit's
+  /// 1.49e-8 defaults so that the parameters, not only the fitted values, are pinned down.
   double ftol = 1e-15;
   double xtol = 1e-12;
   double gtol = 0.0;  // stop when the scaled gradient's largest entry falls to this
-  int max_evaluations = 0;  // residual evaluations; 0 = 400 * (parameters + 1)
+  int max_evaluations = 0;  ///< residual evaluations; 0 = 400 * (parameters + 1)
   double step_bound = 100.0;  // initial trust radius, times ||D params|| (MINPACK's `factor`)
 };
 
@@ -63,9 +64,9 @@ inline const char* to_string(LmStatus s) {
 
 struct LmResult {
   std::vector<double> params;
-  double sse = 0;  // sum of squared residuals at params
+  double sse = 0;  ///< sum of squared residuals at params
   int evaluations = 0;
-  int iterations = 0;  // Jacobian evaluations
+  int iterations = 0;  ///< Jacobian evaluations
   LmStatus status = LmStatus::max_evaluations;
   bool converged() const { return status != LmStatus::max_evaluations; }
 };
@@ -84,14 +85,14 @@ inline double norm2(std::span<const double> v) {
   return scale * std::sqrt(s);
 }
 
-// Householder QR of the column-major m x n matrix A (overwritten), optionally with column
-// pivoting (largest remaining column norm first), applied also to the vector b:
-//   A P = Q R,  b <- Q^T b.
-// R (n x n, upper, column-major) and the permutation (pivoted column k = original perm[k]) are
-// returned. Q is not formed.
+/// Householder QR of the column-major m x n matrix A (overwritten), optionally with column
+/// pivoting (largest remaining column norm first), applied also to the vector b:
+///   A P = Q R,  b <- Q^T b.
+/// R (n x n, upper, column-major) and the permutation (pivoted column k = original perm[k]) are
+/// returned. Q is not formed.
 struct QR {
   std::size_t n = 0;
-  Vec R;  // R[j * n + i], i <= j
+  Vec R;  ///< R[j * n + i], i <= j
   std::vector<std::size_t> perm;
   double r(std::size_t i, std::size_t j) const { return R[j * n + i]; }
 };
@@ -140,7 +141,7 @@ inline QR householder_qr(Vec& A, std::size_t m, std::size_t n, Vec& b, bool pivo
   return qr;
 }
 
-// Solves R z = b (upper triangular) over the leading `rank` unknowns; the rest are 0.
+/// Solves R z = b (upper triangular) over the leading `rank` unknowns; the rest are 0.
 inline Vec solve_upper(const QR& qr, const Vec& b, std::size_t rank) {
   Vec z(qr.n, 0.0);
   for (std::size_t ii = rank; ii-- > 0;) {
@@ -151,7 +152,7 @@ inline Vec solve_upper(const QR& qr, const Vec& b, std::size_t rank) {
   return z;
 }
 
-// Solves R^T w = b (lower triangular).
+/// Solves R^T w = b (lower triangular).
 inline Vec solve_upper_transposed(const QR& qr, Vec b) {
   for (std::size_t j = 0; j < qr.n; ++j) {
     double s = b[j];
@@ -161,10 +162,10 @@ inline Vec solve_upper_transposed(const QR& qr, Vec b) {
   return b;
 }
 
-// Solves the trust-region subproblem for the current linearisation (Moré's "lmpar"): finds
-// par >= 0 and the step x with (J^T J + par D^2) x = J^T r and ||D x|| within 10% of delta, or
-// par = 0 when the Gauss-Newton step already fits. J P = Q R, qtr = (Q^T r)[0..n). Returns x in
-// the original parameter order; the step to take is -x.
+/// Solves the trust-region subproblem for the current linearisation (Moré's "lmpar"): finds
+/// par >= 0 and the step x with (J^T J + par D^2) x = J^T r and ||D x|| within 10% of delta, or
+/// par = 0 when the Gauss-Newton step already fits. J P = Q R, qtr = (Q^T r)[0..n). Returns x in
+/// the original parameter order; the step to take is -x.
 inline Vec lm_parameter(const QR& qr, const Vec& diag, const Vec& qtr, double delta, double& par) {
   const std::size_t n = qr.n;
   constexpr double dwarf = std::numeric_limits<double>::min();

@@ -1,20 +1,21 @@
 #pragma once
-// The non-linear mapping of predictions onto the MOS scale that precedes PLCC and RMSE in the
-// VQEG / LIVE evaluation protocol, fitted by least squares (Levenberg-Marquardt).
-//
-//   five_parameter (VQEG FR-TV Phase I final report, 2000; Sheikh, Sabir & Bovik, IEEE TIP 2006):
-//     f(x) = b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5
-//   four_parameter (monotonic, asymptotes b1 and b2; with |b4| as in SimpleVQA's utils.py and
-//   the VQA/IQA code built on it):
-//     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
-//
-// Customary start values (docs/metrics.md says where they come from):
-//   five_parameter: b1 = max(y), b2 = min(y), b3 = mean(x), b4 = 0.1, b5 = 0.1
-//   four_parameter: b1 = max(y), b2 = min(y), b3 = mean(x), b4 = std(x) / 4   (population std)
-// With these, fit_logistic(..., {.restarts = false}) reproduces scipy.optimize.curve_fit(f, x, y,
-// p0=start). The five-parameter start is not scale-free (b2 = min(y) is a slope in 1/x units) and
-// gets stuck in poor local minima on some data, so by default the fit also starts from other
-// points (see LogisticOptions::restarts) and keeps the lowest sum of squares.
+/// @file
+/// The non-linear mapping of predictions onto the MOS scale that precedes PLCC and RMSE in the
+/// VQEG / LIVE evaluation protocol, fitted by least squares (Levenberg-Marquardt).
+///
+///   five_parameter (VQEG FR-TV Phase I final report, 2000; Sheikh, Sabir & Bovik, IEEE TIP 2006):
+///     f(x) = b1 * (0.5 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5
+///   four_parameter (monotonic, asymptotes b1 and b2; with |b4| as in SimpleVQA's utils.py and
+///   the VQA/IQA code built on it):
+///     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
+///
+/// Customary start values (docs/metrics.md says where they come from):
+///   five_parameter: b1 = max(y), b2 = min(y), b3 = mean(x), b4 = 0.1, b5 = 0.1
+///   four_parameter: b1 = max(y), b2 = min(y), b3 = mean(x), b4 = std(x) / 4   (population std)
+/// With these, fit_logistic(..., {.restarts = false}) reproduces scipy.optimize.curve_fit(f, x, y,
+/// p0=start). The five-parameter start is not scale-free (b2 = min(y) is a slope in 1/x units) and
+/// gets stuck in poor local minima on some data, so by default the fit also starts from other
+/// points (see LogisticOptions::restarts) and keeps the lowest sum of squares.
 
 #include <algorithm>
 #include <cmath>
@@ -38,7 +39,7 @@ inline const char* to_string(LogisticForm form) {
   return form == LogisticForm::five_parameter ? "5-parameter logistic" : "4-parameter logistic";
 }
 
-// f(x) for the given parameters (b1..b5 or b1..b4).
+/// f(x) for the given parameters (b1..b5 or b1..b4).
 inline double logistic(LogisticForm form, std::span<const double> b, double x) {
   BIQA_CHECK(b.size() == std::size_t(parameter_count(form)), ErrorCode::invalid_argument, "logistic: the ",
              to_string(form), " takes ", parameter_count(form), " parameters, got ", b.size());
@@ -51,7 +52,7 @@ inline double logistic(LogisticForm form, std::span<const double> b, double x) {
   return (b[0] - b[1]) * s + b[1];
 }
 
-// The customary start values listed above.
+/// The customary start values listed above.
 inline std::vector<double> customary_start(LogisticForm form, std::span<const double> x,
                                            std::span<const double> y) {
   BIQA_CHECK(!x.empty() && !y.empty(), ErrorCode::invalid_argument, "logistic: empty input");
@@ -67,28 +68,28 @@ inline std::vector<double> customary_start(LogisticForm form, std::span<const do
 
 struct LogisticOptions {
   LogisticForm form = LogisticForm::five_parameter;
-  // Start values; empty means customary_start(). A wrong count is an error.
+  /// Start values; empty means customary_start(). A wrong count is an error.
   std::vector<double> start;
-  // Also fit from other starts and keep the lowest sum of squares (the first start wins ties):
-  //   five_parameter: from the fitted four-parameter curve, rewritten in five-parameter terms
-  //     (b1 - b2, 1/|b4|, b3, 0, (b1 + b2)/2), so the result is never worse than the 4-parameter
-  //     fit; and from a scale-free start (range(y) * sign(r), 4 / range(x), median(x), 0, mean(y)).
-  //   four_parameter: from the mirrored start (b1 and b2 swapped), for decreasing relations.
-  // Off, the fit is exactly curve_fit's from `start`.
+  /// Also fit from other starts and keep the lowest sum of squares (the first start wins ties):
+  ///   five_parameter: from the fitted four-parameter curve, rewritten in five-parameter terms
+  ///     (b1 - b2, 1/|b4|, b3, 0, (b1 + b2)/2), so the result is never worse than the 4-parameter
+  ///     fit; and from a scale-free start (range(y) * sign(r), 4 / range(x), median(x), 0, mean(y)).
+  ///   four_parameter: from the mirrored start (b1 and b2 swapped), for decreasing relations.
+  /// Off, the fit is exactly curve_fit's from `start`.
   bool restarts = true;
   LmOptions solver;
 };
 
 struct LogisticFit {
   LogisticForm form = LogisticForm::five_parameter;
-  std::vector<double> params;  // b1..b5 or b1..b4
+  std::vector<double> params;  ///< b1..b5 or b1..b4
   std::size_t n = 0;
-  double sse = 0;   // sum of squared residuals f(x_i) - y_i
-  double rmse = 0;  // sqrt(sse / n)
+  double sse = 0;   ///< sum of squared residuals f(x_i) - y_i
+  double rmse = 0;  ///< sqrt(sse / n)
   double plcc = 0;  // Pearson's r between f(x) and y
   bool converged = false;
-  int evaluations = 0;  // residual evaluations over all starts
-  int start_index = 0;  // which start gave the kept fit: 0 = `start`, 1.. = restarts in the order above
+  int evaluations = 0;  ///< residual evaluations over all starts
+  int start_index = 0;  ///< which start gave the kept fit: 0 = `start`, 1.. = restarts in the order above
 
   double operator()(double x) const { return logistic(form, params, x); }
   std::vector<double> map(std::span<const double> x) const {
@@ -114,7 +115,7 @@ class LogisticProblem {
     for (std::size_t i = 0; i < x_.size(); ++i) r[i] = logistic(form_, b, x_[i]) - y_[i];
   }
 
-  // Column-major: J[j * m + i] = d r_i / d b_j.
+  /// Column-major: J[j * m + i] = d r_i / d b_j.
   void jacobian(std::span<const double> b, std::span<double> J) const {
     const std::size_t m = x_.size();
     for (std::size_t i = 0; i < m; ++i) {
@@ -152,8 +153,8 @@ inline LmResult fit_from(LogisticForm form, std::span<const double> x, std::span
 
 }  // namespace detail
 
-// Fits f (options.form) so that f(pred) approximates target in the least-squares sense.
-// Needs at least as many pairs as parameters (as curve_fit does) and non-constant input.
+/// Fits f (options.form) so that f(pred) approximates target in the least-squares sense.
+/// Needs at least as many pairs as parameters (as curve_fit does) and non-constant input.
 inline LogisticFit fit_logistic(std::span<const double> pred, std::span<const double> target,
                                 const LogisticOptions& options = {}) {
   check_pairs(pred, target);

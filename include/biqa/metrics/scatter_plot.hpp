@@ -1,7 +1,8 @@
 #pragma once
-// An SVG scatter plot of predictions against subjective scores with the fitted logistic curve,
-// the figure IQA papers show next to SRCC/PLCC. Self-contained SVG 1.1, no scripts or fonts to
-// fetch; the axes carry five "nice" ticks.
+/// @file
+/// An SVG scatter plot of predictions against subjective scores with the fitted logistic curve,
+/// the figure IQA papers show next to SRCC/PLCC. Self-contained SVG 1.1, no scripts or fonts to
+/// fetch; the axes carry five "nice" ticks.
 
 #include <algorithm>
 #include <cmath>
@@ -51,7 +52,7 @@ inline std::string tick_label(double v) {
   return buf;
 }
 
-// Ticks at multiples of 1, 2 or 5 times a power of ten covering [lo, hi].
+/// Ticks at multiples of 1, 2 or 5 times a power of ten covering [lo, hi].
 inline std::vector<double> nice_ticks(double lo, double hi) {
   const double span = hi - lo;
   const double raw = span / 4;

@@ -1,7 +1,8 @@
 #pragma once
-// Every model of the library, registered by name: biqa::load_model / list_models / model_info see
-// them all. Including a single models/<name>_scorer.hpp registers that model alone, which keeps a
-// program that needs one model quick to compile.
+/// @file
+/// Every model of the library, registered by name: biqa::load_model / list_models / model_info see
+/// them all. Including a single `models/<name>_scorer.hpp` registers that model alone, which keeps a
+/// program that needs one model quick to compile.
 
 #include "biqa/models/registry.hpp"  // brisque, niqe
 

@@ -1,15 +1,16 @@
 #pragma once
-// BRISQUE: Blind/Referenceless Image Spatial Quality Evaluator (Mittal, Moorthy, Bovik, IEEE
-// TIP 2012). 36 natural-scene-statistics features at two scales (the AGGD fit of the MSCN
-// coefficients and of their four paired products), scaled to [-1, 1] with per-feature ranges,
-// then an epsilon-SVR with an RBF kernel. The parameters are OpenCV's LIVE-trained model
-// (brisque_model_live.yml, brisque_range_live.yml from Debian's opencv-data), read from the
-// YAML files directly or, in builds with BIQA_EMBED_BRISQUE_MODEL, from a header generated from
-// them at build time.
-//
-// Scores: roughly 0 (best) to 100 (worst); lower is better. Unlike OpenCV, which clamps to
-// [0, 100], biqa returns the raw SVR output (it may leave that range for very clean or very
-// damaged images).
+/// @file
+/// BRISQUE: Blind/Referenceless Image Spatial Quality Evaluator (Mittal, Moorthy, Bovik, IEEE
+/// TIP 2012). 36 natural-scene-statistics features at two scales (the AGGD fit of the MSCN
+/// coefficients and of their four paired products), scaled to [-1, 1] with per-feature ranges,
+/// then an epsilon-SVR with an RBF kernel. The parameters are OpenCV's LIVE-trained model
+/// (brisque_model_live.yml, brisque_range_live.yml from Debian's opencv-data), read from the
+/// YAML files directly or, in builds with BIQA_EMBED_BRISQUE_MODEL, from a header generated from
+/// them at build time.
+///
+/// Scores: roughly 0 (best) to 100 (worst); lower is better. Unlike OpenCV, which clamps to
+/// [0, 100], biqa returns the raw SVR output (it may leave that range for very clean or very
+/// damaged images).
 
 #include <cstdlib>
 #include <filesystem>
@@ -34,8 +35,8 @@ namespace biqa::models {
 
 inline constexpr int brisque_feature_count = 36;
 
-// The 36 features of one image (18 per scale: AGGD shape and variance of the MSCN
-// coefficients, then for the H, V, D1, D2 paired products: shape, mean, left and right variance).
+/// The 36 features of one image (18 per scale: AGGD shape and variance of the MSCN
+/// coefficients, then for the H, V, D1, D2 paired products: shape, mean, left and right variance).
 inline std::vector<float> brisque_features(const Tensor<float>& image) {
   nss::Plane grey = nss::grey_from_rgb(image);
   std::vector<float> f;
@@ -72,7 +73,7 @@ inline std::vector<float> brisque_features(const Tensor<float>& image) {
   return f;
 }
 
-// Where the default model files are looked for: $BIQA_BRISQUE_DIR, then Debian's opencv-data.
+/// Where the default model files are looked for: $BIQA_BRISQUE_DIR, then Debian's opencv-data.
 inline std::vector<std::string> brisque_search_dirs() {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("BIQA_BRISQUE_DIR")) dirs.emplace_back(env);
@@ -84,9 +85,9 @@ inline std::vector<std::string> brisque_search_dirs() {
 class Brisque final : public QualityModel {
  public:
   struct Svr {
-    double gamma = 0;     // RBF kernel exp(-gamma |x - sv|²)
-    double rho = 0;       // decision = sum(alpha_i K(x, sv_i)) - rho
-    Eigen::MatrixXd support_vectors;  // n × 36
+    double gamma = 0;     ///< RBF kernel exp(-gamma |x - sv|²)
+    double rho = 0;       ///< decision = sum(alpha_i K(x, sv_i)) - rho
+    Eigen::MatrixXd support_vectors;  ///< n × 36
     Eigen::VectorXd alpha;
   };
 
@@ -100,7 +101,7 @@ class Brisque final : public QualityModel {
                ErrorCode::format, "BRISQUE SVR: inconsistent support vectors / alphas");
   }
 
-  // Parses OpenCV's model (cv::ml::SVM) and range (cv::FileStorage "range") YAML texts.
+  /// Parses OpenCV's model (cv::ml::SVM) and range (cv::FileStorage "range") YAML texts.
   static Brisque from_yaml(std::string_view model_yaml, std::string_view range_yaml,
                            const std::string& model_name = "brisque_model_live.yml",
                            const std::string& range_name = "brisque_range_live.yml") {
@@ -116,7 +117,7 @@ class Brisque final : public QualityModel {
     return from_nodes(io::yaml::read_file(model_path), io::yaml::read_file(range_path));
   }
 
-  // A model directory holding brisque_model_live.yml and brisque_range_live.yml.
+  /// A model directory holding brisque_model_live.yml and brisque_range_live.yml.
   static Brisque from_directory(const std::string& dir) {
     return from_files(dir + "/brisque_model_live.yml", dir + "/brisque_range_live.yml");
   }
@@ -129,7 +130,7 @@ class Brisque final : public QualityModel {
 #endif
   }
 
-  // The LIVE model compiled into this build (BIQA_EMBED_BRISQUE_MODEL=ON).
+  /// The LIVE model compiled into this build (BIQA_EMBED_BRISQUE_MODEL=ON).
   static Brisque embedded() {
 #if defined(BIQA_HAS_EMBEDDED_BRISQUE)
     return from_yaml(std::string_view(generated::brisque_model_live_yml, sizeof(generated::brisque_model_live_yml) - 1),
@@ -140,8 +141,8 @@ class Brisque final : public QualityModel {
 #endif
   }
 
-  // The embedded model if present, otherwise the first directory of brisque_search_dirs()
-  // that holds both files.
+  /// The embedded model if present, otherwise the first directory of brisque_search_dirs()
+  /// that holds both files.
   static Brisque load_default() {
     if constexpr (has_embedded()) return embedded();
     std::string tried;
@@ -183,7 +184,7 @@ class Brisque final : public QualityModel {
 
   const ModelInfo& info() const override { return card(); }
 
-  // Features scaled to [-1, 1] with the training ranges (float, as the reference does).
+  /// Features scaled to [-1, 1] with the training ranges (float, as the reference does).
   std::vector<float> scaled_features(const std::vector<float>& f) const {
     std::vector<float> s(f.size());
     for (std::size_t i = 0; i < f.size(); ++i)

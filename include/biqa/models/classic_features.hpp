@@ -1,9 +1,10 @@
 #pragma once
-// Building blocks of the natural-scene-statistics models (BRISQUE, NIQE): grey conversion,
-// the 7×7 Gaussian local mean, bicubic halving, MSCN coefficients and the (asymmetric)
-// generalized Gaussian moment-matching fit. Arithmetic follows OpenCV's float32 pipeline
-// (cv::cvtColor, cv::GaussianBlur, cv::resize INTER_CUBIC), because BRISQUE's trained SVR was
-// fitted to features computed that way and small feature shifts move the score.
+/// @file
+/// Building blocks of the natural-scene-statistics models (BRISQUE, NIQE): grey conversion,
+/// the 7×7 Gaussian local mean, bicubic halving, MSCN coefficients and the (asymmetric)
+/// generalized Gaussian moment-matching fit. Arithmetic follows OpenCV's float32 pipeline
+/// (cv::cvtColor, cv::GaussianBlur, cv::resize INTER_CUBIC), because BRISQUE's trained SVR was
+/// fitted to features computed that way and small feature shifts move the score.
 
 #include <algorithm>
 #include <array>
@@ -16,7 +17,7 @@
 
 namespace biqa::models::nss {
 
-// A single-channel float32 image, row-major.
+/// A single-channel float32 image, row-major.
 struct Plane {
   int rows = 0, cols = 0;
   std::vector<float> v;
@@ -26,9 +27,9 @@ struct Plane {
   float operator()(int r, int c) const { return v[std::size_t(r) * cols + c]; }
 };
 
-// RGB (or grey) float [0,1] → grey in [0,1] through 8 bits, as OpenCV does for an 8-bit image:
-// round to uint8, then cv::COLOR_BGR2GRAY's fixed-point weights (0.299, 0.587, 0.114 in Q15,
-// rounded), then /255.
+/// RGB (or grey) float [0,1] → grey in [0,1] through 8 bits, as OpenCV does for an 8-bit image:
+/// round to uint8, then cv::COLOR_BGR2GRAY's fixed-point weights (0.299, 0.587, 0.114 in Q15,
+/// rounded), then /255.
 inline Plane grey_from_rgb(const Tensor<float>& image) {
   const Shape& s = image.shape();
   BIQA_CHECK(s.rank() == 2 || (s.rank() == 3 && (s[2] == 1 || s[2] == 3 || s[2] == 4)),
@@ -58,7 +59,7 @@ inline Plane grey_from_rgb(const Tensor<float>& image) {
   return g;
 }
 
-// The normalised 7-tap Gaussian with sigma 7/6 (cv::getGaussianKernel, rounded to float).
+/// The normalised 7-tap Gaussian with sigma 7/6 (cv::getGaussianKernel, rounded to float).
 inline std::array<float, 7> gaussian7() {
   const double sigma = 7.0 / 6.0;
   std::array<double, 7> k{};
@@ -73,7 +74,7 @@ inline std::array<float, 7> gaussian7() {
   return out;
 }
 
-// Separable 7×7 Gaussian blur with replicated borders (rows first, then columns).
+/// Separable 7×7 Gaussian blur with replicated borders (rows first, then columns).
 inline Plane gaussian_blur7(const Plane& in) {
   static const std::array<float, 7> k = gaussian7();
   Plane tmp(in.rows, in.cols), out(in.rows, in.cols);
@@ -101,7 +102,7 @@ inline Plane gaussian_blur7(const Plane& in) {
 }
 
 namespace detail {
-// Keys' cubic with a = -0.75 (OpenCV's INTER_CUBIC), weights for taps at -1, 0, 1, 2.
+/// Keys' cubic with a = -0.75 (OpenCV's INTER_CUBIC), weights for taps at -1, 0, 1, 2.
 inline std::array<float, 4> cubic_weights(float x) {
   const float A = -0.75f;
   std::array<float, 4> w{};
@@ -112,7 +113,7 @@ inline std::array<float, 4> cubic_weights(float x) {
   return w;
 }
 struct Taps {
-  std::vector<int> first;               // source index of the tap at -1 (before clamping)
+  std::vector<int> first;               ///< source index of the tap at -1 (before clamping)
   std::vector<std::array<float, 4>> w;
 };
 inline Taps cubic_taps(int src, int dst) {
@@ -129,8 +130,8 @@ inline Taps cubic_taps(int src, int dst) {
 }
 }  // namespace detail
 
-// Bicubic resize without antialiasing, half-pixel centres, clamped borders
-// (cv::resize(..., INTER_CUBIC) on a float image).
+/// Bicubic resize without antialiasing, half-pixel centres, clamped borders
+/// (cv::resize(..., INTER_CUBIC) on a float image).
 inline Plane resize_cubic(const Plane& in, int rows, int cols) {
   BIQA_CHECK(rows >= 1 && cols >= 1, ErrorCode::invalid_argument, "image too small to halve (",
              in.rows, "×", in.cols, ")");
@@ -162,10 +163,10 @@ inline Plane resize_cubic(const Plane& in, int rows, int cols) {
   return out;
 }
 
-// Mean-subtracted contrast-normalised coefficients: (I - mu) / (sigma + 1/255), with mu and
-// sigma from the 7×7 Gaussian window. sigma is sqrt(E[I²] - mu²) in float; a slightly
-// negative variance gives NaN exactly as in OpenCV, and NaNs then count as neither positive nor
-// negative in the fits below.
+/// Mean-subtracted contrast-normalised coefficients: (I - mu) / (sigma + 1/255), with mu and
+/// sigma from the 7×7 Gaussian window. sigma is sqrt(E[I²] - mu²) in float; a slightly
+/// negative variance gives NaN exactly as in OpenCV, and NaNs then count as neither positive nor
+/// negative in the fits below.
 inline Plane mscn(const Plane& img) {
   const Plane mu = gaussian_blur7(img);
   Plane sq(img.rows, img.cols);
@@ -185,8 +186,8 @@ struct AggdFit {
   double gamma = 0, left_sigma = 0, right_sigma = 0;
 };
 
-// The table r(g) = Γ(2/g)² / (Γ(1/g) Γ(3/g)) on the grid g = 0.2, 0.201, ... < 10, built with
-// the same running sum as the reference so that the grid points are bit-identical.
+/// The table r(g) = Γ(2/g)² / (Γ(1/g) Γ(3/g)) on the grid g = 0.2, 0.201, ... < 10, built with
+/// the same running sum as the reference so that the grid points are bit-identical.
 struct GammaTable {
   std::vector<double> gam, ratio;
   GammaTable() {
@@ -196,7 +197,7 @@ struct GammaTable {
                       (std::tgamma(1 / g) * std::tgamma(3 / g)));
     }
   }
-  // The first local minimum of |r(g) - target| along the grid (the reference's early exit).
+  /// The first local minimum of |r(g) - target| along the grid (the reference's early exit).
   double solve(double target) const {
     double prev_gamma = 0, prev_diff = 1e10;
     for (std::size_t i = 0; i < gam.size(); ++i) {
@@ -213,8 +214,8 @@ struct GammaTable {
   }
 };
 
-// Asymmetric generalized Gaussian fit by moment matching (Lasmar, Stitou, Berthoumieu 2009),
-// over every value of v (zeros and NaNs count in the total but on neither side).
+/// Asymmetric generalized Gaussian fit by moment matching (Lasmar, Stitou, Berthoumieu 2009),
+/// over every value of v (zeros and NaNs count in the total but on neither side).
 inline AggdFit aggd_fit(const float* v, std::size_t n) {
   long long pos = 0, neg = 0;
   double pos_sq = 0, neg_sq = 0, abs_sum = 0;

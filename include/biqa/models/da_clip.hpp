@@ -1,24 +1,25 @@
 #pragma once
-// models::DaClip, the degradation-aware CLIP (DA-CLIP, Algolzw/daclip-uir) as DR.Experts uses it:
-//   text tower      open_clip CLIP text tower ("clip.token_embedding", "clip.transformer", ...,
-//                   "clip.text_projection"), run once at load on the degradation prompts; the unit
-//                   rows are kept (text_features()).
-//   controller      "visual_control.*": a copy of the ViT image tower whose blocks sit one level
-//                   deeper ("visual_control.transformer.transformer.resblocks.N") and which has a
-//                   Linear per block ("visual_control.transformer.zero_modules.N"). The zero-linear
-//                   outputs do not feed back into the residual stream; DR.Experts reads the last one.
-//   encode_image    images [N, 3, S, S] (already CLIP-normalised) → the unit degradation embedding
-//                   ln_post(x[CLS]) @ proj / ‖·‖ [N, E] and the last zero-linear output [N, T, width]
-//                   (before ln_post, batch-first).
-// The content image tower ("clip.visual.*", and its duplicate "visual.*" that PyTorch stores because
-// DaCLIP registers the same module twice) is never run: its keys are skipped without being read,
-// as are the logit scales. Weights: a stand-alone DA-CLIP state_dict (raw, under "state_dict", with
-// DDP's "module." prefix: WeightStore and the .pth reader take care of the last two), or the
-// "head." scope of a DR.Experts checkpoint (load_da_clip(store, "head")).
-//
-// The prompts are tokenized with biqa's CLIP tokenizer when one is given; otherwise the ids of
-// the ten DR.Experts prompts are taken from degradation_prompt_ids(), which the tests check against
-// that tokenizer and against open_clip.
+/// @file
+/// models::DaClip, the degradation-aware CLIP (DA-CLIP, Algolzw/daclip-uir) as DR.Experts uses it:
+///   text tower      open_clip CLIP text tower ("clip.token_embedding", "clip.transformer", ...,
+///                   "clip.text_projection"), run once at load on the degradation prompts; the unit
+///                   rows are kept (text_features()).
+///   controller      "visual_control.*": a copy of the ViT image tower whose blocks sit one level
+///                   deeper ("visual_control.transformer.transformer.resblocks.N") and which has a
+///                   Linear per block ("visual_control.transformer.zero_modules.N"). The zero-linear
+///                   outputs do not feed back into the residual stream; DR.Experts reads the last one.
+///   encode_image    images [N, 3, S, S] (already CLIP-normalised) → the unit degradation embedding
+///                   ln_post(x[CLS]) @ proj / ‖·‖ [N, E] and the last zero-linear output [N, T, width]
+///                   (before ln_post, batch-first).
+/// The content image tower ("clip.visual.*", and its duplicate "visual.*" that PyTorch stores because
+/// DaCLIP registers the same module twice) is never run: its keys are skipped without being read,
+/// as are the logit scales. Weights: a stand-alone DA-CLIP state_dict (raw, under "state_dict", with
+/// DDP's "module." prefix: WeightStore and the .pth reader take care of the last two), or the
+/// "head." scope of a DR.Experts checkpoint (load_da_clip(store, "head")).
+///
+/// The prompts are tokenized with biqa's CLIP tokenizer when one is given; otherwise the ids of
+/// the ten DR.Experts prompts are taken from degradation_prompt_ids(), which the tests check against
+/// that tokenizer and against open_clip.
 
 #include <array>
 #include <cmath>
@@ -43,14 +44,14 @@
 
 namespace biqa::models {
 
-// The ten degradation words DA-CLIP was trained on, in DR.Experts' order.
+/// The ten degradation words DA-CLIP was trained on, in DR.Experts' order.
 inline const std::vector<std::string>& degradation_prompts() {
   static const std::vector<std::string> p = {"motion-blurry", "hazy",  "jpeg-compressed", "low-light", "noisy",
                                              "raindrop",      "rainy", "shadowed",        "snowy",     "uncompleted"};
   return p;
 }
 
-// Their CLIP token ids (start and end tokens included, zero padding omitted).
+/// Their CLIP token ids (start and end tokens included, zero padding omitted).
 inline const std::vector<std::vector<std::int64_t>>& degradation_prompt_ids() {
   static const std::vector<std::vector<std::int64_t>> ids = {
       {49406, 7860, 268, 21977, 49407}, {49406, 32655, 49407},    {49406, 73, 11207, 268, 42359, 49407},
@@ -60,7 +61,7 @@ inline const std::vector<std::vector<std::int64_t>>& degradation_prompt_ids() {
   return ids;
 }
 
-// degradation_prompt_ids() as the [10, context_length] table open_clip's tokenizer gives.
+/// degradation_prompt_ids() as the [10, context_length] table open_clip's tokenizer gives.
 inline Tensor<std::int64_t> degradation_prompt_tokens(std::int64_t context_length = 77) {
   const auto& ids = degradation_prompt_ids();
   auto t = Tensor<std::int64_t>::zeros(Shape{static_cast<std::int64_t>(ids.size()), context_length});
@@ -75,12 +76,12 @@ inline Tensor<std::int64_t> degradation_prompt_tokens(std::int64_t context_lengt
 class DaClip {
  public:
   struct Config {
-    // The towers' sizes: open_clip's daclip_ViT-B-32.json (= ViT-B-32, exact GELU).
+    /// The towers' sizes: open_clip's daclip_ViT-B-32.json (= ViT-B-32, exact GELU).
     nn::Clip::Config clip = nn::Clip::Config::vit_b_32();
     std::vector<std::string> prompts = degradation_prompts();
 
-    // An open_clip model config (daclip_*.json: embed_dim, vision_cfg, text_cfg; "custom_text"
-    // only selects DaCLIP in open_clip's factory and is ignored) over `base`.
+    /// An open_clip model config (daclip_*.json: embed_dim, vision_cfg, text_cfg; "custom_text"
+    /// only selects DaCLIP in open_clip's factory and is ignored) over `base`.
     static Config from_json(const json::Value& j) { return from_json(j, Config()); }
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
@@ -88,7 +89,7 @@ class DaClip {
       base.clip = nn::Clip::Config::from_json(j, base.clip);
       return base;
     }
-    // The sizes the weights under `root` (DA-CLIP's own keys) determine override `base`.
+    /// The sizes the weights under `root` (DA-CLIP's own keys) determine override `base`.
     static Config from_weights(const io::WeightStore::Scope& root, Config base) {
       base.clip = nn::Clip::Config::from_weights(root.scope("clip"), base.clip);
       return base;
@@ -96,8 +97,8 @@ class DaClip {
   };
 
   struct Outputs {
-    Tensor<float> degradation;  // [N, E], unit rows
-    Tensor<float> hidden;       // [N, 1 + grid², width]: the last zero-linear output
+    Tensor<float> degradation;  ///< [N, E], unit rows
+    Tensor<float> hidden;       ///< [N, 1 + grid², width]: the last zero-linear output
   };
 
   DaClip() = default;
@@ -124,8 +125,8 @@ class DaClip {
     zero_last_ = nn::Linear(v.width, v.width);
   }
 
-  // Loads DA-CLIP's keys under `root` and encodes the prompts (`tokens` [P, context]: the
-  // tokenizer's output; undefined: degradation_prompt_tokens()).
+  /// Loads DA-CLIP's keys under `root` and encodes the prompts (`tokens` [P, context]: the
+  /// tokenizer's output; undefined: degradation_prompt_tokens()).
   void load(const io::WeightStore::Scope& root, Context& ctx, const Tensor<std::int64_t>& tokens = {}) {
     const auto& v = config_.clip.vision;
     const std::int64_t w = v.width;
@@ -162,12 +163,12 @@ class DaClip {
     loaded_ = true;
   }
 
-  // Tokenizes config().prompts with `tokenizer` (what open_clip.get_tokenizer gives).
+  /// Tokenizes config().prompts with `tokenizer` (what open_clip.get_tokenizer gives).
   Tensor<std::int64_t> tokenize_prompts(const clip::Tokenizer& tokenizer) const {
     return tokenizer.tokenize(config_.prompts, static_cast<int>(config_.clip.text.context_length));
   }
 
-  // images [N, 3, S, S], CLIP-normalised → degradation embedding and last controller hidden.
+  /// images [N, 3, S, S], CLIP-normalised → degradation embedding and last controller hidden.
   Outputs encode_image(const Tensor<float>& images, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DaClip: encode_image() before load()");
     const auto& v = config_.clip.vision;
@@ -196,7 +197,7 @@ class DaClip {
     return out;
   }
 
-  // Cosine similarities of unit degradation embeddings [N, E] to the prompts → [N, P].
+  /// Cosine similarities of unit degradation embeddings [N, E] to the prompts → [N, P].
   Tensor<float> similarities(const Tensor<float>& degradation) const {
     const std::int64_t n = degradation.size(0), e = degradation.size(1), p = text_features_.size(0);
     Tensor<float> s({n, p});
@@ -217,7 +218,7 @@ class DaClip {
   std::array<std::int64_t, 2> grid() const { return config_.clip.vision.grid(); }
   std::array<std::int64_t, 2> image_size() const { return config_.clip.vision.image_size; }
 
-  // Rows divided by their L2 norm (torch: x / x.norm(dim=-1, keepdim=True)).
+  /// Rows divided by their L2 norm (torch: x / x.norm(dim=-1, keepdim=True)).
   static Tensor<float> unit_rows(const Tensor<float>& x_in) {
     Tensor<float> x = x_in.contiguous().clone();
     const std::int64_t e = x.size(x.dim() - 1), rows = x.numel() / e;
@@ -242,8 +243,8 @@ class DaClip {
   bool loaded_ = false;
 };
 
-// Builds and strictly loads a stand-alone DA-CLIP: sizes from `config` (an open_clip model config;
-// null: daclip_ViT-B-32) and the weights; `tokenizer` optional (see DaClip::load).
+/// Builds and strictly loads a stand-alone DA-CLIP: sizes from `config` (an open_clip model config;
+/// null: daclip_ViT-B-32) and the weights; `tokenizer` optional (see DaClip::load).
 inline DaClip load_da_clip(io::WeightStore& store, Context& ctx, const json::Value& config = {},
                            const clip::Tokenizer* tokenizer = nullptr) {
   const auto root = store.root();

@@ -1,35 +1,36 @@
 #pragma once
-// models::DepthAnything: Depth Anything V1 (LiheYoung/Depth-Anything, depth_anything/dpt.py
-// DPT_DINOv2, vendored unchanged by DGIQA) — a DINOv2 ViT/14 encoder and a DPT head that turn an
-// ImageNet-normalised RGB batch into relative inverse depth (larger = nearer, ≥ 0).
-//
-//  encoder   DINOv2 ViT (nn::VisionTransformer: class token, LayerScale, LayerNorm eps 1e-6, qkv
-//            bias, exact GELU). Position embeddings for another grid are resampled as DINOv2 does:
-//            bicubic (A = −0.75, no antialias) driven by the scale factors (g + 0.1) / g0. The
-//            outputs of the last four blocks each pass through the shared final norm; the class
-//            token is dropped (use_clstoken = False) and the patch tokens become [D, gh, gw] maps.
-//  DPT head  projects (1×1 convs D → oc[i]); resize_layers: ×4 and ×2 transposed convs, identity,
-//            a 3×3 stride-2 conv; scratch.layer{1..4}_rn (3×3, no bias) to F channels; four fusion
-//            blocks (residual conv units, bilinear align_corners=True resizes, 1×1 out_conv);
-//            output_conv1 (F → F/2), a bilinear align_corners=True resize to 14·(gh, gw),
-//            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU); then the resize to the input size and a
-//            final ReLU.
-//
-// Variants (Config::vits / vitb / vitl): D = 384 / 768 / 1024, 12 / 12 / 24 blocks, 6 / 12 / 16
-// heads, F = 64 / 128 / 256, oc = [48, 96, 192, 384] / [96, 192, 384, 768] / [256, 512, 1024, 1024].
-// Config::from_weights reads any (also shrunken) configuration from the weight shapes.
-//
-// Weights: the published depth_anything_vit{s,b,l}14 state_dict keys unchanged, "pretrained.*"
-// (the DINOv2 encoder; its mask_token only serves training) and "depth_head.*". The fusion block
-// refinenet4 has a resConfUnit1 that is stored but never used (it only fuses one input); its keys
-// are accepted and ignored.
-//
-// DGIQA's depth image (depth_utils.DepthGenerator): depth_input() makes the network input from an
-// 8-bit image (double precision: /255, OpenCV bicubic resize to the ×14 grid of at least 518 on
-// each side, ImageNet normalisation, then float32), depth_map() runs the network and resizes the
-// prediction back to the image size (bilinear, align_corners=False), depth_to_u8() scales it to
-// [0, 255] as (d − min) / (max − min + 1e-8) · 255 in float32 and truncates, and depth_image()
-// does all of it and replicates the result to three channels.
+/// @file
+/// models::DepthAnything: Depth Anything V1 (LiheYoung/Depth-Anything, depth_anything/dpt.py
+/// DPT_DINOv2, vendored unchanged by DGIQA) — a DINOv2 ViT/14 encoder and a DPT head that turn an
+/// ImageNet-normalised RGB batch into relative inverse depth (larger = nearer, ≥ 0).
+///
+///  encoder   DINOv2 ViT (nn::VisionTransformer: class token, LayerScale, LayerNorm eps 1e-6, qkv
+///            bias, exact GELU). Position embeddings for another grid are resampled as DINOv2 does:
+///            bicubic (A = −0.75, no antialias) driven by the scale factors (g + 0.1) / g0. The
+///            outputs of the last four blocks each pass through the shared final norm; the class
+///            token is dropped (use_clstoken = False) and the patch tokens become [D, gh, gw] maps.
+///  DPT head  projects (1×1 convs D → oc[i]); resize_layers: ×4 and ×2 transposed convs, identity,
+///            a 3×3 stride-2 conv; scratch.layer{1..4}_rn (3×3, no bias) to F channels; four fusion
+///            blocks (residual conv units, bilinear align_corners=True resizes, 1×1 out_conv);
+///            output_conv1 (F → F/2), a bilinear align_corners=True resize to 14·(gh, gw),
+///            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU); then the resize to the input size and a
+///            final ReLU.
+///
+/// Variants (Config::vits / vitb / vitl): D = 384 / 768 / 1024, 12 / 12 / 24 blocks, 6 / 12 / 16
+/// heads, F = 64 / 128 / 256, oc = [48, 96, 192, 384] / [96, 192, 384, 768] / [256, 512, 1024, 1024].
+/// Config::from_weights reads any (also shrunken) configuration from the weight shapes.
+///
+/// Weights: the published depth_anything_vit{s,b,l}14 state_dict keys unchanged, "pretrained.*"
+/// (the DINOv2 encoder; its mask_token only serves training) and "depth_head.*". The fusion block
+/// refinenet4 has a resConfUnit1 that is stored but never used (it only fuses one input); its keys
+/// are accepted and ignored.
+///
+/// DGIQA's depth image (depth_utils.DepthGenerator): depth_input() makes the network input from an
+/// 8-bit image (double precision: /255, OpenCV bicubic resize to the ×14 grid of at least 518 on
+/// each side, ImageNet normalisation, then float32), depth_map() runs the network and resizes the
+/// prediction back to the image size (bilinear, align_corners=False), depth_to_u8() scales it to
+/// [0, 255] as (d − min) / (max − min + 1e-8) · 255 in float32 and truncates, and depth_image()
+/// does all of it and replicates the result to three channels.
 
 #include <algorithm>
 #include <array>
@@ -71,8 +72,8 @@ inline Tensor<float> resize_align_corners(const Tensor<float>& x, std::int64_t h
   return ops::interpolate(x, h, w, ctx, opt);
 }
 
-// ResidualConvUnit (DPT's blocks.py, without BatchNorm): x + conv2(relu(conv1(relu(x)))), 3×3
-// convolutions with bias; the ReLUs leave x itself unchanged. Keys conv1.*, conv2.*.
+/// ResidualConvUnit (DPT's blocks.py, without BatchNorm): x + conv2(relu(conv1(relu(x)))), 3×3
+/// convolutions with bias; the ReLUs leave x itself unchanged. Keys conv1.*, conv2.*.
 class ResidualConvUnit {
  public:
   ResidualConvUnit() = default;
@@ -96,17 +97,17 @@ class ResidualConvUnit {
   nn::Conv2d conv1_, conv2_;
 };
 
-// FeatureFusionBlock (deconv=False, bn=False, expand=False, align_corners=True):
-//   y = x (+ resConfUnit1(skip)); y = resConfUnit2(y); bilinear align_corners=True to the given
-//   size; out_conv (1×1, bias). Keys resConfUnit1.*, resConfUnit2.*, out_conv.*.
+/// FeatureFusionBlock (deconv=False, bn=False, expand=False, align_corners=True):
+///   y = x (+ resConfUnit1(skip)); y = resConfUnit2(y); bilinear align_corners=True to the given
+///   size; out_conv (1×1, bias). Keys resConfUnit1.*, resConfUnit2.*, out_conv.*.
 class FeatureFusionBlock {
  public:
   FeatureFusionBlock() = default;
   explicit FeatureFusionBlock(std::int64_t features)
       : unit1_(features), unit2_(features), out_conv_(conv(features, features, 1)) {}
 
-  // with_skip false: the block only ever sees one input (DPT's refinenet4), so resConfUnit1 is
-  // not needed; its keys are ignored when the file has them.
+  /// with_skip false: the block only ever sees one input (DPT's refinenet4), so resConfUnit1 is
+  /// not needed; its keys are ignored when the file has them.
   void load(const io::WeightStore::Scope& scope, bool with_skip = true) {
     if (with_skip) {
       unit1_.load(scope.scope("resConfUnit1"));
@@ -119,7 +120,7 @@ class FeatureFusionBlock {
     with_skip_ = with_skip;
   }
 
-  // x (and skip, same shape, or an undefined tensor) [B, F, h, w] → [B, F, out_h, out_w].
+  /// x (and skip, same shape, or an undefined tensor) [B, F, h, w] → [B, F, out_h, out_w].
   Tensor<float> forward(const Tensor<float>& x, const Tensor<float>& skip, std::int64_t out_h, std::int64_t out_w,
                         Context& ctx) const {
     Tensor<float> y;
@@ -144,16 +145,16 @@ class FeatureFusionBlock {
   bool with_skip_ = true;
 };
 
-// DPTHead (nclass = 1, use_bn = False, use_clstoken = False). Keys projects.{0..3},
-// resize_layers.{0,1,3}, scratch.layer{1..4}_rn, scratch.refinenet{1..4}, scratch.output_conv1,
-// scratch.output_conv2.{0,2}.
+/// DPTHead (nclass = 1, use_bn = False, use_clstoken = False). Keys projects.{0..3},
+/// resize_layers.{0,1,3}, scratch.layer{1..4}_rn, scratch.refinenet{1..4}, scratch.output_conv1,
+/// scratch.output_conv2.{0,2}.
 class DptHead {
  public:
   struct Config {
     std::int64_t in_channels = 1024;  // the encoder's embed_dim
     std::int64_t features = 256;
     std::array<std::int64_t, 4> out_channels{256, 512, 1024, 1024};
-    std::int64_t patch_size = 14;  // the output map is patch_size × the token grid
+    std::int64_t patch_size = 14;  ///< the output map is patch_size × the token grid
   };
 
   DptHead() = default;
@@ -189,8 +190,8 @@ class DptHead {
     loaded_ = true;
   }
 
-  // tokens: four patch-token maps [B, gh·gw, in_channels] (row-major over the grid, class token
-  // dropped) → depth [B, 1, patch·gh, patch·gw].
+  /// tokens: four patch-token maps [B, gh·gw, in_channels] (row-major over the grid, class token
+  /// dropped) → depth [B, 1, patch·gh, patch·gw].
   Tensor<float> forward(const std::vector<Tensor<float>>& tokens, std::int64_t gh, std::int64_t gw, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "dpt::DptHead: forward() before load()");
     BIQA_CHECK(tokens.size() == 4, ErrorCode::invalid_argument, "dpt::DptHead: needs 4 token maps, got ", tokens.size());
@@ -246,7 +247,7 @@ class DepthAnything {
     std::int64_t num_heads = 16;
     double mlp_ratio = 4.0;
     std::int64_t patch_size = 14;
-    std::int64_t img_size = 518;  // the square the stored pos_embed covers (37 × 37 patches)
+    std::int64_t img_size = 518;  ///< the square the stored pos_embed covers (37 × 37 patches)
     std::int64_t features = 256;
     std::array<std::int64_t, 4> out_channels{256, 512, 1024, 1024};
 
@@ -260,8 +261,8 @@ class DepthAnything {
       fail(ErrorCode::invalid_argument, "DepthAnything: unknown encoder '", encoder, "' (vits, vitb or vitl)");
     }
 
-    // JSON keys: "encoder" (a preset to start from), then any of embed_dim, depth, num_heads,
-    // mlp_ratio, patch_size, img_size, features, out_channels [4] over it.
+    /// JSON keys: "encoder" (a preset to start from), then any of embed_dim, depth, num_heads,
+    /// mlp_ratio, patch_size, img_size, features, out_channels [4] over it.
     Config& update(const json::Value& j) {
       if (j.is_null()) return *this;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "DepthAnything config must be a JSON object");
@@ -288,9 +289,9 @@ class DepthAnything {
     }
     static Config from_json(const json::Value& j) { return Config().update(j); }
 
-    // Everything from the shapes of "pretrained.*" and "depth_head.*". num_heads is not visible in
-    // the shapes: heads of 64 channels are assumed, as in every DINOv2 ViT (0 when embed_dim is not
-    // a multiple of 64; update() must then supply it). Missing keys are left to the strict load.
+    /// Everything from the shapes of "pretrained.*" and "depth_head.*". num_heads is not visible in
+    /// the shapes: heads of 64 channels are assumed, as in every DINOv2 ViT (0 when embed_dim is not
+    /// a multiple of 64; update() must then supply it). Missing keys are left to the strict load.
     static Config from_weights(const io::WeightStore& store) {
       Config c = vitl();
       auto shape = [&](const std::string& k) -> const Shape* {
@@ -327,7 +328,7 @@ class DepthAnything {
       return c;
     }
 
-    // "vits" / "vitb" / "vitl" when the shapes are a published variant's, else "custom".
+    /// "vits" / "vitb" / "vitl" when the shapes are a published variant's, else "custom".
     std::string preset_name() const {
       for (const Config& p : {vits(), vitb(), vitl()})
         if (p.embed_dim == embed_dim && p.depth == depth && p.num_heads == num_heads && p.mlp_ratio == mlp_ratio &&
@@ -337,7 +338,7 @@ class DepthAnything {
       return "custom";
     }
 
-    // The DINOv2 encoder as an nn::VisionTransformer.
+    /// The DINOv2 encoder as an nn::VisionTransformer.
     nn::VisionTransformer::Config encoder_config() const {
       nn::VisionTransformer::Config c;
       c.img_size = {img_size, img_size};
@@ -373,18 +374,18 @@ class DepthAnything {
     head_ = dpt::DptHead(config.head_config());
   }
 
-  // Takes "pretrained.*" and "depth_head.*" from the store; the caller's store.finish() then
-  // reports every missing, mis-shaped or unexpected key.
+  /// Takes "pretrained.*" and "depth_head.*" from the store; the caller's store.finish() then
+  /// reports every missing, mis-shaped or unexpected key.
   void load(io::WeightStore& store) { load(store.root()); }
-  // The same under a prefix (a file holding several networks).
+  /// The same under a prefix (a file holding several networks).
   void load(const io::WeightStore::Scope& root) {
     encoder_.load(root.scope("pretrained"), nn::VisionTransformer::KeyNames::dinov2());
     head_.load(root.scope("depth_head"));
     loaded_ = true;
   }
 
-  // The encoder's taps: for each of the last four blocks, its output through the final norm,
-  // split into patch tokens [B, gh·gw, D] (returned) and the class token [B, D] (class_tokens).
+  /// The encoder's taps: for each of the last four blocks, its output through the final norm,
+  /// split into patch tokens [B, gh·gw, D] (returned) and the class token [B, D] (class_tokens).
   std::vector<Tensor<float>> encode(const Tensor<float>& x, Context& ctx,
                                     std::vector<Tensor<float>>* class_tokens = nullptr) const {
     check_input(x);
@@ -399,8 +400,8 @@ class DepthAnything {
     return patches;
   }
 
-  // x [B, 3, H, W] (ImageNet-normalised, H and W multiples of 14) → relative inverse depth [B, H, W].
-  // patch_tokens / class_tokens, when given, receive encode()'s taps of the same pass.
+  /// x [B, 3, H, W] (ImageNet-normalised, H and W multiples of 14) → relative inverse depth [B, H, W].
+  /// patch_tokens / class_tokens, when given, receive encode()'s taps of the same pass.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, std::vector<Tensor<float>>* patch_tokens = nullptr,
                         std::vector<Tensor<float>>* class_tokens = nullptr) const {
     const std::vector<Tensor<float>> tokens = encode(x, ctx, class_tokens);
@@ -438,14 +439,14 @@ class DepthAnything {
 
 struct DepthImageOptions {
   std::int64_t min_side = 518;  // Depth Anything's Resize(518, 518, keep_aspect_ratio, 'lower_bound')
-  std::int64_t multiple = 14;   // ensure_multiple_of
+  std::int64_t multiple = 14;   ///< ensure_multiple_of
   std::array<double, 3> mean{0.485, 0.456, 0.406};
   std::array<double, 3> std{0.229, 0.224, 0.225};
 };
 
-// The network input size (H1, W1) for an h × w image: scale s = max(min_side/h, min_side/w); each
-// side becomes multiple·round_half_even(s·side / multiple), or the next multiple up when that
-// falls below min_side.
+/// The network input size (H1, W1) for an h × w image: scale s = max(min_side/h, min_side/w); each
+/// side becomes multiple·round_half_even(s·side / multiple), or the next multiple up when that
+/// falls below min_side.
 inline std::array<std::int64_t, 2> depth_input_size(std::int64_t h, std::int64_t w, const DepthImageOptions& opt = {}) {
   BIQA_CHECK(h > 0 && w > 0 && opt.min_side > 0 && opt.multiple > 0, ErrorCode::invalid_argument,
              "depth_input_size: bad image size ", h, "x", w);
@@ -470,7 +471,7 @@ inline void check_rgb(const Shape& s, const char* what) {
   BIQA_CHECK(s[0] > 0 && s[1] > 0, ErrorCode::invalid_argument, what, ": empty image ", s.to_string());
 }
 
-// From H×W×3 (or grey) values in [0, 1] as double: resize, normalise, float32 NCHW.
+/// From H×W×3 (or grey) values in [0, 1] as double: resize, normalise, float32 NCHW.
 inline Tensor<float> depth_input_from_double(const Tensor<double>& rgb, const DepthImageOptions& opt) {
   const std::int64_t h = rgb.size(0), w = rgb.size(1);
   const auto [oh, ow] = depth_input_size(h, w, opt);
@@ -496,21 +497,21 @@ Tensor<double> to_double_rgb(const Tensor<T>& img, const char* what, F scale) {
 
 }  // namespace detail
 
-// uint8 RGB H×W×3 (grey H×W or H×W×1 is replicated, as OpenCV's colour decoding does) → the
-// network input [1, 3, H1, W1]: /255 in double, OpenCV bicubic to depth_input_size, ImageNet
-// normalisation in double, then float32.
+/// uint8 RGB H×W×3 (grey H×W or H×W×1 is replicated, as OpenCV's colour decoding does) → the
+/// network input [1, 3, H1, W1]: /255 in double, OpenCV bicubic to depth_input_size, ImageNet
+/// normalisation in double, then float32.
 inline Tensor<float> depth_input(const Tensor<std::uint8_t>& rgb, const DepthImageOptions& opt = {}) {
   return detail::depth_input_from_double(
       detail::to_double_rgb(rgb, "depth_input", [](std::uint8_t v) { return static_cast<double>(v) / 255.0; }), opt);
 }
-// The same from a float RGB image in [0, 1] (its values are taken as they are, in double).
+/// The same from a float RGB image in [0, 1] (its values are taken as they are, in double).
 inline Tensor<float> depth_input(const Tensor<float>& rgb, const DepthImageOptions& opt = {}) {
   return detail::depth_input_from_double(
       detail::to_double_rgb(rgb, "depth_input", [](float v) { return static_cast<double>(v); }), opt);
 }
 
-// The network's prediction for a batch-1 input made by depth_input, resized back to h × w
-// (bilinear, align_corners=False, no antialias): [h, w] float32.
+/// The network's prediction for a batch-1 input made by depth_input, resized back to h × w
+/// (bilinear, align_corners=False, no antialias): [h, w] float32.
 inline Tensor<float> depth_map_from_input(const DepthAnything& model, const Tensor<float>& input, std::int64_t h,
                                           std::int64_t w, Context& ctx) {
   BIQA_CHECK(input.dim() == 4 && input.size(0) == 1, ErrorCode::invalid_argument,
@@ -520,16 +521,16 @@ inline Tensor<float> depth_map_from_input(const DepthAnything& model, const Tens
   return r.reshape({h, w});
 }
 
-// The depth map of an image at its own size, [h, w] float32 (relative inverse depth).
+/// The depth map of an image at its own size, [h, w] float32 (relative inverse depth).
 template <typename T>
 Tensor<float> depth_map(const DepthAnything& model, const Tensor<T>& rgb, Context& ctx, const DepthImageOptions& opt = {}) {
   detail::check_rgb(rgb.shape(), "depth_map");
   return depth_map_from_input(model, depth_input(rgb, opt), rgb.size(0), rgb.size(1), ctx);
 }
 
-// (d − min) / (max − min + 1e-8) · 255 in float32, truncated to uint8 (NumPy's astype). The
-// denominator is formed in double and rounded to float32, as NumPy 1.x promotes a float32 scalar
-// plus a Python float.
+/// (d − min) / (max − min + 1e-8) · 255 in float32, truncated to uint8 (NumPy's astype). The
+/// denominator is formed in double and rounded to float32, as NumPy 1.x promotes a float32 scalar
+/// plus a Python float.
 inline Tensor<std::uint8_t> depth_to_u8(const Tensor<float>& map) {
   BIQA_CHECK(map.numel() > 0, ErrorCode::invalid_argument, "depth_to_u8: empty depth map");
   const Tensor<float> m = map.contiguous();
@@ -549,7 +550,7 @@ inline Tensor<std::uint8_t> depth_to_u8(const Tensor<float>& map) {
   return out;
 }
 
-// [h, w] uint8 → H×W×3 (the three channels equal).
+/// [h, w] uint8 → H×W×3 (the three channels equal).
 inline Tensor<std::uint8_t> replicate_to_rgb(const Tensor<std::uint8_t>& grey) {
   BIQA_CHECK(grey.dim() == 2, ErrorCode::invalid_argument, "replicate_to_rgb: expected [H, W], got ",
              grey.shape().to_string());
@@ -560,7 +561,7 @@ inline Tensor<std::uint8_t> replicate_to_rgb(const Tensor<std::uint8_t>& grey) {
   return out;
 }
 
-// DGIQA's depth image of an RGB image (DepthGenerator.__call__): H×W×3 uint8.
+/// DGIQA's depth image of an RGB image (DepthGenerator.__call__): H×W×3 uint8.
 template <typename T>
 Tensor<std::uint8_t> depth_image(const DepthAnything& model, const Tensor<T>& rgb, Context& ctx,
                                  const DepthImageOptions& opt = {}) {

@@ -1,22 +1,23 @@
 #pragma once
-// models::DGIQA, the network of "Depth-Guided Image Quality Assessment" (the authors' class DGIQA in
-// uf-robopi/DGIQA model/DGIQA.py), for one 224×224 RGB crop and the same crop of its depth image
-// (three identical channels, ImageNet-normalised like the RGB one):
-//   backbone, depth_backbone   two timm Swin-T features_only extractors (own weights): four NHWC
-//                              stage outputs before the final norm
-//   tcb{1..4}, tcb{1..4}_depth one Transformer-CNN Bridge per stage and branch
-//   scale alignment            every bridge output resized to the smallest RGB map (7×7) with
-//                              bilinear interpolation, align_corners=False, no antialias; the
-//                              channels concatenated in stage order (960 = 64+128+256+512)
-//   depth_guided_cross_attention  depth as the query, RGB as key and value (16 heads of 60)
-//   refinement_attention       self-attention over the 49 positions of the result
-//   dilated_stack              Conv3×3 d2 → BN → ReLU → Conv3×3 d4 → BN → ReLU (BNs folded at load)
-//   mean over positions → fc (1024 → 1) → sigmoid
-// Weights: the authors' plain state_dict (482 keys), loaded strictly. Accepted as well: the
-// pre-release names tsb{k}, tsb{k}_depth, cross_spatialattention., spatialattention. (spec §5.3)
-// and the Swin buffers a timm 0.9.0–0.9.5 checkpoint stores (checked against the computed ones).
-// Config holds every size, so a shrunken network (smaller Swin, bridges, heads) runs through the
-// same code; sizes the weights determine are read from them (Config::from_weights).
+/// @file
+/// models::DGIQA, the network of "Depth-Guided Image Quality Assessment" (the authors' class DGIQA in
+/// uf-robopi/DGIQA model/DGIQA.py), for one 224×224 RGB crop and the same crop of its depth image
+/// (three identical channels, ImageNet-normalised like the RGB one):
+///   backbone, depth_backbone   two timm Swin-T features_only extractors (own weights): four NHWC
+///                              stage outputs before the final norm
+///   tcb{1..4}, tcb{1..4}_depth one Transformer-CNN Bridge per stage and branch
+///   scale alignment            every bridge output resized to the smallest RGB map (7×7) with
+///                              bilinear interpolation, align_corners=False, no antialias; the
+///                              channels concatenated in stage order (960 = 64+128+256+512)
+///   depth_guided_cross_attention  depth as the query, RGB as key and value (16 heads of 60)
+///   refinement_attention       self-attention over the 49 positions of the result
+///   dilated_stack              Conv3×3 d2 → BN → ReLU → Conv3×3 d4 → BN → ReLU (BNs folded at load)
+///   mean over positions → fc (1024 → 1) → sigmoid
+/// Weights: the authors' plain state_dict (482 keys), loaded strictly. Accepted as well: the
+/// pre-release names tsb{k}, tsb{k}_depth, cross_spatialattention., spatialattention. (spec §5.3)
+/// and the Swin buffers a timm 0.9.0–0.9.5 checkpoint stores (checked against the computed ones).
+/// Config holds every size, so a shrunken network (smaller Swin, bridges, heads) runs through the
+/// same code; sizes the weights determine are read from them (Config::from_weights).
 
 #include <algorithm>
 #include <array>
@@ -46,12 +47,12 @@ namespace biqa::models {
 class DGIQA {
  public:
   struct Config {
-    // timm's swin_tiny_patch4_window7_224 as features_only at 224×224 (both branches).
+    /// timm's swin_tiny_patch4_window7_224 as features_only at 224×224 (both branches).
     nn::SwinTransformer::Config swin = default_swin();
-    std::vector<std::int64_t> bridge_channels{64, 128, 256, 512};  // one per Swin stage
+    std::vector<std::int64_t> bridge_channels{64, 128, 256, 512};  ///< one per Swin stage
     std::int64_t bridge_reduction = 16;
     std::int64_t attention_heads = 16;
-    std::int64_t ffn_dim = 0;  // 0: 4 × the fused width
+    std::int64_t ffn_dim = 0;  ///< 0: 4 × the fused width
     std::int64_t stack_channels = 1024;
     std::array<std::int64_t, 2> dilations{2, 4};
 
@@ -68,9 +69,9 @@ class DGIQA {
       return s;
     }
 
-    // Fields present in `j` override `base`: "swin" (an object with timm's names, see
-    // nn::SwinTransformer::Config::from_json), "bridge_channels", "bridge_reduction",
-    // "attention_heads", "ffn_dim", "stack_channels", "dilations".
+    /// Fields present in `j` override `base`: "swin" (an object with timm's names, see
+    /// nn::SwinTransformer::Config::from_json), "bridge_channels", "bridge_reduction",
+    /// "attention_heads", "ffn_dim", "stack_channels", "dilations".
     static Config from_json(const json::Value& j) { return from_json(j, Config()); }
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
@@ -97,9 +98,9 @@ class DGIQA {
       return base;
     }
 
-    // Sizes the weights under `root` determine override `base`: the Swin dimensions (from
-    // "backbone.", window size included), bridge widths and gate reduction, FFN width, stack
-    // width. The image size, attention heads and dilations are not in the weights.
+    /// Sizes the weights under `root` determine override `base`: the Swin dimensions (from
+    /// "backbone.", window size included), bridge widths and gate reduction, FFN width, stack
+    /// width. The image size, attention heads and dilations are not in the weights.
     static Config from_weights(const io::WeightStore::Scope& root) { return from_weights(root, Config()); }
     static Config from_weights(const io::WeightStore::Scope& root, Config base) {
       BIQA_CHECK(root.has_scope("backbone"), ErrorCode::format, "DGIQA: no ", root.full_name("backbone"),
@@ -128,20 +129,20 @@ class DGIQA {
     }
   };
 
-  // What forward() returns. logits and scores always; cross_attention_probs always (cheap); the
-  // rest with ForwardOptions::intermediates.
+  /// What forward() returns. logits and scores always; cross_attention_probs always (cheap); the
+  /// rest with ForwardOptions::intermediates.
   struct Outputs {
-    Tensor<float> logits;  // [N], before the sigmoid
-    Tensor<float> scores;  // [N], sigmoid(logits)
-    // Depth queries over RGB positions, averaged over the heads: [N, L, L], L = h·w of the fused
-    // map (49 at 224), positions row-major.
+    Tensor<float> logits;  ///< [N], before the sigmoid
+    Tensor<float> scores;  ///< [N], sigmoid(logits)
+    /// Depth queries over RGB positions, averaged over the heads: [N, L, L], L = h·w of the fused
+    /// map (49 at 224), positions row-major.
     Tensor<float> cross_attention_probs;
-    std::array<std::int64_t, 2> fused_size{0, 0};  // (h, w) of the fused map: 7×7 at 224
-    std::vector<Tensor<float>> rgb_stages, depth_stages;    // [N, H_s, W_s, C_s] (NHWC)
-    std::vector<Tensor<float>> rgb_bridges, depth_bridges;  // [N, bridge_s, H_s, W_s]
-    Tensor<float> fused_rgb, fused_depth;                   // [N, fused, h, w]
-    Tensor<float> cross_attention, refined;                 // [N, fused, h, w]
-    Tensor<float> dilated;                                  // [N, stack, h, w]
+    std::array<std::int64_t, 2> fused_size{0, 0};  ///< (h, w) of the fused map: 7×7 at 224
+    std::vector<Tensor<float>> rgb_stages, depth_stages;    ///< [N, H_s, W_s, C_s] (NHWC)
+    std::vector<Tensor<float>> rgb_bridges, depth_bridges;  ///< [N, bridge_s, H_s, W_s]
+    Tensor<float> fused_rgb, fused_depth;                   ///< [N, fused, h, w]
+    Tensor<float> cross_attention, refined;                 ///< [N, fused, h, w]
+    Tensor<float> dilated;                                  ///< [N, stack, h, w]
   };
   struct ForwardOptions {
     bool intermediates = false;
@@ -179,8 +180,8 @@ class DGIQA {
     fc_ = nn::Linear(config.stack_channels, 1, true);
   }
 
-  // Takes the whole state_dict under `root` (both spellings of spec §5.3). Call the store's
-  // finish() afterwards for the strict check (load_dgiqa does).
+  /// Takes the whole state_dict under `root` (both spellings of spec §5.3). Call the store's
+  /// finish() afterwards for the strict check (load_dgiqa does).
   void load(const io::WeightStore::Scope& root) {
     backbone_.load(root.scope("backbone"));
     depth_backbone_.load(root.scope("depth_backbone"));
@@ -199,7 +200,7 @@ class DGIQA {
     loaded_ = true;
   }
 
-  // rgb, depth [N, 3, H, W] (H, W = the Swin img_size), both ImageNet-normalised.
+  /// rgb, depth [N, 3, H, W] (H, W = the Swin img_size), both ImageNet-normalised.
   Outputs forward(const Tensor<float>& rgb, const Tensor<float>& depth, Context& ctx) const {
     return forward(rgb, depth, ctx, ForwardOptions());
   }
@@ -254,8 +255,8 @@ class DGIQA {
 
   const Config& config() const { return config_; }
 
-  // For explanation: the attention each RGB position receives from the depth queries, averaged
-  // over the queries (and heads), as a map [N, h, w] that sums to 1 per crop.
+  /// For explanation: the attention each RGB position receives from the depth queries, averaged
+  /// over the queries (and heads), as a map [N, h, w] that sums to 1 per crop.
   static Tensor<float> rgb_attention_map(const Outputs& out) {
     const Tensor<float>& p = out.cross_attention_probs;
     BIQA_CHECK(p.defined() && p.dim() == 3, ErrorCode::invalid_argument, "DGIQA: no cross-attention probabilities");
@@ -269,11 +270,11 @@ class DGIQA {
     return map;
   }
 
-  // The scope name a checkpoint uses: `name`, or its pre-release `alias` when only that exists.
+  /// The scope name a checkpoint uses: `name`, or its pre-release `alias` when only that exists.
   static std::string pick(const io::WeightStore::Scope& root, const std::string& name, const std::string& alias) {
     return !root.has_scope(name) && root.has_scope(alias) ? alias : name;
   }
-  // tcb{k} / tcb{k}_depth (k = stage + 1), or tsb{k} / tsb{k}_depth.
+  /// tcb{k} / tcb{k}_depth (k = stage + 1), or tsb{k} / tsb{k}_depth.
   static std::string bridge_name(const io::WeightStore::Scope& root, std::size_t stage, bool depth) {
     const std::string k = std::to_string(stage + 1) + (depth ? "_depth" : "");
     return pick(root, "tcb" + k, "tsb" + k);
@@ -300,9 +301,9 @@ class DGIQA {
   bool loaded_ = false;
 };
 
-// Builds and strictly loads a DGIQA from a state_dict: sizes from the weights, the rest (image
-// size, attention heads, dilations) from `config` (JSON, see DGIQA::Config::from_json; null: the
-// published network). Throws biqa::Error naming every missing, mis-shaped or unexpected key.
+/// Builds and strictly loads a DGIQA from a state_dict: sizes from the weights, the rest (image
+/// size, attention heads, dilations) from `config` (JSON, see DGIQA::Config::from_json; null: the
+/// published network). Throws biqa::Error naming every missing, mis-shaped or unexpected key.
 inline DGIQA load_dgiqa(io::WeightStore& store, const json::Value& config = {}) {
   const auto root = store.root();
   const DGIQA::Config c = DGIQA::Config::from_weights(root, DGIQA::Config::from_json(config));

@@ -1,15 +1,16 @@
 #pragma once
-// models::DgiqaScorer: DGIQA's whole inference path for one image (single_image_inference.py of
-// uf-robopi/DGIQA, spec dgiqa.md §6–§7), as a QualityModel:
-//   1. the depth image: Depth Anything V1 on the full-size picture (models::depth_image), or a
-//      depth image the caller supplies (an 8-bit picture of the same size; grey or 3 channels);
-//   2. both images resized so that the shorter side is 384, OpenCV uint8 bilinear
-//      (transforms::resize_shortest_side_u8);
-//   3. both normalised with the ImageNet mean/std as albumentations does (normalize_u8_to_chw);
-//   4. K crop windows, the same for both images, chosen by CropProtocol (below);
-//   5. DGIQA on the K crops as one batch; the score is the float32 mean of the K sigmoid outputs.
-// The image arrives as float RGB in [0, 1] (QualityModel's convention) and is rounded back to
-// 8 bits, which is exact for 8-bit files; decoders differ from OpenCV's by ±1–2 on JPEGs (docs).
+/// @file
+/// models::DgiqaScorer: DGIQA's whole inference path for one image (single_image_inference.py of
+/// uf-robopi/DGIQA, spec dgiqa.md §6–§7), as a QualityModel:
+///   1. the depth image: Depth Anything V1 on the full-size picture (models::depth_image), or a
+///      depth image the caller supplies (an 8-bit picture of the same size; grey or 3 channels);
+///   2. both images resized so that the shorter side is 384, OpenCV uint8 bilinear
+///      (transforms::resize_shortest_side_u8);
+///   3. both normalised with the ImageNet mean/std as albumentations does (normalize_u8_to_chw);
+///   4. K crop windows, the same for both images, chosen by CropProtocol (below);
+///   5. DGIQA on the K crops as one batch; the score is the float32 mean of the K sigmoid outputs.
+/// The image arrives as float RGB in [0, 1] (QualityModel's convention) and is rounded back to
+/// 8 bits, which is exact for 8-bit files; decoders differ from OpenCV's by ±1–2 on JPEGs (docs).
 
 #include <algorithm>
 #include <cmath>
@@ -35,14 +36,14 @@
 
 namespace biqa::models {
 
-// Where the K windows go.
-//   authors: the inference script's draws: CPython's random seeded with `seed`, randint for the
-//            left then the top offset of each window, after `prior_random_draws` random() calls
-//            (albumentations 1.3.x made 4, 1.4.18–1.4.20 one, newer versions none);
-//   grid:    a deterministic spread with no randomness: rows = ceil(√K), cols = ceil(K / rows),
-//            offsets evenly spaced over the free range (rounded to the nearest pixel), the first K
-//            windows in row-major order; K = 1 is the centre crop;
-//   boxes:   the caller's explicit windows (DgiqaOptions::boxes).
+/// Where the K windows go.
+///   authors: the inference script's draws: CPython's random seeded with `seed`, randint for the
+///            left then the top offset of each window, after `prior_random_draws` random() calls
+///            (albumentations 1.3.x made 4, 1.4.18–1.4.20 one, newer versions none);
+///   grid:    a deterministic spread with no randomness: rows = ceil(√K), cols = ceil(K / rows),
+///            offsets evenly spaced over the free range (rounded to the nearest pixel), the first K
+///            windows in row-major order; K = 1 is the centre crop;
+///   boxes:   the caller's explicit windows (DgiqaOptions::boxes).
 enum class CropProtocol { authors, grid, boxes };
 
 inline CropProtocol parse_crop_protocol(const std::string& s) {
@@ -58,18 +59,18 @@ struct DgiqaOptions {
   std::int64_t seed = 42;
   int prior_random_draws = 0;
   std::vector<transforms::CropBox> boxes;  // CropProtocol::boxes, in the resized image's pixels
-  std::int64_t short_side = 384;           // the resize before cropping; 0 keeps the image size
+  std::int64_t short_side = 384;           ///< the resize before cropping; 0 keeps the image size
 };
 
-// Everything one scoring produced, for explanation.
+/// Everything one scoring produced, for explanation.
 struct DgiqaResult {
-  double score = 0;                        // mean of crop_scores (float32 arithmetic, as torch)
-  std::vector<transforms::CropBox> boxes;  // in the resized image
+  double score = 0;                        ///< mean of crop_scores (float32 arithmetic, as torch)
+  std::vector<transforms::CropBox> boxes;  ///< in the resized image
   std::vector<float> crop_scores, crop_logits;
   std::int64_t resized_height = 0, resized_width = 0;
-  Tensor<std::uint8_t> depth_image;  // H×W×3 at the original size
-  // The cross-attention each RGB position receives from the depth queries, per crop: [K, h, w]
-  // (7×7 at 224), each map summing to 1.
+  Tensor<std::uint8_t> depth_image;  ///< H×W×3 at the original size
+  /// The cross-attention each RGB position receives from the depth queries, per crop: [K, h, w]
+  /// (7×7 at 224), each map summing to 1.
   Tensor<float> attention;
 };
 
@@ -91,7 +92,7 @@ inline std::vector<transforms::CropBox> grid_crops(std::int64_t h, std::int64_t 
   return boxes;
 }
 
-// [K, 3, size, size] from a [3, H, W] map.
+/// [K, 3, size, size] from a [3, H, W] map.
 inline Tensor<float> cut_crops(const Tensor<float>& chw, const std::vector<transforms::CropBox>& boxes) {
   const std::int64_t h = chw.size(1), w = chw.size(2);
   const std::int64_t size = boxes.front().height;
@@ -180,7 +181,7 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
   bool has_depth_model() const { return depth_ != nullptr; }
   const DgiqaOptions& options() const { return options_; }
 
-  // The depth image DGIQA uses for `rgb` (H×W×3 uint8): Depth Anything's map, min-max scaled to 8 bits.
+  /// The depth image DGIQA uses for `rgb` (H×W×3 uint8): Depth Anything's map, min-max scaled to 8 bits.
   Tensor<std::uint8_t> depth_image_for(const Tensor<std::uint8_t>& rgb, Context& ctx) const {
     BIQA_CHECK(depth_, ErrorCode::invalid_argument,
                "DGIQA: no Depth Anything weights were given; pass them (--depth-weights) or supply "
@@ -188,8 +189,8 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
     return depth_image(*depth_, rgb, ctx);
   }
 
-  // The whole path on an 8-bit RGB image; `depth` (same size, grey or 3 channels) skips the depth
-  // network.
+  /// The whole path on an 8-bit RGB image; `depth` (same size, grey or 3 channels) skips the depth
+  /// network.
   DgiqaResult run(const Tensor<std::uint8_t>& rgb_in, const Tensor<std::uint8_t>* depth, Context& ctx) const {
     const Tensor<std::uint8_t> rgb = detail::expand_grey(rgb_in, "DGIQA image");
     DgiqaResult r;
@@ -240,9 +241,9 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
     return run(detail::to_u8_rgb(image, "DGIQA image"), nullptr, ctx).score;
   }
 
-  // Values: the score, each crop's score and window; maps: the depth image and the attention the
-  // RGB positions receive, pasted into each crop's window of the resized image and averaged where
-  // windows overlap (zero where no window lies).
+  /// Values: the score, each crop's score and window; maps: the depth image and the attention the
+  /// RGB positions receive, pasted into each crop's window of the resized image and averaged where
+  /// windows overlap (zero where no window lies).
   Explanation explain(const Tensor<float>& image, Context& ctx) const override {
     return explain(run(detail::to_u8_rgb(image, "DGIQA image"), nullptr, ctx), ctx);
   }
@@ -274,8 +275,8 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
     return e;
   }
 
-  // The per-crop attention maps upsampled (bilinear) to their windows, averaged over covering
-  // windows, scaled so that the largest value is 1: [resized_height, resized_width].
+  /// The per-crop attention maps upsampled (bilinear) to their windows, averaged over covering
+  /// windows, scaled so that the largest value is 1: [resized_height, resized_width].
   static Tensor<float> attention_over_image(const DgiqaResult& r, Context& ctx) {
     Tensor<float> acc = Tensor<float>::zeros({r.resized_height, r.resized_width});
     Tensor<float> cover = Tensor<float>::zeros({r.resized_height, r.resized_width});
@@ -307,9 +308,9 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
   DgiqaOptions options_;
 };
 
-// Depth Anything V1 from a checkpoint (.safetensors or .pth with the published keys): the variant
-// from `encoder` ("vits", "vitb", "vitl") or else from the weight shapes and the file's
-// biqa.config metadata.
+/// Depth Anything V1 from a checkpoint (.safetensors or .pth with the published keys): the variant
+/// from `encoder` ("vits", "vitb", "vitl") or else from the weight shapes and the file's
+/// biqa.config metadata.
 inline std::shared_ptr<const DepthAnything> load_depth_anything(const std::string& path,
                                                                 const std::string& encoder = "") {
   io::WeightStore store = io::open_weights(path);
@@ -329,7 +330,7 @@ inline std::shared_ptr<const DepthAnything> load_depth_anything(const std::strin
 
 }  // namespace biqa::models
 
-// ---- registry entry: `biqa::load_model("dgiqa")`, `biqa score -m dgiqa` ----
+/// ---- registry entry: `biqa::load_model("dgiqa")`, `biqa score -m dgiqa` ----
 namespace biqa::models::detail {
 
 inline const ModelInfo& dgiqa_card() {

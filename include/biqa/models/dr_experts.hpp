@@ -1,28 +1,29 @@
 #pragma once
-// models::DRExperts, "DR.Experts" (AAAI 2026; the authors' `dascore_vit_models` in
-// FuBohan01/DR.Experts models/deit.py), for a batch of 384×384 crops that are already ImageNet-
-// normalised (ToTensor → Normalize), as the authors' data pipeline gives them:
-//   backbone     DeiT-III-S/16 (facebookresearch models_v2 keys: LayerScale "gamma_1"/"gamma_2",
-//                pos_embed without a class slot) → F [B, 1 + N, E] after its final norm
-//   head         DA-CLIP (models::DaClip) on the same crops resized bilinearly WITHOUT antialias to
-//                the CLIP size and normalised AGAIN with CLIP's mean/std (the authors' quirk):
-//                unit degradation embedding ê and the controller's last zero-linear output H
-//   priors       D_i = linears[i](norm1(t_i ⊙ ê)), t_i the unit text embedding of prompt i
-//   bridging     L_hidden(H) without the class token, as a grid, bilinearly resized (no antialias)
-//                to the DeiT grid; for distortion i the sequence [D_i, grid tokens] → norm3_hidden_feature
-//   DSDM         for i = 0 … 9 in order: F_i = norm_vit(F_{i−1}) (cumulative: F_i is F normalised
-//                i + 1 times, as the authors' loop does), O_i = diff_attention(D_i, F_i, keys_i)
-//                (one shared module, or `diff_attention_list.i`), R_i = (1 − λ) ⊙ FFN(attn_norm(O_i))
-//   DDWM         w_i = fc([R_i, F, R_i − F]) per token (F: the backbone output), T = Σ_i w_i F
-//   score        Linear(E, 1)(T[:, 0])
-// Only the class-token row of T is read, and every step after the attention works per token, so
-// the default forward computes row 0 of each differential attention (spec §2.10); Options::full
-// runs every row, as the authors do, for the test that shows both agree.
-//
-// Sizes (DeiT width/depth/heads/grid, DA-CLIP towers, number of experts, DDWM widths) come from
-// Config and the weights; nothing assumes 384 px or a 24×24 grid. Weights: the authors' full
-// state_dict ("backbone.", "head." = DA-CLIP, the new modules), e.g. "model" of a trainer
-// checkpoint; the unused L1, L2 and backbone.head are checked and skipped.
+/// @file
+/// models::DRExperts, "DR.Experts" (AAAI 2026; the authors' `dascore_vit_models` in
+/// FuBohan01/DR.Experts models/deit.py), for a batch of 384×384 crops that are already ImageNet-
+/// normalised (ToTensor → Normalize), as the authors' data pipeline gives them:
+///   backbone     DeiT-III-S/16 (facebookresearch models_v2 keys: LayerScale "gamma_1"/"gamma_2",
+///                pos_embed without a class slot) → F [B, 1 + N, E] after its final norm
+///   head         DA-CLIP (models::DaClip) on the same crops resized bilinearly WITHOUT antialias to
+///                the CLIP size and normalised AGAIN with CLIP's mean/std (the authors' quirk):
+///                unit degradation embedding ê and the controller's last zero-linear output H
+///   priors       D_i = linears[i](norm1(t_i ⊙ ê)), t_i the unit text embedding of prompt i
+///   bridging     L_hidden(H) without the class token, as a grid, bilinearly resized (no antialias)
+///                to the DeiT grid; for distortion i the sequence [D_i, grid tokens] → norm3_hidden_feature
+///   DSDM         for i = 0 … 9 in order: F_i = norm_vit(F_{i−1}) (cumulative: F_i is F normalised
+///                i + 1 times, as the authors' loop does), O_i = diff_attention(D_i, F_i, keys_i)
+///                (one shared module, or `diff_attention_list.i`), R_i = (1 − λ) ⊙ FFN(attn_norm(O_i))
+///   DDWM         w_i = fc([R_i, F, R_i − F]) per token (F: the backbone output), T = Σ_i w_i F
+///   score        Linear(E, 1)(T[:, 0])
+/// Only the class-token row of T is read, and every step after the attention works per token, so
+/// the default forward computes row 0 of each differential attention (spec §2.10); Options::full
+/// runs every row, as the authors do, for the test that shows both agree.
+///
+/// Sizes (DeiT width/depth/heads/grid, DA-CLIP towers, number of experts, DDWM widths) come from
+/// Config and the weights; nothing assumes 384 px or a 24×24 grid. Weights: the authors' full
+/// state_dict ("backbone.", "head." = DA-CLIP, the new modules), e.g. "model" of a trainer
+/// checkpoint; the unused L1, L2 and backbone.head are checked and skipped.
 
 #include <array>
 #include <cstdint>
@@ -53,13 +54,13 @@ class DRExperts {
   struct Config {
     nn::VisionTransformer::Config deit = default_deit();
     DaClip::Config daclip;
-    std::int64_t experts = 10;                  // linears.N (= the DA-CLIP prompts)
+    std::int64_t experts = 10;                  ///< linears.N (= the DA-CLIP prompts)
     std::vector<std::int64_t> ddwm{384, 32, 16};  // the weight generator's hidden widths
-    bool per_expert_attention = false;          // diff_attention_list.N (the 2025-12-07 commit)
+    bool per_expert_attention = false;          ///< diff_attention_list.N (the 2025-12-07 commit)
     Sign sign = Sign::current;
-    float eps = 1e-5f;  // the LayerNorms DR.Experts adds
+    float eps = 1e-5f;  ///< the LayerNorms DR.Experts adds
 
-    // DeiT-III-S/16 at 384 as dascore_vit_models builds it (one-output head, LayerScale, eps 1e-6).
+    /// DeiT-III-S/16 at 384 as dascore_vit_models builds it (one-output head, LayerScale, eps 1e-6).
     static nn::VisionTransformer::Config default_deit() {
       auto c = nn::VisionTransformer::Config::deit3_small(384);
       c.num_classes = 1;
@@ -67,8 +68,8 @@ class DRExperts {
       return c;
     }
 
-    // {"deit": {timm ViT argument names}, "daclip": {open_clip model config},
-    //  "sign": "current" | "previous"} over `base`.
+    /// {"deit": {timm ViT argument names}, "daclip": {open_clip model config},
+    ///  "sign": "current" | "previous"} over `base`.
     static Config from_json(const json::Value& j) { return from_json(j, Config()); }
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
@@ -82,8 +83,8 @@ class DRExperts {
       return base;
     }
 
-    // What the weights under `root` say, over `base` (`deit_json`: the DeiT keys the user gave,
-    // which win over the shapes).
+    /// What the weights under `root` say, over `base` (`deit_json`: the DeiT keys the user gave,
+    /// which win over the shapes).
     static Config from_weights(const io::WeightStore::Scope& root, Config base, const json::Value& deit_json = {}) {
       const auto bb = root.scope("backbone");
       // Head counts are not in the shapes: the configured one unless the JSON names it.
@@ -119,21 +120,21 @@ class DRExperts {
 
   struct Options {
     bool full = false;           // every token row of the DSDM/DDWM (the authors' computation)
-    bool intermediates = false;  // keep features, degradation, hidden, priors
+    bool intermediates = false;  ///< keep features, degradation, hidden, priors
   };
 
   struct Outputs {
-    Tensor<float> scores;          // [B]
-    Tensor<float> expert_weights;  // [B, experts]: the DDWM weights at the class token
-    Tensor<float> similarities;    // [B, experts]: cos(ê, t_i)
-    Tensor<float> cls_attention;   // [B, experts, 1 + N]: row 0 of A_dist − α·A_sem (or the previous sign)
-    std::array<std::int64_t, 2> grid{0, 0};  // the DeiT patch grid (for maps of cls_attention[.., 1:])
-    // Options::intermediates
-    Tensor<float> features;     // F [B, 1 + N, E]
-    Tensor<float> degradation;  // ê [B, E_clip]
-    Tensor<float> hidden;       // H [B, 1 + grid_clip², width]
-    Tensor<float> priors;       // D [B, experts, E]
-    Tensor<float> tokens;       // T [B, 1 + N, E] (Options::full) or [B, 1, E]
+    Tensor<float> scores;          ///< [B]
+    Tensor<float> expert_weights;  ///< [B, experts]: the DDWM weights at the class token
+    Tensor<float> similarities;    ///< [B, experts]: cos(ê, t_i)
+    Tensor<float> cls_attention;   ///< [B, experts, 1 + N]: row 0 of A_dist − α·A_sem (or the previous sign)
+    std::array<std::int64_t, 2> grid{0, 0};  ///< the DeiT patch grid (for maps of cls_attention[.., 1:])
+    /// Options::intermediates
+    Tensor<float> features;     ///< F [B, 1 + N, E]
+    Tensor<float> degradation;  ///< ê [B, E_clip]
+    Tensor<float> hidden;       ///< H [B, 1 + grid_clip², width]
+    Tensor<float> priors;       ///< D [B, experts, E]
+    Tensor<float> tokens;       ///< T [B, 1 + N, E] (Options::full) or [B, 1, E]
   };
 
   DRExperts() = default;
@@ -187,7 +188,7 @@ class DRExperts {
     loaded_ = true;
   }
 
-  // x [B, 3, S, S] ImageNet-normalised crops at the DeiT size.
+  /// x [B, 3, S, S] ImageNet-normalised crops at the DeiT size.
   Outputs forward(const Tensor<float>& x, Context& ctx) const { return forward(x, ctx, Options()); }
   Outputs forward(const Tensor<float>& x, Context& ctx, const Options& opt) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DRExperts: forward() before load()");
@@ -263,8 +264,8 @@ class DRExperts {
     return out;
   }
 
-  // The DA-CLIP input: bilinear (align_corners=False, no antialias) to the CLIP size, then CLIP's
-  // mean/std on top of the ImageNet normalisation x already has.
+  /// The DA-CLIP input: bilinear (align_corners=False, no antialias) to the CLIP size, then CLIP's
+  /// mean/std on top of the ImageNet normalisation x already has.
   Tensor<float> clip_input(const Tensor<float>& x, Context& ctx) const {
     const auto [ch, cw] = head_.image_size();
     ops::InterpolateOptions io;
@@ -284,7 +285,7 @@ class DRExperts {
   }
 
   const Config& config() const { return config_; }
-  // The subtraction variant (the weights cannot tell; spec §8.1).
+  /// The subtraction variant (the weights cannot tell; spec §8.1).
   void set_sign(Sign sign) { config_.sign = sign; }
   const DaClip& da_clip() const { return head_; }
   std::int64_t num_patches() const {
@@ -295,7 +296,7 @@ class DRExperts {
  private:
   static constexpr const char* ddwm_scope = "decoder.AttentionActivate.active_unit.fc";
 
-  // L_hidden(H) without the class token, as the CLIP grid, resized to the DeiT grid → [B, N, E].
+  /// L_hidden(H) without the class token, as the CLIP grid, resized to the DeiT grid → [B, N, E].
   Tensor<float> bridging(const Tensor<float>& hidden, Context& ctx) const {
     const std::int64_t b = hidden.size(0), e = config_.deit.embed_dim;
     const auto [ch, cw] = head_.grid();
@@ -322,10 +323,10 @@ class DRExperts {
   bool loaded_ = false;
 };
 
-// Builds and strictly loads DR.Experts from the authors' state_dict (or a trainer checkpoint's
-// "model"): sizes from the weights and `config` (JSON, see DRExperts::Config::from_json; null:
-// the published model), the DSDM layout from the keys. Throws biqa::Error listing every missing,
-// mis-shaped or unexpected key.
+/// Builds and strictly loads DR.Experts from the authors' state_dict (or a trainer checkpoint's
+/// "model"): sizes from the weights and `config` (JSON, see DRExperts::Config::from_json; null:
+/// the published model), the DSDM layout from the keys. Throws biqa::Error listing every missing,
+/// mis-shaped or unexpected key.
 inline DRExperts load_dr_experts(io::WeightStore& store, Context& ctx, const json::Value& config = {},
                                  const clip::Tokenizer* tokenizer = nullptr) {
   const auto root = store.root();

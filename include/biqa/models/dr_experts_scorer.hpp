@@ -1,18 +1,19 @@
 #pragma once
-// models::DrExpertsScorer: DR.Experts' test path for one image as a QualityModel:
-//   1. the dataset preset's resize (torchvision Resize((h, w)), bilinear with antialias, run on
-//      float [0, 1] values rather than PIL's 8-bit ones): KonIQ / SPAQ / FLIVE to H 512 × W 384
-//      (the authors' (h, w) order, which makes landscape images portrait), BID to 512 × 512, the
-//      others none (IQA/build.py); an image smaller than the crop on a side is then scaled up
-//      (bilinear, aspect kept) so that the crop fits: RandomCrop without padding would fail there;
-//   2. crops of the network's input size (384):
-//        five     (default) the centre and the four corners, no flips: deterministic;
-//        center   the centre crop only;
-//        authors  the preset's TEST_PATCH_NUM random crops with its random flips, drawn from
-//                 CPython's random seeded with `seed` (the authors draw with torch's generator, so
-//                 the windows are the same distribution, not the same windows);
-//   3. ImageNet mean/std, DRExperts on the crops as one batch, the mean of the crop scores.
-// The scale of the score is the training set's (spec §4.3): the card cannot know it.
+/// @file
+/// models::DrExpertsScorer: DR.Experts' test path for one image as a QualityModel:
+///   1. the dataset preset's resize (torchvision Resize((h, w)), bilinear with antialias, run on
+///      float [0, 1] values rather than PIL's 8-bit ones): KonIQ / SPAQ / FLIVE to H 512 × W 384
+///      (the authors' (h, w) order, which makes landscape images portrait), BID to 512 × 512, the
+///      others none (IQA/build.py); an image smaller than the crop on a side is then scaled up
+///      (bilinear, aspect kept) so that the crop fits: RandomCrop without padding would fail there;
+///   2. crops of the network's input size (384):
+///        five     (default) the centre and the four corners, no flips: deterministic;
+///        center   the centre crop only;
+///        authors  the preset's TEST_PATCH_NUM random crops with its random flips, drawn from
+///                 CPython's random seeded with `seed` (the authors draw with torch's generator, so
+///                 the windows are the same distribution, not the same windows);
+///   3. ImageNet mean/std, DRExperts on the crops as one batch, the mean of the crop scores.
+/// The scale of the score is the training set's (spec §4.3): the card cannot know it.
 
 #include <algorithm>
 #include <cmath>
@@ -39,12 +40,12 @@
 
 namespace biqa::models {
 
-// The authors' per-dataset test transform (spec §4.1).
+/// The authors' per-dataset test transform (spec §4.1).
 struct DrExpertsPreset {
   std::string name;
-  std::int64_t resize_h = 0, resize_w = 0;  // 0: no resize
-  bool flips = false;                       // random horizontal and vertical flips
-  int test_patches = 5;                     // TEST_PATCH_NUM
+  std::int64_t resize_h = 0, resize_w = 0;  ///< 0: no resize
+  bool flips = false;                       ///< random horizontal and vertical flips
+  int test_patches = 5;                     ///< TEST_PATCH_NUM
 };
 
 inline const std::vector<DrExpertsPreset>& dr_experts_presets() {
@@ -80,10 +81,10 @@ struct DrExpertsCrop {
 
 struct DrExpertsResult {
   double score = 0;
-  std::vector<DrExpertsCrop> crops;  // in the resized image
+  std::vector<DrExpertsCrop> crops;  ///< in the resized image
   std::vector<float> crop_scores;
   std::int64_t resized_height = 0, resized_width = 0;
-  DRExperts::Outputs outputs;  // of the crop batch
+  DRExperts::Outputs outputs;  ///< of the crop batch
 };
 
 class DrExpertsScorer : public QualityModel {
@@ -131,7 +132,7 @@ class DrExpertsScorer : public QualityModel {
   const DRExperts& network() const { return net_; }
   const DrExpertsOptions& options() const { return options_; }
 
-  // image: H×W×3 (or grey) float in [0, 1].
+  /// image: H×W×3 (or grey) float in [0, 1].
   DrExpertsResult run(const Tensor<float>& image, Context& ctx) const {
     const Tensor<float> chw = prepare(image, ctx);
     DrExpertsResult r;
@@ -165,10 +166,10 @@ class DrExpertsScorer : public QualityModel {
 
   double score(const Tensor<float>& image, Context& ctx) const override { return run(image, ctx).score; }
 
-  // Values: the score, each crop's score, the ten DDWM weights at the class token and DA-CLIP's
-  // similarities to the ten prompts (means over the crops). Maps: per distortion, the class-token
-  // row of its differential attention over the patch grid, placed in each crop's window of the
-  // resized image (flips undone) and averaged where windows overlap.
+  /// Values: the score, each crop's score, the ten DDWM weights at the class token and DA-CLIP's
+  /// similarities to the ten prompts (means over the crops). Maps: per distortion, the class-token
+  /// row of its differential attention over the patch grid, placed in each crop's window of the
+  /// resized image (flips undone) and averaged where windows overlap.
   Explanation explain(const Tensor<float>& image, Context& ctx) const override {
     const DrExpertsResult r = run(image, ctx);
     Explanation e;
@@ -190,7 +191,7 @@ class DrExpertsScorer : public QualityModel {
     return e;
   }
 
-  // Distortion i's class-token attention over the patches of every crop, on the resized image.
+  /// Distortion i's class-token attention over the patches of every crop, on the resized image.
   static Tensor<float> attention_over_image(const DrExpertsResult& r, std::int64_t i, Context& ctx) {
     const auto [gh, gw] = r.outputs.grid;
     const std::int64_t k = r.outputs.cls_attention.size(1), l = r.outputs.cls_attention.size(2);
@@ -218,7 +219,7 @@ class DrExpertsScorer : public QualityModel {
 
   std::int64_t crop_size() const { return net_.config().deit.img_size[0]; }
 
-  // The image as [3, H, W] in [0, 1] after the preset's resize and the upscale to the crop size.
+  /// The image as [3, H, W] in [0, 1] after the preset's resize and the upscale to the crop size.
   Tensor<float> prepare(const Tensor<float>& image, Context& ctx) const {
     const Shape& s = image.shape();
     BIQA_CHECK((s.rank() == 3 && (s[2] == 3 || s[2] == 1)) || s.rank() == 2, ErrorCode::invalid_argument,
@@ -276,7 +277,7 @@ class DrExpertsScorer : public QualityModel {
 
 }  // namespace biqa::models
 
-// ---- registry entry: `biqa::load_model("dr_experts")`, `biqa score -m dr_experts` ----
+/// ---- registry entry: `biqa::load_model("dr_experts")`, `biqa score -m dr_experts` ----
 namespace biqa::models::detail {
 
 inline const ModelInfo& dr_experts_card() {

@@ -1,32 +1,33 @@
 #pragma once
-// models::DSMix and models::DSMPredictor (DSMix, ECCV 2024; spec shared/specs/dsmix.md). The
-// authors published no code or weights, so the checkpoint layout below is biqa's canonical one, in
-// torchvision / timm key names so that a PyTorch re-implementation saves compatible files
-// (tools/reference/make_dsmix_fixtures.py holds such a reference):
-//
-// DSMix, the quality model:
-//   encoder.*  torchvision ResNet (ResNet-50 at full size, without fc): the global-average-pooled
-//              layer4 feature (2048-d)
-//   head.*     the regression head on that feature: nn.Sequential(Linear, ReLU, ..., Linear(·, 1))
-//              (canonical: head.0 = Linear(2048, 512), head.2 = Linear(512, 1)) or one
-//              nn.Linear(D, 1) (head.weight / head.bias); depth and widths come from the shapes
-//   score      five crops of crop_size (centre and corners, torchvision's FiveCrop geometry with
-//              zero padding for small images: five_crop_boxes below) of the ImageNet-normalised
-//              image, the mean of the five head outputs.
-// A head-only file (head.* keys, or the fc1/fc2 or weight/bias of `biqa train-head`) combines
-// with encoder weights from another file (a torchvision resnet50 state_dict; its fc is ignored).
-//
-// DSMPredictor, the distortion-sensitivity-map network used in pre-training:
-//   encoder.*  timm VisionTransformer with class_token=False, global_pool='' (ViT-B/8: patch 8,
-//              dim 768, depth 12, 12 heads, pos_embed for 28×28 tokens, final `norm`); the encoder.
-//              prefix may be absent (plain timm keys)
-//   decoder.*  a per-token MLP → 1 value (same layouts as the head), giving [N, 1, H/8, W/8];
-//              any input size that is a multiple of the patch (pos_embed resampled as timm's
-//              dynamic_img_size does).
-//
-// Config: the safetensors metadata entry "biqa.config" (JSON): "crop_size", "mean", "std",
-// "head_activation" / "decoder_activation" ("relu" default, "gelu"), "vit" (timm
-// VisionTransformer arguments for what the shapes do not show, such as num_heads).
+/// @file
+/// models::DSMix and models::DSMPredictor (DSMix, ECCV 2024; spec shared/specs/dsmix.md). The
+/// authors published no code or weights, so the checkpoint layout below is biqa's canonical one, in
+/// torchvision / timm key names so that a PyTorch re-implementation saves compatible files
+/// (tools/reference/make_dsmix_fixtures.py holds such a reference):
+///
+/// DSMix, the quality model:
+///   encoder.*  torchvision ResNet (ResNet-50 at full size, without fc): the global-average-pooled
+///              layer4 feature (2048-d)
+///   head.*     the regression head on that feature: nn.Sequential(Linear, ReLU, ..., Linear(·, 1))
+///              (canonical: head.0 = Linear(2048, 512), head.2 = Linear(512, 1)) or one
+///              nn.Linear(D, 1) (head.weight / head.bias); depth and widths come from the shapes
+///   score      five crops of crop_size (centre and corners, torchvision's FiveCrop geometry with
+///              zero padding for small images: five_crop_boxes below) of the ImageNet-normalised
+///              image, the mean of the five head outputs.
+/// A head-only file (head.* keys, or the fc1/fc2 or weight/bias of `biqa train-head`) combines
+/// with encoder weights from another file (a torchvision resnet50 state_dict; its fc is ignored).
+///
+/// DSMPredictor, the distortion-sensitivity-map network used in pre-training:
+///   encoder.*  timm VisionTransformer with class_token=False, global_pool='' (ViT-B/8: patch 8,
+///              dim 768, depth 12, 12 heads, pos_embed for 28×28 tokens, final `norm`); the encoder.
+///              prefix may be absent (plain timm keys)
+///   decoder.*  a per-token MLP → 1 value (same layouts as the head), giving [N, 1, H/8, W/8];
+///              any input size that is a multiple of the patch (pos_embed resampled as timm's
+///              dynamic_img_size does).
+///
+/// Config: the safetensors metadata entry "biqa.config" (JSON): "crop_size", "mean", "std",
+/// "head_activation" / "decoder_activation" ("relu" default, "gelu"), "vit" (timm
+/// VisionTransformer arguments for what the shapes do not show, such as num_heads).
 
 #include <algorithm>
 #include <array>
@@ -61,10 +62,10 @@ inline ops::Activation parse_head_activation(const std::string& s, const char* w
   fail(ErrorCode::invalid_argument, what, ": activation must be 'relu' or 'gelu', got '", s, "'");
 }
 
-// Linear layers with an activation between consecutive ones, read from any of three layouts under
-// a scope: nn.Sequential ("0.weight", "2.weight", ...: the Linear indices, activations between),
-// one nn.Linear ("weight", "bias"), timm's Mlp ("fc1.*", "fc2.*", also what `biqa train-head`
-// writes). Widths come from the shapes; every layer must have a bias.
+/// Linear layers with an activation between consecutive ones, read from any of three layouts under
+/// a scope: nn.Sequential ("0.weight", "2.weight", ...: the Linear indices, activations between),
+/// one nn.Linear ("weight", "bias"), timm's Mlp ("fc1.*", "fc2.*", also what `biqa train-head`
+/// writes). Widths come from the shapes; every layer must have a bias.
 class MlpHead {
  public:
   MlpHead() = default;
@@ -106,7 +107,7 @@ class MlpHead {
     return h;
   }
 
-  // x [M, in] → [M, out].
+  /// x [M, in] → [M, out].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(!layers_.empty(), ErrorCode::invalid_argument, "MlpHead: forward() before load()");
     Tensor<float> h = x;
@@ -119,7 +120,7 @@ class MlpHead {
 
   std::int64_t in_features() const { return layers_.front().config().in_features; }
   std::int64_t out_features() const { return layers_.back().config().out_features; }
-  // Every layer's output width, the last one included.
+  /// Every layer's output width, the last one included.
   std::vector<std::int64_t> widths() const {
     std::vector<std::int64_t> w;
     for (const auto& l : layers_) w.push_back(l.config().out_features);
@@ -131,11 +132,11 @@ class MlpHead {
   ops::Activation activation_ = ops::Activation::relu;
 };
 
-// The five crop windows (top, left) of `size` in an h × w image, in torchvision's FiveCrop order:
-// top-left, top-right, bottom-left, bottom-right, centre. The centre follows torchvision's
-// center_crop: round((h − size) / 2) with ties to even when the crop fits (so 227 rows start at 2,
-// not at 227 // 2 − 112 = 1), −((size − h) // 2) when it does not. Windows reaching outside the
-// image read zeros (torchvision's crop pads).
+/// The five crop windows (top, left) of `size` in an h × w image, in torchvision's FiveCrop order:
+/// top-left, top-right, bottom-left, bottom-right, centre. The centre follows torchvision's
+/// center_crop: round((h − size) / 2) with ties to even when the crop fits (so 227 rows start at 2,
+/// not at 227 // 2 − 112 = 1), −((size − h) // 2) when it does not. Windows reaching outside the
+/// image read zeros (torchvision's crop pads).
 inline std::array<std::array<std::int64_t, 2>, 5> five_crop_boxes(std::int64_t h, std::int64_t w, std::int64_t size) {
   BIQA_CHECK(h > 0 && w > 0 && size > 0, ErrorCode::invalid_argument, "five_crop_boxes: sizes must be positive");
   return {{{0, 0},
@@ -145,7 +146,7 @@ inline std::array<std::array<std::int64_t, 2>, 5> five_crop_boxes(std::int64_t h
            {transforms::detail::center_offset(h, size), transforms::detail::center_offset(w, size)}}};
 }
 
-// [N, C, H, W] → [5N, C, size, size]: each image's five crops, in five_crop_boxes order.
+/// [N, C, H, W] → [5N, C, size, size]: each image's five crops, in five_crop_boxes order.
 inline Tensor<float> five_crops(const Tensor<float>& x, std::int64_t size) {
   BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, "five_crops: input must be [N, C, H, W], got ",
              x.shape().to_string());
@@ -163,7 +164,7 @@ struct DSMixConfig {
   transforms::MeanStd mean_std = transforms::imagenet_mean_std();
   ops::Activation head_activation = ops::Activation::relu;
 
-  // Fields present in `j` replace those of *this.
+  /// Fields present in `j` replace those of *this.
   DSMixConfig& update(const json::Value& j) {
     if (j.is_null()) return *this;
     BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "DSMix config: expected a JSON object");
@@ -183,12 +184,12 @@ struct DSMixConfig {
   }
 };
 
-// What one image's scoring produced.
+/// What one image's scoring produced.
 struct DSMixResult {
-  double score = 0;                 // mean of crop_scores
-  std::vector<float> crop_scores;   // five_crop_boxes order
-  Tensor<float> features;           // [5, D] pooled encoder features
-  std::array<std::array<std::int64_t, 2>, 5> boxes{};  // (top, left) of each crop
+  double score = 0;                 ///< mean of crop_scores
+  std::vector<float> crop_scores;   ///< five_crop_boxes order
+  Tensor<float> features;           ///< [5, D] pooled encoder features
+  std::array<std::array<std::int64_t, 2>, 5> boxes{};  ///< (top, left) of each crop
 };
 
 class DSMix {
@@ -197,8 +198,8 @@ class DSMix {
 
   DSMix() = default;
 
-  // The encoder under `encoder` (torchvision keys; block counts from the keys, widths from the
-  // shapes; an fc layer is left unread and marked as ignored) and the head under `head`.
+  /// The encoder under `encoder` (torchvision keys; block counts from the keys, widths from the
+  /// shapes; an fc layer is left unread and marked as ignored) and the head under `head`.
   static DSMix load(const io::WeightStore::Scope& encoder, const io::WeightStore::Scope& head, Config config) {
     DSMix m;
     m.config_ = std::move(config);
@@ -215,8 +216,8 @@ class DSMix {
     return m;
   }
 
-  // torchvision ResNet config from the keys under `scope`: bottleneck when layer1.0.conv3 exists,
-  // block counts from layerN.i, widths from the shapes; no fc.
+  /// torchvision ResNet config from the keys under `scope`: bottleneck when layer1.0.conv3 exists,
+  /// block counts from layerN.i, widths from the shapes; no fc.
   static nn::ResNet::Config detect_resnet(const io::WeightStore::Scope& scope) {
     nn::ResNet::Config c;
     c.block = scope.has("layer1.0.conv3.weight") ? nn::ResNetBlock::bottleneck : nn::ResNetBlock::basic;
@@ -233,17 +234,17 @@ class DSMix {
     return c;
   }
 
-  // crops [N, 3, S, S] (normalised) → pooled features [N, D].
+  /// crops [N, 3, S, S] (normalised) → pooled features [N, D].
   Tensor<float> features(const Tensor<float>& crops, Context& ctx) const { return encoder_.forward(crops, ctx); }
-  // features [N, D] → scores [N].
+  /// features [N, D] → scores [N].
   Tensor<float> head(const Tensor<float>& features, Context& ctx) const {
     const Tensor<float> s = head_.forward(features, ctx);
     return s.reshape({s.size(0)});
   }
-  // crops [N, 3, S, S] → scores [N].
+  /// crops [N, 3, S, S] → scores [N].
   Tensor<float> forward(const Tensor<float>& crops, Context& ctx) const { return head(features(crops, ctx), ctx); }
 
-  // image H×W×3 (or grey H×W×1 / H×W) in [0, 1] → normalised [5, 3, S, S] crops.
+  /// image H×W×3 (or grey H×W×1 / H×W) in [0, 1] → normalised [5, 3, S, S] crops.
   Tensor<float> crops(const Tensor<float>& image) const {
     return five_crops(transforms::normalize(to_rgb_batch(image), config_.mean_std), config_.crop_size);
   }
@@ -266,7 +267,7 @@ class DSMix {
   const nn::ResNet& encoder() const { return encoder_; }
   const MlpHead& regression_head() const { return head_; }
 
-  // [1, 3, H, W] from H×W×3, H×W×1 or H×W (grey replicated).
+  /// [1, 3, H, W] from H×W×3, H×W×1 or H×W (grey replicated).
   static Tensor<float> to_rgb_batch(const Tensor<float>& image) {
     const Shape& s = image.shape();
     BIQA_CHECK((s.rank() == 3 && (s[2] == 3 || s[2] == 1)) || s.rank() == 2, ErrorCode::invalid_argument,
@@ -293,10 +294,10 @@ inline bool has_prefix(const io::WeightStore& store, const std::string& p) {
 }
 }  // namespace detail
 
-// DSMix from files: `path` holds encoder.* and head.*, or (with `encoder_path`) only the head
-// (head.*, or a `biqa train-head` file), the encoder then coming from `encoder_path` (encoder.* or
-// plain torchvision keys). Config: `path`'s biqa.config metadata, then `config` over it. Both files
-// are loaded strictly.
+/// DSMix from files: `path` holds encoder.* and head.*, or (with `encoder_path`) only the head
+/// (head.*, or a `biqa train-head` file), the encoder then coming from `encoder_path` (encoder.* or
+/// plain torchvision keys). Config: `path`'s biqa.config metadata, then `config` over it. Both files
+/// are loaded strictly.
 inline DSMix load_dsmix(const std::string& path, const std::string& encoder_path = "",
                         const json::Value& config = json::Value()) {
   io::WeightStore store = io::open_weights(path);
@@ -331,8 +332,8 @@ class DSMPredictor {
 
   DSMPredictor() = default;
 
-  // `encoder`: timm keys of the ViT; `decoder`: the per-token MLP. `config` may hold "vit" (timm
-  // arguments over what the shapes say) and "decoder_activation".
+  /// `encoder`: timm keys of the ViT; `decoder`: the per-token MLP. `config` may hold "vit" (timm
+  /// arguments over what the shapes say) and "decoder_activation".
   static DSMPredictor load(const io::WeightStore::Scope& encoder, const io::WeightStore::Scope& decoder,
                            const json::Value& config = json::Value()) {
     BIQA_CHECK(config.is_null() || config.is_object(), ErrorCode::invalid_argument,
@@ -360,7 +361,7 @@ class DSMPredictor {
     return p;
   }
 
-  // x [N, 3, H, W] (H, W multiples of the patch) → the predicted DSM [N, 1, H/p, W/p].
+  /// x [N, 3, H, W] (H, W multiples of the patch) → the predicted DSM [N, 1, H/p, W/p].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     const auto [gh, gw] = vit_.grid_size(x.size(2), x.size(3));
     const Tensor<float> tokens = vit_.forward_features(x, ctx).contiguous();  // [N, gh·gw, E]
@@ -369,8 +370,8 @@ class DSMPredictor {
     return v.contiguous().reshape({n, 1, gh, gw});
   }
 
-  // image H×W×3 in [0, 1] → its DSM [H/p, W/p] (ImageNet normalisation, the image's own size,
-  // which must be a multiple of the patch).
+  /// image H×W×3 in [0, 1] → its DSM [H/p, W/p] (ImageNet normalisation, the image's own size,
+  /// which must be a multiple of the patch).
   Tensor<float> predict(const Tensor<float>& image, Context& ctx,
                         const transforms::MeanStd& ms = transforms::imagenet_mean_std()) const {
     const Tensor<float> m = forward(transforms::normalize(DSMix::to_rgb_batch(image), ms), ctx);
@@ -386,8 +387,8 @@ class DSMPredictor {
   MlpHead decoder_;
 };
 
-// DSMPredictor from a file: encoder.* (or plain timm keys) and decoder.*; config from the file's
-// biqa.config metadata unless `config` is given.
+/// DSMPredictor from a file: encoder.* (or plain timm keys) and decoder.*; config from the file's
+/// biqa.config metadata unless `config` is given.
 inline DSMPredictor load_dsm_predictor(const std::string& path, const json::Value& config = json::Value()) {
   io::WeightStore store = io::open_weights(path);
   const json::Value c = config.is_null() ? detail::metadata_config(store) : config;

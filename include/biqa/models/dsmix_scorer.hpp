@@ -1,10 +1,11 @@
 #pragma once
-// models::DSMixScorer: DSMix as a QualityModel (spec shared/specs/dsmix.md, inference path):
-// the image normalised with the ImageNet mean/std at its own size, five crops (corners and centre,
-// zero padding where the image is smaller than the crop), the ResNet encoder and the regression
-// head per crop, the score = the mean of the five. With a DSM predictor, explain() also returns the
-// predicted distortion-sensitivity map: the predictor run on the same five crops, each crop's map
-// upsampled (bilinear) to its window, averaged where windows overlap, over the whole image.
+/// @file
+/// models::DSMixScorer: DSMix as a QualityModel (spec shared/specs/dsmix.md, inference path):
+/// the image normalised with the ImageNet mean/std at its own size, five crops (corners and centre,
+/// zero padding where the image is smaller than the crop), the ResNet encoder and the regression
+/// head per crop, the score = the mean of the five. With a DSM predictor, explain() also returns the
+/// predicted distortion-sensitivity map: the predictor run on the same five crops, each crop's map
+/// upsampled (bilinear) to its window, averaged where windows overlap, over the whole image.
 
 #include <algorithm>
 #include <cstdint>
@@ -66,8 +67,8 @@ class DSMixScorer : public QualityModel {
 
   double score(const Tensor<float>& image, Context& ctx) const override { return net_.score(image, ctx); }
 
-  // Values: the score, each crop's score and window (top, left). Maps (with a DSM predictor):
-  // "dsm", the predicted map over the image, H×W.
+  /// Values: the score, each crop's score and window (top, left). Maps (with a DSM predictor):
+  /// "dsm", the predicted map over the image, H×W.
   Explanation explain(const Tensor<float>& image, Context& ctx) const override {
     const DSMixResult r = net_.run(image, ctx);
     Explanation e;
@@ -82,8 +83,8 @@ class DSMixScorer : public QualityModel {
     return e;
   }
 
-  // The DSM predictor on the five crops, pasted back into the image: [H, W] (zero where no window
-  // covers a pixel, which cannot happen for images at least as large as the crop).
+  /// The DSM predictor on the five crops, pasted back into the image: [H, W] (zero where no window
+  /// covers a pixel, which cannot happen for images at least as large as the crop).
   Tensor<float> dsm_over_image(const Tensor<float>& image, Context& ctx) const {
     BIQA_CHECK(dsm_, ErrorCode::invalid_argument, "DSMix: no DSM predictor was given (--set dsm_weights=FILE)");
     const std::int64_t size = net_.config().crop_size, h = image.size(0), w = image.size(1);
@@ -112,7 +113,7 @@ class DSMixScorer : public QualityModel {
 
 }  // namespace biqa::models
 
-// ---- registry entry: `biqa::load_model("dsmix")`, `biqa score -m dsmix` ----
+/// ---- registry entry: `biqa::load_model("dsmix")`, `biqa score -m dsmix` ----
 namespace biqa::models::detail {
 
 inline std::shared_ptr<const QualityModel> load_dsmix_scorer(const LoadOptions& o) {

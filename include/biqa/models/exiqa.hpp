@@ -1,27 +1,28 @@
 #pragma once
-// models::ExIQA, "ExIQA: Explainable Image Quality Assessment Using Distortion Attributes" (spec
-// exiqa.md): CLIP judges, for each of A = D·K distortion attributes (ExiqaAttributes), whether the
-// image shows it; weighted attribute probabilities give the D distortion probabilities, and a SELU
-// regressor on the A attribute probabilities gives the quality score.
-//   image features   f = CLIP image tower(image [, visual prompt tokens])
-//   attribute a      P(a|I) = softmax over {positive, negative prompt} of s·cos(f, E_t(prompt)),
-//                    s = exp(logit_scale) (a logit_bias cancels in the pair)
-//   distortion d     P(d|I) = Σ_k softmax_k(attr_weight_logits[d]) · P(d·K + k | I)
-//   score            regressor(P(·|I)): Linear → SELU → Dropout → Linear → SELU → Dropout → Linear
-// The 2·A prompt embeddings depend only on the CLIP text tower, so they are computed once at load
-// and scoring runs the image tower alone.
-//
-// Checkpoint layout (safetensors or .pth, float32/16), loaded strictly:
-//   visual.*, token_embedding.weight, positional_embedding, transformer.*, ln_final.*,
-//   text_projection, logit_scale   an OpenAI / open_clip CLIP state_dict, keys unchanged (nn::Clip)
-//   visual_prompts                 optional: [K_p, width] shallow or [layers, K_p, width] deep prompts
-//                                  (nn::ClipVisionTransformer::forward_tokens says where they go)
-//   attr_weight_logits             optional [D, K]; absent = equal weights 1/K (the paper's average)
-//   regressor.{0,3,6}.{weight,bias}  optional; widths read from the shapes
-// A plain CLIP checkpoint is therefore a zero-shot ExIQA: attribute and distortion probabilities
-// without any training. Metadata: "biqa.config" (or "config"): the CLIP config, either an open_clip
-// model config or {"clip": {...}}; "exiqa.attributes": the attribute list the checkpoint was
-// trained with (ExiqaAttributes JSON), else biqa's builtin list.
+/// @file
+/// models::ExIQA, "ExIQA: Explainable Image Quality Assessment Using Distortion Attributes" (spec
+/// exiqa.md): CLIP judges, for each of A = D·K distortion attributes (ExiqaAttributes), whether the
+/// image shows it; weighted attribute probabilities give the D distortion probabilities, and a SELU
+/// regressor on the A attribute probabilities gives the quality score.
+///   image features   f = CLIP image tower(image [, visual prompt tokens])
+///   attribute a      P(a|I) = softmax over {positive, negative prompt} of s·cos(f, E_t(prompt)),
+///                    s = exp(logit_scale) (a logit_bias cancels in the pair)
+///   distortion d     P(d|I) = Σ_k softmax_k(attr_weight_logits[d]) · P(d·K + k | I)
+///   score            regressor(P(·|I)): Linear → SELU → Dropout → Linear → SELU → Dropout → Linear
+/// The 2·A prompt embeddings depend only on the CLIP text tower, so they are computed once at load
+/// and scoring runs the image tower alone.
+///
+/// Checkpoint layout (safetensors or .pth, float32/16), loaded strictly:
+///   visual.*, token_embedding.weight, positional_embedding, transformer.*, ln_final.*,
+///   text_projection, logit_scale   an OpenAI / open_clip CLIP state_dict, keys unchanged (nn::Clip)
+///   visual_prompts                 optional: [K_p, width] shallow or [layers, K_p, width] deep prompts
+///                                  (nn::ClipVisionTransformer::forward_tokens says where they go)
+///   attr_weight_logits             optional [D, K]; absent = equal weights 1/K (the paper's average)
+///   regressor.{0,3,6}.{weight,bias}  optional; widths read from the shapes
+/// A plain CLIP checkpoint is therefore a zero-shot ExIQA: attribute and distortion probabilities
+/// without any training. Metadata: "biqa.config" (or "config"): the CLIP config, either an open_clip
+/// model config or {"clip": {...}}; "exiqa.attributes": the attribute list the checkpoint was
+/// trained with (ExiqaAttributes JSON), else biqa's builtin list.
 
 #include <cmath>
 #include <cstdint>
@@ -50,7 +51,7 @@ class ExIQA {
   struct Config {
     nn::Clip::Config clip = nn::Clip::Config::vit_b_32();
 
-    // {"clip": <open_clip model config>} or the open_clip model config itself.
+    /// {"clip": `<open_clip model config>}` or the open_clip model config itself.
     static Config from_json(const json::Value& j) { return from_json(j, Config()); }
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
@@ -62,10 +63,10 @@ class ExIQA {
   };
 
   struct Output {
-    Tensor<float> image_features;    // [N, embed_dim], not normalized
-    Tensor<float> attribute_probs;   // [N, A]
-    Tensor<float> distortion_probs;  // [N, D]
-    Tensor<float> scores;            // [N, outputs] when there is a regressor, else undefined
+    Tensor<float> image_features;    ///< [N, embed_dim], not normalized
+    Tensor<float> attribute_probs;   ///< [N, A]
+    Tensor<float> distortion_probs;  ///< [N, D]
+    Tensor<float> scores;            ///< [N, outputs] when there is a regressor, else undefined
   };
 
   ExIQA() = default;
@@ -74,8 +75,8 @@ class ExIQA {
     BIQA_CHECK(attributes_.num_attributes() > 0, ErrorCode::invalid_argument, "ExIQA: an empty attribute list");
   }
 
-  // Takes the keys listed at the top under `root` (finish() afterwards for the strict check) and
-  // encodes the 2·A prompts with the CLIP text tower, which the weights must have.
+  /// Takes the keys listed at the top under `root` (finish() afterwards for the strict check) and
+  /// encodes the 2·A prompts with the CLIP text tower, which the weights must have.
   void load(const io::WeightStore::Scope& root, const clip::Tokenizer& tokenizer, Context& ctx) {
     clip_.load(root);
     const std::string file = root.store().path();
@@ -111,7 +112,7 @@ class ExIQA {
     text_features_ = clip_.encode_text(prompts, tokenizer, ctx);
   }
 
-  // images [N, 3, S, S], CLIP-preprocessed at the vision tower's size.
+  /// images [N, 3, S, S], CLIP-preprocessed at the vision tower's size.
   Output forward(const Tensor<float>& images, Context& ctx) const {
     BIQA_CHECK(text_features_.defined(), ErrorCode::invalid_argument, "ExIQA: forward() before load()");
     Output out;
@@ -132,7 +133,7 @@ class ExIQA {
     return out;
   }
 
-  // The regressor on attribute probabilities [N, A] → [N, outputs] (dropout is inactive).
+  /// The regressor on attribute probabilities [N, A] → [N, outputs] (dropout is inactive).
   Tensor<float> regress(const Tensor<float>& attribute_probs, Context& ctx) const {
     BIQA_CHECK(has_regressor(), ErrorCode::invalid_argument, "ExIQA: the weights have no regressor");
     Tensor<float> h = fc_[0].forward(attribute_probs, ctx);
@@ -143,7 +144,7 @@ class ExIQA {
   }
 
   bool has_regressor() const { return fc_.size() == 3; }
-  // "none", "shallow" or "deep", and the number of prompt tokens.
+  /// "none", "shallow" or "deep", and the number of prompt tokens.
   std::string prompt_mode() const {
     return !visual_prompts_.defined() ? "none" : visual_prompts_.dim() == 2 ? "shallow" : "deep";
   }
@@ -152,9 +153,9 @@ class ExIQA {
   }
   std::int64_t num_attributes() const { return static_cast<std::int64_t>(attributes_.num_attributes()); }
   std::int64_t num_distortions() const { return static_cast<std::int64_t>(attributes_.num_distortions()); }
-  // [D, K], rows sum to 1.
+  /// [D, K], rows sum to 1.
   const Tensor<float>& attribute_weights() const { return attr_weights_; }
-  // [2A, embed_dim]: positive prompts, then negative ones.
+  /// [2A, embed_dim]: positive prompts, then negative ones.
   const Tensor<float>& text_features() const { return text_features_; }
   const ExiqaAttributes& attributes() const { return attributes_; }
   const nn::Clip& clip() const { return clip_; }
@@ -202,8 +203,8 @@ class ExIQA {
   std::vector<nn::Linear> fc_;
 };
 
-// Where the CLIP BPE vocabulary is: $BIQA_CLIP_VOCAB, else data/clip/bpe_simple_vocab_16e6.txt.gz
-// (scripts/fetch_clip_vocab puts it there) under BIQA_DATA_DIR or the working directory.
+/// Where the CLIP BPE vocabulary is: $BIQA_CLIP_VOCAB, else data/clip/bpe_simple_vocab_16e6.txt.gz
+/// (scripts/fetch_clip_vocab puts it there) under BIQA_DATA_DIR or the working directory.
 inline std::string clip_vocab_path() {
   if (const char* env = std::getenv("BIQA_CLIP_VOCAB"); env && *env) return env;
   if (const char* dir = std::getenv("BIQA_DATA_DIR"); dir && *dir) return std::string(dir) + "/clip/bpe_simple_vocab_16e6.txt.gz";
@@ -213,7 +214,7 @@ inline std::string clip_vocab_path() {
 struct ExiqaLoadOptions {
   json::Value config;                        // else the file's "biqa.config" / "config" metadata
   std::optional<ExiqaAttributes> attributes; // else the file's "exiqa.attributes" metadata, else builtin
-  std::string vocab;                         // CLIP BPE vocabulary; empty = clip_vocab_path()
+  std::string vocab;                         ///< CLIP BPE vocabulary; empty = clip_vocab_path()
 };
 
 inline ExIQA load_exiqa(io::WeightStore& store, const ExiqaLoadOptions& opt, Context& ctx) {

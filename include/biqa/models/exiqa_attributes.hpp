@@ -1,17 +1,18 @@
 #pragma once
-// models::ExiqaAttributes: the distortion attributes ExIQA prompts CLIP with (spec exiqa.md).
-// For every distortion, K visual effects written as noun phrases that complete the prompts
-//   positive: "There is <attribute> in the photo."
-//   negative: "There is not <attribute> in the photo."
-// biqa's own list (builtin()) has 5 attributes for each of the 25 KADID-10k types, in the order and
-// with the names of distortions/registry.hpp. It describes what one sees, not how the distortion
-// is made, and was checked so that attributes of different distortions share few words
-// (tests/models/test_exiqa_attributes.cpp). An ExIQA checkpoint is trained against one list, so a
-// list can also come from a JSON file (from_file) or a checkpoint's "exiqa.attributes" metadata:
-//   {"positive_template": "There is {} in the photo.", "negative_template": "There is not {} in the photo.",
-//    "distortions": [{"name": "gaussian_blur", "attributes": ["...", ...]}, ...]}
-// The builtin list is kept equal to include/biqa/models/exiqa_attributes.json (a test compares
-// them), so the text can be read, diffed and edited as a data file.
+/// @file
+/// models::ExiqaAttributes: the distortion attributes ExIQA prompts CLIP with (spec exiqa.md).
+/// For every distortion, K visual effects written as noun phrases that complete the prompts
+///   positive: "There is <attribute> in the photo."
+///   negative: "There is not <attribute> in the photo."
+/// biqa's own list (builtin()) has 5 attributes for each of the 25 KADID-10k types, in the order and
+/// with the names of distortions/registry.hpp. It describes what one sees, not how the distortion
+/// is made, and was checked so that attributes of different distortions share few words
+/// (tests/models/test_exiqa_attributes.cpp). An ExIQA checkpoint is trained against one list, so a
+/// list can also come from a JSON file (from_file) or a checkpoint's "exiqa.attributes" metadata:
+///   {"positive_template": "There is {} in the photo.", "negative_template": "There is not {} in the photo.",
+///    "distortions": [{"name": "gaussian_blur", "attributes": ["...", ...]}, ...]}
+/// The builtin list is kept equal to include/biqa/models/exiqa_attributes.json (a test compares
+/// them), so the text can be read, diffed and edited as a data file.
 
 #include <cstddef>
 #include <string>
@@ -27,21 +28,21 @@ namespace biqa::models {
 struct ExiqaAttributes {
   std::string positive_template = "There is {} in the photo.";
   std::string negative_template = "There is not {} in the photo.";
-  std::vector<std::string> distortions;               // D names
-  std::vector<std::vector<std::string>> attributes;   // D lists of K attributes
+  std::vector<std::string> distortions;               ///< D names
+  std::vector<std::vector<std::string>> attributes;   ///< D lists of K attributes
 
   std::size_t num_distortions() const { return distortions.size(); }
   std::size_t per_distortion() const { return attributes.empty() ? 0 : attributes.front().size(); }
   std::size_t num_attributes() const { return num_distortions() * per_distortion(); }
 
-  // Attribute a = d·K + k, distortion-major (the order of the regressor's 125 inputs).
+  /// Attribute a = d·K + k, distortion-major (the order of the regressor's 125 inputs).
   const std::string& attribute(std::size_t a) const {
     return attributes.at(a / per_distortion()).at(a % per_distortion());
   }
   std::vector<std::string> positive_prompts() const { return prompts(positive_template); }
   std::vector<std::string> negative_prompts() const { return prompts(negative_template); }
 
-  // "There is {} in the photo." with {} replaced by `attribute`.
+  /// "There is {} in the photo." with {} replaced by `attribute`.
   static std::string fill(const std::string& tmpl, const std::string& attribute) {
     const auto at = tmpl.find("{}");
     return tmpl.substr(0, at) + attribute + tmpl.substr(at + 2);
@@ -105,7 +106,7 @@ struct ExiqaAttributes {
     return from_json(json::parse(std::string(bytes.begin(), bytes.end()), path), path);
   }
 
-  // The text of include/biqa/models/exiqa_attributes.json.
+  /// The text of include/biqa/models/exiqa_attributes.json.
   static std::string_view builtin_json() {
     return R"exiqa({
   "positive_template": "There is {} in the photo.",

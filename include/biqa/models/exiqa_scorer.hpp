@@ -1,13 +1,14 @@
 #pragma once
-// models::ExiqaScorer: ExIQA as a QualityModel. One image goes through open_clip's eval transform
-// at the CLIP tower's size (transforms::clip_preprocess: shorter side to S with bicubic antialias
-// on float [0, 1], centre S×S crop, CLIP mean/std), then models::ExIQA. The score comes from
-//   - a head file (probe head from `biqa train-head` on the A attribute probabilities), when given;
-//   - else the checkpoint's regressor (regressor.0/3/6);
-//   - else there is no score: a plain CLIP checkpoint is a zero-shot ExIQA that explains (attribute
-//     and distortion probabilities) but needs a head to score.
-// explain() lists the score, the `top` most probable distortions and the `top` most probable
-// attributes (all of them with top = 0), most probable first.
+/// @file
+/// models::ExiqaScorer: ExIQA as a QualityModel. One image goes through open_clip's eval transform
+/// at the CLIP tower's size (transforms::clip_preprocess: shorter side to S with bicubic antialias
+/// on float [0, 1], centre S×S crop, CLIP mean/std), then models::ExIQA. The score comes from
+///   - a head file (probe head from `biqa train-head` on the A attribute probabilities), when given;
+///   - else the checkpoint's regressor (regressor.0/3/6);
+///   - else there is no score: a plain CLIP checkpoint is a zero-shot ExIQA that explains (attribute
+///     and distortion probabilities) but needs a head to score.
+/// explain() lists the score, the `top` most probable distortions and the `top` most probable
+/// attributes (all of them with top = 0), most probable first.
 
 #include <algorithm>
 #include <cstdint>
@@ -61,7 +62,7 @@ class ExiqaScorer : public QualityModel {
   }
   const ModelInfo& info() const override { return card(); }
 
-  // H×W×3 (or ×1) in [0, 1] → [1, 3, S, S].
+  /// H×W×3 (or ×1) in [0, 1] → [1, 3, S, S].
   Tensor<float> preprocess(const Tensor<float>& image, Context& ctx) const {
     BIQA_CHECK(image.dim() == 3 && (image.size(2) == 3 || image.size(2) == 1), ErrorCode::invalid_argument,
                "exiqa: expected an H x W x 3 (or x 1) image, got ", image.shape().to_string());
@@ -134,7 +135,7 @@ class ExiqaScorer : public QualityModel {
 
 }  // namespace biqa::models
 
-// ---- registry entry: `biqa::load_model("exiqa")`, `biqa score -m exiqa` ----
+/// ---- registry entry: `biqa::load_model("exiqa")`, `biqa score -m exiqa` ----
 namespace biqa::models::detail {
 
 inline const ModelInfo& exiqa_card() {

@@ -1,10 +1,11 @@
 #pragma once
-// NIQE: Natural Image Quality Evaluator (Mittal, Soundararajan, Bovik, IEEE SPL 2013), an
-// opinion-unaware model: the 36 NSS features of 96×96 patches (two scales) of a test image are
-// summarised by a multivariate Gaussian and compared with the Gaussian fitted on sharp patches
-// of pristine photos:  score = sqrt((mu1 - mu2)ᵀ ((S1 + S2) / 2)⁺ (mu1 - mu2)).  Lower is better.
-// The pristine model is fitted by fit_niqe() (`biqa fit-niqe`) and stored as safetensors
-// ("mu" [36], "cov" [36, 36], provenance in __metadata__).
+/// @file
+/// NIQE: Natural Image Quality Evaluator (Mittal, Soundararajan, Bovik, IEEE SPL 2013), an
+/// opinion-unaware model: the 36 NSS features of 96×96 patches (two scales) of a test image are
+/// summarised by a multivariate Gaussian and compared with the Gaussian fitted on sharp patches
+/// of pristine photos:  score = sqrt((mu1 - mu2)ᵀ ((S1 + S2) / 2)⁺ (mu1 - mu2)).  Lower is better.
+/// The pristine model is fitted by fit_niqe() (`biqa fit-niqe`) and stored as safetensors
+/// ("mu" [36], "cov" [36, 36], provenance in __metadata__).
 
 #include <algorithm>
 #include <cmath>
@@ -26,13 +27,13 @@ namespace biqa::models {
 inline constexpr int niqe_feature_count = 36;
 
 struct NiqeOptions {
-  int patch = 96;               // patch side at full scale (half of it at the second scale)
-  double sharpness_ratio = 0.75;  // fit: keep patches whose sharpness exceeds ratio × the maximum
+  int patch = 96;               ///< patch side at full scale (half of it at the second scale)
+  double sharpness_ratio = 0.75;  ///< fit: keep patches whose sharpness exceeds ratio × the maximum
 };
 
 namespace niqe_detail {
 
-// Generalized Gaussian shape by moment matching on the reference's grid 0.2:0.001:10.
+/// Generalized Gaussian shape by moment matching on the reference's grid 0.2:0.001:10.
 inline double ggd_shape(double rho) {
   static const std::vector<std::pair<double, double>> grid = [] {
     std::vector<std::pair<double, double>> g;
@@ -46,8 +47,8 @@ inline double ggd_shape(double rho) {
   return best;
 }
 
-// The 18 features of one MSCN patch: GGD shape and variance, then per neighbour direction the
-// AGGD shape, mean, left and right variance (products only where both pixels are in the patch).
+/// The 18 features of one MSCN patch: GGD shape and variance, then per neighbour direction the
+/// AGGD shape, mean, left and right variance (products only where both pixels are in the patch).
 inline void patch_features(const nss::Plane& m, int r0, int c0, int size, std::vector<double>& out) {
   std::vector<float> v;
   v.reserve(std::size_t(size) * size);
@@ -84,8 +85,8 @@ inline void patch_features(const nss::Plane& m, int r0, int c0, int size, std::v
   }
 }
 
-// Mean absolute deviation from the local (Gaussian) mean over a patch: the sharpness used to
-// pick pristine patches (the paper averages the local standard deviation; this is its L1 twin).
+/// Mean absolute deviation from the local (Gaussian) mean over a patch: the sharpness used to
+/// pick pristine patches (the paper averages the local standard deviation; this is its L1 twin).
 inline double patch_sharpness(const nss::Plane& img, const nss::Plane& mu, int r0, int c0, int size) {
   double s = 0;
   for (int r = r0; r < r0 + size; ++r)
@@ -96,11 +97,11 @@ inline double patch_sharpness(const nss::Plane& img, const nss::Plane& mu, int r
 }  // namespace niqe_detail
 
 struct NiqePatches {
-  Eigen::MatrixXd features;  // patches × 36
+  Eigen::MatrixXd features;  ///< patches × 36
   std::vector<double> sharpness;
 };
 
-// Features of every full patch of an image (the image is cropped to a multiple of the patch).
+/// Features of every full patch of an image (the image is cropped to a multiple of the patch).
 inline NiqePatches niqe_patch_features(const Tensor<float>& image, const NiqeOptions& opt = {}) {
   BIQA_CHECK(opt.patch >= 8 && opt.patch % 2 == 0, ErrorCode::invalid_argument,
              "NIQE patch size must be even and at least 8, got ", opt.patch);
@@ -137,7 +138,7 @@ class Niqe final : public QualityModel {
                ErrorCode::format, "NIQE model: expected mu [36] and cov [36, 36]");
   }
 
-  // Fits the pristine Gaussian on the sharpest patches of each image.
+  /// Fits the pristine Gaussian on the sharpest patches of each image.
   static Niqe fit(const std::vector<Tensor<float>>& pristine, const NiqeOptions& opt = {},
                   std::map<std::string, std::string> meta = {}) {
     std::vector<Eigen::RowVectorXd> rows;

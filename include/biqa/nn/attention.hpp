@@ -1,6 +1,7 @@
 #pragma once
-// nn::Attention, timm's ViT self-attention: one fused "qkv" Linear (dim → 3·dim, rows q, k, v),
-// heads of dim / num_heads, scaled dot-product attention, then the "proj" Linear.
+/// @file
+/// nn::Attention, timm's ViT self-attention: one fused "qkv" Linear (dim → 3·dim, rows q, k, v),
+/// heads of dim / num_heads, scaled dot-product attention, then the "proj" Linear.
 
 #include <cstdint>
 
@@ -31,13 +32,13 @@ class Attention {
     proj_ = Linear(config.dim, config.dim, config.proj_bias);
   }
 
-  // Takes "qkv.weight" [3·dim, dim], "qkv.bias" (with qkv_bias), "proj.weight", "proj.bias".
+  /// Takes "qkv.weight" [3·dim, dim], "qkv.bias" (with qkv_bias), "proj.weight", "proj.bias".
   void load(const io::WeightStore::Scope& scope) {
     qkv_.load(scope.scope("qkv"));
     proj_.load(scope.scope("proj"));
   }
 
-  // x [B, N, dim] → [B, N, dim]. `attn` carries an optional additive mask / causal flag.
+  /// x [B, N, dim] → [B, N, dim]. `attn` carries an optional additive mask / causal flag.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, const ops::AttentionOptions& attn = {}) const {
     BIQA_CHECK(x.dim() == 3 && x.size(2) == config_.dim, ErrorCode::invalid_argument,
                "nn::Attention(dim ", config_.dim, "): input must be [B, N, ", config_.dim, "], got ",

@@ -1,7 +1,8 @@
 #pragma once
-// nn::BatchNorm2d in eval mode (running statistics), torch.nn.BatchNorm2d's state_dict: "weight",
-// "bias" (affine), "running_mean", "running_var"; "num_batches_tracked" is read past. Where a
-// convolution precedes it, fold it into that convolution instead (nn::Conv2d::fold_batchnorm).
+/// @file
+/// nn::BatchNorm2d in eval mode (running statistics), torch.nn.BatchNorm2d's state_dict: "weight",
+/// "bias" (affine), "running_mean", "running_var"; "num_batches_tracked" is read past. Where a
+/// convolution precedes it, fold it into that convolution instead (nn::Conv2d::fold_batchnorm).
 
 #include <cstdint>
 
@@ -38,7 +39,7 @@ class BatchNorm2d {
     scope.ignore("num_batches_tracked");  // a training counter; eval mode does not use it
   }
 
-  // x [N, C, ...] → same shape.
+  /// x [N, C, ...] → same shape.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(running_mean_.defined(), ErrorCode::invalid_argument, "nn::BatchNorm2d: forward() before load()");
     return ops::batch_norm(x, running_mean_, running_var_, weight_, bias_, ctx, config_.eps);

@@ -1,18 +1,19 @@
 #pragma once
-// nn::Clip: OpenAI's CLIP as open_clip 2.24 builds it (open_clip/model.py CLIP), configured by
-// open_clip's model-config JSON ({"embed_dim", "quick_gelu", "vision_cfg", "text_cfg"}), loading
-// its state_dict keys unchanged:
-//   visual.*                     the image tower (nn::ClipVisionTransformer)
-//   token_embedding.weight, positional_embedding, transformer.*, ln_final.*, text_projection
-//                                the text tower (nn::ClipTextTransformer), at the top level
-//                                ("text.*" in open_clip's CustomTextCLIP)
-//   logit_scale                  log of the similarity scale; logit_bias (SigLIP-style) if present
-// load() takes the towers the file has: a whole CLIP state_dict, or one tower's own state_dict
-// (the vision tower's keys without "visual.", or the text tower's). OpenAI's original checkpoints
-// also hold the scalars input_resolution, context_length and vocab_size, which open_clip drops
-// before loading; they are ignored here too.
-// The activation is not visible in the weights: OpenAI's models use QuickGELU ("quick_gelu": true,
-// open_clip's "-quickgelu" configs and its "openai" weights), open_clip's own configs GELU.
+/// @file
+/// nn::Clip: OpenAI's CLIP as open_clip 2.24 builds it (open_clip/model.py CLIP), configured by
+/// open_clip's model-config JSON ({"embed_dim", "quick_gelu", "vision_cfg", "text_cfg"}), loading
+/// its state_dict keys unchanged:
+///   visual.*                     the image tower (nn::ClipVisionTransformer)
+///   token_embedding.weight, positional_embedding, transformer.*, ln_final.*, text_projection
+///                                the text tower (nn::ClipTextTransformer), at the top level
+///                                ("text.*" in open_clip's CustomTextCLIP)
+///   logit_scale                  log of the similarity scale; logit_bias (SigLIP-style) if present
+/// load() takes the towers the file has: a whole CLIP state_dict, or one tower's own state_dict
+/// (the vision tower's keys without "visual.", or the text tower's). OpenAI's original checkpoints
+/// also hold the scalars input_resolution, context_length and vocab_size, which open_clip drops
+/// before loading; they are ignored here too.
+/// The activation is not visible in the weights: OpenAI's models use QuickGELU ("quick_gelu": true,
+/// open_clip's "-quickgelu" configs and its "openai" weights), open_clip's own configs GELU.
 
 #include <algorithm>
 #include <cmath>
@@ -42,10 +43,10 @@ class Clip {
     ClipTextTransformer::Config text;
     bool logit_bias = false;  // open_clip's init_logit_bias given: a "logit_bias" parameter
 
-    // open_clip's ViT-B-32.json.
+    /// open_clip's ViT-B-32.json.
     static Config vit_b_32() { return Config(); }
 
-    // An open_clip model config (embed_dim, quick_gelu, vision_cfg, text_cfg) over `base`.
+    /// An open_clip model config (embed_dim, quick_gelu, vision_cfg, text_cfg) over `base`.
     static Config from_json(const json::Value& j, Config base = vit_b_32()) {
       if (j.is_null()) return base;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "CLIP config: expected a JSON object");
@@ -59,7 +60,7 @@ class Clip {
       return base;
     }
 
-    // The dims the weights under `root` determine (see the towers' from_weights) override `base`.
+    /// The dims the weights under `root` determine (see the towers' from_weights) override `base`.
     static Config from_weights(const io::WeightStore::Scope& root, Config base) {
       const auto v = vision_scope(root);
       const auto t = text_scope(root);
@@ -70,7 +71,7 @@ class Clip {
       return base;
     }
 
-    // embed_dim and quick_gelu as the towers' output_dim and activation.
+    /// embed_dim and quick_gelu as the towers' output_dim and activation.
     void sync() {
       vision.quick_gelu = text.quick_gelu = quick_gelu;
       vision.output_dim = text.output_dim = embed_dim;
@@ -80,7 +81,7 @@ class Clip {
   Clip() = default;
   explicit Clip(const Config& config) : config_(config), vision_(config.vision), text_(config.text) {}
 
-  // Loads the towers present under `root` (both, or one), logit_scale and logit_bias when present.
+  /// Loads the towers present under `root` (both, or one), logit_scale and logit_bias when present.
   void load(const io::WeightStore::Scope& root) {
     const auto v = vision_scope(root);
     const auto t = text_scope(root);
@@ -100,27 +101,27 @@ class Clip {
   bool has_vision() const { return has_vision_; }
   bool has_text() const { return has_text_; }
 
-  // images [N, 3, H, W] (CLIP-preprocessed) → [N, embed_dim], not normalized. `prompts`: optional
-  // visual prompt tokens (ClipVisionTransformer::forward_tokens).
+  /// images [N, 3, H, W] (CLIP-preprocessed) → [N, embed_dim], not normalized. `prompts`: optional
+  /// visual prompt tokens (ClipVisionTransformer::forward_tokens).
   Tensor<float> encode_image(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(has_vision_, ErrorCode::invalid_argument, "nn::Clip::encode_image: the weights have no image tower");
     return vision_.forward(images, ctx, prompts);
   }
 
-  // ids [N, context_length] int64 → [N, embed_dim], not normalized.
+  /// ids [N, context_length] int64 → [N, embed_dim], not normalized.
   Tensor<float> encode_text(const Tensor<std::int64_t>& ids, Context& ctx) const {
     BIQA_CHECK(has_text_, ErrorCode::invalid_argument, "nn::Clip::encode_text: the weights have no text tower");
     return text_.forward(ids, ctx);
   }
 
-  // Tokenizes (start and end tokens, padded or cut to context_length) and encodes.
+  /// Tokenizes (start and end tokens, padded or cut to context_length) and encodes.
   Tensor<float> encode_text(const std::vector<std::string>& texts, const clip::Tokenizer& tokenizer,
                             Context& ctx) const {
     return encode_text(tokenizer.tokenize(texts, static_cast<int>(config_.text.context_length)), ctx);
   }
 
-  // exp(logit_scale) · normalize(image) · normalize(text)ᵀ (+ logit_bias): [N_image, N_text],
-  // the image_logits of open_clip's CLIP.get_logits.
+  /// exp(logit_scale) · normalize(image) · normalize(text)ᵀ (+ logit_bias): [N_image, N_text],
+  /// the image_logits of open_clip's CLIP.get_logits.
   Tensor<float> logits(const Tensor<float>& image_features, const Tensor<float>& text_features, Context& ctx) const {
     BIQA_CHECK(logit_scale_.defined(), ErrorCode::invalid_argument, "nn::Clip::logits: the weights have no logit_scale");
     BIQA_CHECK(image_features.dim() == 2 && text_features.dim() == 2 && image_features.size(1) == text_features.size(1),
@@ -134,15 +135,15 @@ class Clip {
     return out;
   }
 
-  // The stored (log) logit_scale; NaN when the weights have none.
+  /// The stored (log) logit_scale; NaN when the weights have none.
   float logit_scale() const { return logit_scale_.defined() ? logit_scale_.data()[0] : std::nanf(""); }
 
   const Config& config() const { return config_; }
   const ClipVisionTransformer& visual() const { return vision_; }
   const ClipTextTransformer& text() const { return text_; }
 
-  // Where each tower's keys are: "visual." (or the root for a lone vision tower); the root
-  // (or "text." in CustomTextCLIP) for the text tower.
+  /// Where each tower's keys are: "visual." (or the root for a lone vision tower); the root
+  /// (or "text." in CustomTextCLIP) for the text tower.
   static std::optional<io::WeightStore::Scope> vision_scope(const io::WeightStore::Scope& root) {
     if (root.has("visual.conv1.weight")) return root.scope("visual");
     if (root.has("conv1.weight")) return root;
@@ -155,7 +156,7 @@ class Clip {
   }
 
  private:
-  // Rows divided by their L2 norm (F.normalize, eps 1e-12).
+  /// Rows divided by their L2 norm (F.normalize, eps 1e-12).
   static Tensor<float> normalized(const Tensor<float>& x_in) {
     Tensor<float> x = x_in.contiguous().clone();
     const std::int64_t n = x.size(0), d = x.size(1);

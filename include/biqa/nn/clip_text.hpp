@@ -1,13 +1,14 @@
 #pragma once
-// nn::ClipTextTransformer: CLIP's text tower in OpenAI's / open_clip 2.24's layout
-// (open_clip/transformer.py TextTransformer; in a CLIP state_dict its keys sit at the top level):
-//   token_embedding.weight [vocab, width] gathered by the ids; positional_embedding [context, width]
-//   added; transformer.resblocks.N with a causal mask; ln_final; the token at the end-of-text
-//   position, which open_clip finds as the argmax of the ids (the end token has the largest id),
-//   @ text_projection [width, E] (an nn.Linear "text_projection.weight/.bias" with proj_bias).
-// The causal mask is computed, not read: open_clip 2.24 registers "attn_mask" as a non-persistent
-// buffer, but older versions saved it; a stored one is checked to be the causal mask and dropped.
-// open_clip's CoCa variant (embed_cls, cls_emb) and Hugging Face text towers are not covered.
+/// @file
+/// nn::ClipTextTransformer: CLIP's text tower in OpenAI's / open_clip 2.24's layout
+/// (open_clip/transformer.py TextTransformer; in a CLIP state_dict its keys sit at the top level):
+///   token_embedding.weight [vocab, width] gathered by the ids; positional_embedding [context, width]
+///   added; transformer.resblocks.N with a causal mask; ln_final; the token at the end-of-text
+///   position, which open_clip finds as the argmax of the ids (the end token has the largest id),
+///   @ text_projection [width, E] (an nn.Linear "text_projection.weight/.bias" with proj_bias).
+/// The causal mask is computed, not read: open_clip 2.24 registers "attn_mask" as a non-persistent
+/// buffer, but older versions saved it; a stored one is checked to be the causal mask and dropped.
+/// open_clip's CoCa variant (embed_cls, cls_emb) and Hugging Face text towers are not covered.
 
 #include <algorithm>
 #include <cmath>
@@ -27,7 +28,7 @@ namespace biqa::nn {
 
 class ClipTextTransformer {
  public:
-  // open_clip's CLIPTextCfg names; defaults are ViT-B-32's.
+  /// open_clip's CLIPTextCfg names; defaults are ViT-B-32's.
   struct Config {
     std::int64_t context_length = 77;
     std::int64_t vocab_size = 49408;
@@ -37,13 +38,13 @@ class ClipTextTransformer {
     double mlp_ratio = 4.0;
     std::int64_t output_dim = 512;  // CLIP's embed_dim
     bool quick_gelu = false;
-    bool layer_scale = false;          // ls_init_value set
-    bool causal = true;                // !no_causal_mask
-    bool proj_bias = false;            // text_projection is an nn.Linear
+    bool layer_scale = false;          ///< ls_init_value set
+    bool causal = true;                ///< !no_causal_mask
+    bool proj_bias = false;            ///< text_projection is an nn.Linear
     std::string pool_type = "argmax";  // "argmax" (end-of-text token), "first" or "last"
     float eps = 1e-5f;
 
-    // Fields of an open_clip "text_cfg" object override `base`.
+    /// Fields of an open_clip "text_cfg" object override `base`.
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "CLIP config: text_cfg must be an object");
@@ -62,9 +63,9 @@ class ClipTextTransformer {
       return base;
     }
 
-    // The dims the weights under `scope` determine override `base`: vocab_size, width,
-    // context_length, layers, mlp_ratio, output_dim, proj_bias, layer_scale. heads is not
-    // visible in the shapes and stays as configured.
+    /// The dims the weights under `scope` determine override `base`: vocab_size, width,
+    /// context_length, layers, mlp_ratio, output_dim, proj_bias, layer_scale. heads is not
+    /// visible in the shapes and stays as configured.
     static Config from_weights(const io::WeightStore::Scope& scope, Config base) {
       const auto* emb = scope.record("token_embedding.weight");
       BIQA_CHECK(emb && emb->shape.rank() == 2, ErrorCode::format, "CLIP text: ",
@@ -134,8 +135,8 @@ class ClipTextTransformer {
     }
   }
 
-  // ids [N, L] (L ≤ context_length; open_clip's tokenizer gives L = context_length) → the
-  // projected embeddings [N, output_dim] (the pooled feature [N, width] without a projection).
+  /// ids [N, L] (L ≤ context_length; open_clip's tokenizer gives L = context_length) → the
+  /// projected embeddings [N, output_dim] (the pooled feature [N, width] without a projection).
   Tensor<float> forward(const Tensor<std::int64_t>& ids_in, Context& ctx) const {
     BIQA_CHECK(token_embedding_.defined(), ErrorCode::invalid_argument,
                "nn::ClipTextTransformer: forward() before load()");

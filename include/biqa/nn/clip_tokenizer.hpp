@@ -1,9 +1,10 @@
 #pragma once
-// The CLIP byte-level BPE tokenizer, giving the same token ids as open_clip's SimpleTokenizer
-// (clean "lower": HTML-unescape twice, collapse whitespace, strip, str.lower; then the regex
-// pre-tokenizer and BPE with the 48,894 first merges of bpe_simple_vocab_16e6.txt[.gz]).
-// Deviations from open_clip (ftfy, named HTML entities, invalid UTF-8) are listed in
-// docs/clip_tokenizer.md.
+/// @file
+/// The CLIP byte-level BPE tokenizer, giving the same token ids as open_clip's SimpleTokenizer
+/// (clean "lower": HTML-unescape twice, collapse whitespace, strip, str.lower; then the regex
+/// pre-tokenizer and BPE with the 48,894 first merges of bpe_simple_vocab_16e6.txt[.gz]).
+/// Deviations from open_clip (ftfy, named HTML entities, invalid UTF-8) are listed in
+/// docs/clip_tokenizer.md.
 
 #include <algorithm>
 #include <array>
@@ -34,8 +35,8 @@ bool in_table(const Range (&table)[N], char32_t c) {
   return it != std::begin(table) && c <= (it - 1)->last;
 }
 
-// UTF-8 to code points. Ill-formed sequences become U+FFFD, one per maximal ill-formed subpart,
-// which is what Python's bytes.decode("utf-8", errors="replace") does.
+/// UTF-8 to code points. Ill-formed sequences become U+FFFD, one per maximal ill-formed subpart,
+/// which is what Python's bytes.decode("utf-8", errors="replace") does.
 inline std::u32string utf8_decode(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
@@ -112,7 +113,7 @@ inline std::uint32_t crc32(const unsigned char* data, std::size_t n) {
   return c ^ 0xFFFFFFFFu;
 }
 
-// A single-member gzip file (RFC 1952) to its content; the deflate stream is inflated by stb.
+/// A single-member gzip file (RFC 1952) to its content; the deflate stream is inflated by stb.
 inline std::string gunzip(const std::vector<unsigned char>& gz, const std::string& path) {
   const std::size_t n = gz.size();
   auto bad = [&](const char* what) -> std::string { fail(ErrorCode::format, path, ": bad gzip file: ", what); };
@@ -175,8 +176,8 @@ inline void append_charref(std::u32string& out, std::uint64_t num) {
   out.push_back(char32_t(num));
 }
 
-// Python's html.unescape: numeric references with its replacement rules, named references from the
-// supported subset (exact name, else the longest known prefix as HTML5 specifies).
+/// Python's html.unescape: numeric references with its replacement rules, named references from the
+/// supported subset (exact name, else the longest known prefix as HTML5 specifies).
 inline std::u32string html_unescape(std::u32string_view s) {
   std::u32string out;
   out.reserve(s.size());
@@ -235,7 +236,7 @@ inline std::u32string py_strip(std::u32string_view s) {
   return std::u32string(s.substr(a, b - a));
 }
 
-// re.sub(r'\s+', ' ', s)
+/// re.sub(r'\s+', ' ', s)
 inline std::u32string collapse_whitespace(std::u32string_view s) {
   std::u32string out;
   out.reserve(s.size());
@@ -259,7 +260,7 @@ inline char32_t lower_simple(char32_t c) {
   return char32_t(std::int64_t(c) + r.delta);
 }
 
-// Python's str.lower, including U+0130 -> "i\u0307" and the final-sigma rule for U+03A3.
+/// Python's str.lower, including U+0130 -> "i\u0307" and the final-sigma rule for U+03A3.
 inline std::u32string py_lower(std::u32string_view s) {
   std::u32string out;
   out.reserve(s.size());
@@ -284,7 +285,7 @@ inline std::u32string py_lower(std::u32string_view s) {
   return out;
 }
 
-// One character of a literal alternative under the pattern's IGNORECASE flag.
+/// One character of a literal alternative under the pattern's IGNORECASE flag.
 inline bool matches_ascii(char32_t c, char ascii) {
   if (c == char32_t(ascii)) return true;
   for (const auto& f : kAsciiFold)
@@ -299,8 +300,8 @@ inline std::size_t match_literal(std::u32string_view s, std::size_t pos, std::st
   return lit.size();
 }
 
-// re.findall with open_clip's pattern (IGNORECASE):
-// <start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
+/// re.findall with open_clip's pattern (IGNORECASE):
+/// <start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 inline std::vector<std::u32string_view> pre_tokenize(std::u32string_view s) {
   static constexpr std::string_view literals[] = {"<start_of_text>", "<end_of_text>", "'s", "'t", "'re",
                                                   "'ve", "'m", "'ll", "'d"};
@@ -335,14 +336,14 @@ class Tokenizer {
   static constexpr int kNumMerges = 49152 - 256 - 2;
   static constexpr int kDefaultContextLength = 77;
 
-  // Reads bpe_simple_vocab_16e6.txt.gz (gzip) or its unzipped text.
+  /// Reads bpe_simple_vocab_16e6.txt.gz (gzip) or its unzipped text.
   static Tokenizer from_file(const std::string& path) {
     const auto bytes = io::read_file_bytes(path);
     if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B) return from_merges(detail::gunzip(bytes, path), path);
     return from_merges(std::string(bytes.begin(), bytes.end()), path);
   }
 
-  // `text` is the content of the merges file; `origin` names it in error messages.
+  /// `text` is the content of the merges file; `origin` names it in error messages.
   static Tokenizer from_merges(const std::string& text, const std::string& origin = "<merges>") {
     Tokenizer t;
     t.build(text, origin);
@@ -353,14 +354,14 @@ class Tokenizer {
   int eot_token() const { return eot_; }
   int vocab_size() const { return int(vocab_.size()); }
 
-  // The clean-up open_clip applies before pre-tokenizing (minus ftfy), as UTF-8.
+  /// The clean-up open_clip applies before pre-tokenizing (minus ftfy), as UTF-8.
   static std::string clean(std::string_view text) {
     using namespace detail;
     const auto u = html_unescape(html_unescape(utf8_decode(text)));
     return utf8_encode(py_lower(py_strip(collapse_whitespace(py_strip(u)))));
   }
 
-  // Token ids of `text` (UTF-8; invalid sequences are read as U+FFFD), without start/end tokens.
+  /// Token ids of `text` (UTF-8; invalid sequences are read as U+FFFD), without start/end tokens.
   std::vector<int> encode(std::string_view text) const {
     using namespace detail;
     const auto u = py_lower(py_strip(collapse_whitespace(py_strip(html_unescape(html_unescape(utf8_decode(text)))))));
@@ -379,8 +380,8 @@ class Tokenizer {
     return ids;
   }
 
-  // [N, context_length] int64: start token, ids, end token, zeros. Too long rows are cut to
-  // context_length and end with the end token, as open_clip.tokenize does.
+  /// [N, context_length] int64: start token, ids, end token, zeros. Too long rows are cut to
+  /// context_length and end with the end token, as open_clip.tokenize does.
   Tensor<std::int64_t> tokenize(const std::vector<std::string>& texts,
                                 int context_length = kDefaultContextLength) const {
     BIQA_CHECK(context_length >= 1, ErrorCode::invalid_argument,
@@ -400,7 +401,7 @@ class Tokenizer {
     return out;
   }
 
-  // Text of the ids: word ends become spaces, invalid UTF-8 becomes U+FFFD (as open_clip's decode).
+  /// Text of the ids: word ends become spaces, invalid UTF-8 becomes U+FFFD (as open_clip's decode).
   std::string decode(const std::vector<int>& ids) const {
     std::string bytes;
     for (int id : ids) {
@@ -495,7 +496,7 @@ class Tokenizer {
                "clip::Tokenizer: a merge repeats a single-byte symbol");
   }
 
-  // Greedy BPE: repeatedly merge every occurrence of the lowest-ranked adjacent pair.
+  /// Greedy BPE: repeatedly merge every occurrence of the lowest-ranked adjacent pair.
   void bpe(std::vector<int>& word) const {
     while (word.size() > 1) {
       int best_rank = -1, merged = 0, first = 0, second = 0;
@@ -522,11 +523,11 @@ class Tokenizer {
     }
   }
 
-  std::vector<std::string> vocab_;  // id -> symbol in the byte alphabet (UTF-8)
+  std::vector<std::string> vocab_;  ///< id -> symbol in the byte alphabet (UTF-8)
   std::unordered_map<std::string, int> encoder_;
-  std::unordered_map<std::uint64_t, std::pair<int, int>> merge_;  // (a, b) -> (rank, merged id)
-  std::array<int, 256> byte_symbol_{};                             // byte -> id of its symbol
-  std::array<std::int16_t, 512> char_byte_{};                      // alphabet character -> byte
+  std::unordered_map<std::uint64_t, std::pair<int, int>> merge_;  ///< (a, b) -> (rank, merged id)
+  std::array<int, 256> byte_symbol_{};                             ///< byte -> id of its symbol
+  std::array<std::int16_t, 512> char_byte_{};                      ///< alphabet character -> byte
   int sot_ = 0, eot_ = 0;
 };
 

@@ -1,11 +1,12 @@
 #pragma once
-// The residual transformer shared by both CLIP towers, in OpenAI's / open_clip 2.24's layout
-// (open_clip/transformer.py: Transformer, ResidualAttentionBlock):
-//   resblocks.{i}: x += ls_1(attn(ln_1(x)));  x += ls_2(mlp.c_proj(act(mlp.c_fc(ln_2(x)))))
-// attn is torch's nn.MultiheadAttention (in_proj_weight / in_proj_bias / out_proj), act is
-// QuickGELU (x·σ(1.702x), what OpenAI trained with) or the exact (erf) GELU. ls_1 / ls_2 are
-// LayerScales ("ls_1.gamma") that exist only when open_clip's ls_init_value is set. open_clip
-// runs the blocks sequence-first; here they run batch-first ([N, L, width]), the same math.
+/// @file
+/// The residual transformer shared by both CLIP towers, in OpenAI's / open_clip 2.24's layout
+/// (open_clip/transformer.py: Transformer, ResidualAttentionBlock):
+///   resblocks.{i}: x += ls_1(attn(ln_1(x)));  x += ls_2(mlp.c_proj(act(mlp.c_fc(ln_2(x)))))
+/// attn is torch's nn.MultiheadAttention (in_proj_weight / in_proj_bias / out_proj), act is
+/// QuickGELU (x·σ(1.702x), what OpenAI trained with) or the exact (erf) GELU. ls_1 / ls_2 are
+/// LayerScales ("ls_1.gamma") that exist only when open_clip's ls_init_value is set. open_clip
+/// runs the blocks sequence-first; here they run batch-first ([N, L, width]), the same math.
 
 #include <cstdint>
 #include <initializer_list>
@@ -28,7 +29,7 @@ namespace biqa::nn {
 
 namespace clip_detail {
 
-// open_clip's norm_kwargs may change the LayerNorm eps; other keys are not supported.
+/// open_clip's norm_kwargs may change the LayerNorm eps; other keys are not supported.
 inline float layer_norm_eps(const json::Value& cfg, float eps) {
   if (const auto* n = cfg.find("norm_kwargs"); n && n->is_object()) {
     for (const auto& [k, v] : n->as_object()) {
@@ -39,7 +40,7 @@ inline float layer_norm_eps(const json::Value& cfg, float eps) {
   return eps;
 }
 
-// Configuration keys of open_clip that select parts this implementation does not have.
+/// Configuration keys of open_clip that select parts this implementation does not have.
 inline void reject(const json::Value& cfg, const char* tower, std::initializer_list<const char*> keys) {
   for (const char* k : keys) {
     const auto* v = cfg.find(k);
@@ -55,9 +56,9 @@ class ClipResidualBlock {
   struct Config {
     std::int64_t width = 0;
     std::int64_t heads = 1;
-    std::int64_t mlp_width = 0;  // width · mlp_ratio
+    std::int64_t mlp_width = 0;  ///< width · mlp_ratio
     bool quick_gelu = false;
-    bool layer_scale = false;  // ls_1.gamma / ls_2.gamma present
+    bool layer_scale = false;  ///< ls_1.gamma / ls_2.gamma present
     float eps = 1e-5f;
   };
 
@@ -90,7 +91,7 @@ class ClipResidualBlock {
     }
   }
 
-  // x [N, L, width] → same shape; `causal`: token i attends to tokens ≤ i (the text tower).
+  /// x [N, L, width] → same shape; `causal`: token i attends to tokens ≤ i (the text tower).
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, bool causal) const {
     MultiheadAttention::Masks masks;
     masks.is_causal = causal;
@@ -115,7 +116,7 @@ class ClipResidualBlock {
   LayerScale ls_1_, ls_2_;
 };
 
-// open_clip's Transformer: "resblocks.{0..layers-1}".
+/// open_clip's Transformer: "resblocks.{0..layers-1}".
 class ClipTransformer {
  public:
   ClipTransformer() = default;
@@ -138,7 +139,7 @@ class ClipTransformer {
   std::int64_t layers() const { return static_cast<std::int64_t>(blocks_.size()); }
   const ClipResidualBlock& block(std::int64_t i) const { return blocks_.at(static_cast<std::size_t>(i)); }
 
-  // The number of "resblocks.{i}" under `scope` (0 when there are none).
+  /// The number of "resblocks.{i}" under `scope` (0 when there are none).
   static std::int64_t count_layers(const io::WeightStore::Scope& scope) {
     const auto resblocks = scope.scope("resblocks");
     std::int64_t n = 0;

@@ -1,12 +1,13 @@
 #pragma once
-// nn::ClipVisionTransformer: CLIP's image tower in OpenAI's / open_clip 2.24's layout
-// (open_clip/transformer.py VisionTransformer), keys relative to its scope ("visual." in a CLIP
-// state_dict, none in the tower's own):
-//   conv1.weight [width, 3, p, p] (no bias) → tokens; class_embedding [width] prepended;
-//   positional_embedding [1 + grid², width] added; ln_pre; transformer.resblocks.N; ln_post;
-//   the class token (pool_type "tok", or the mean of the patch tokens with "avg") @ proj [width, E].
-// open_clip's attentional pooler (CoCa), patch dropout (training only) and timm towers are not
-// covered; their keys then show up as unexpected in WeightStore::finish().
+/// @file
+/// nn::ClipVisionTransformer: CLIP's image tower in OpenAI's / open_clip 2.24's layout
+/// (open_clip/transformer.py VisionTransformer), keys relative to its scope ("visual." in a CLIP
+/// state_dict, none in the tower's own):
+///   conv1.weight [width, 3, p, p] (no bias) → tokens; class_embedding [width] prepended;
+///   positional_embedding [1 + grid², width] added; ln_pre; transformer.resblocks.N; ln_post;
+///   the class token (pool_type "tok", or the mean of the patch tokens with "avg") @ proj [width, E].
+/// open_clip's attentional pooler (CoCa), patch dropout (training only) and timm towers are not
+/// covered; their keys then show up as unexpected in WeightStore::finish().
 
 #include <algorithm>
 #include <array>
@@ -27,18 +28,18 @@ namespace biqa::nn {
 
 class ClipVisionTransformer {
  public:
-  // open_clip's CLIPVisionCfg names; defaults are ViT-B-32's.
+  /// open_clip's CLIPVisionCfg names; defaults are ViT-B-32's.
   struct Config {
     std::array<std::int64_t, 2> image_size{224, 224};
     std::array<std::int64_t, 2> patch_size{32, 32};
     std::int64_t in_chans = 3;
     std::int64_t width = 768;
     std::int64_t layers = 12;
-    std::int64_t head_width = 64;  // heads = width / head_width
+    std::int64_t head_width = 64;  ///< heads = width / head_width
     double mlp_ratio = 4.0;
     std::int64_t output_dim = 512;  // CLIP's embed_dim (the columns of proj)
     bool quick_gelu = false;
-    bool layer_scale = false;       // ls_init_value set: ls_1 / ls_2 in every block
+    bool layer_scale = false;       ///< ls_init_value set: ls_1 / ls_2 in every block
     std::string pool_type = "tok";  // "tok" (class token) or "avg" (mean of the patch tokens)
     bool final_ln_after_pool = false;
     bool no_ln_pre = false;
@@ -48,7 +49,7 @@ class ClipVisionTransformer {
     std::array<std::int64_t, 2> grid() const { return {image_size[0] / patch_size[0], image_size[1] / patch_size[1]}; }
     std::int64_t num_tokens() const { return 1 + grid()[0] * grid()[1]; }
 
-    // Fields of an open_clip "vision_cfg" object override `base`.
+    /// Fields of an open_clip "vision_cfg" object override `base`.
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "CLIP config: vision_cfg must be an object");
@@ -74,9 +75,9 @@ class ClipVisionTransformer {
       return base;
     }
 
-    // The dims the weights under `scope` determine override `base`: width, in_chans, patch_size,
-    // layers, mlp_ratio, output_dim, layer_scale, no_ln_pre and, unless the configured image size
-    // already fits the positional embedding, a square image size from its length.
+    /// The dims the weights under `scope` determine override `base`: width, in_chans, patch_size,
+    /// layers, mlp_ratio, output_dim, layer_scale, no_ln_pre and, unless the configured image size
+    /// already fits the positional embedding, a square image size from its length.
     static Config from_weights(const io::WeightStore::Scope& scope, Config base) {
       const auto* conv = scope.record("conv1.weight");
       BIQA_CHECK(conv && conv->shape.rank() == 4, ErrorCode::format, "CLIP vision: ",
@@ -147,14 +148,14 @@ class ClipVisionTransformer {
     if (config_.output_dim > 0) proj_ = scope.take("proj", {w, config_.output_dim});
   }
 
-  // images [N, 3, H, W] at the configured size → token sequence after the last block [N, 1 + grid², width].
-  // `prompts` (optional) are learned visual prompt tokens (VPT, as ExIQA tunes them):
-  //   [K, width]          shallow: appended after the image tokens once their positional embedding
-  //                       is added (before ln_pre) and kept through every block;
-  //   [layers, K, width]  deep: block 0 gets prompts[0] appended like the shallow ones; before every
-  //                       later block l the previous block's K prompt outputs are replaced by prompts[l].
-  // Either way the prompt tokens are dropped after the last block, so the result has the image
-  // tokens only.
+  /// images [N, 3, H, W] at the configured size → token sequence after the last block [N, 1 + grid², width].
+  /// `prompts` (optional) are learned visual prompt tokens (VPT, as ExIQA tunes them):
+  ///   [K, width]          shallow: appended after the image tokens once their positional embedding
+  ///                       is added (before ln_pre) and kept through every block;
+  ///   [layers, K, width]  deep: block 0 gets prompts[0] appended like the shallow ones; before every
+  ///                       later block l the previous block's K prompt outputs are replaced by prompts[l].
+  /// Either way the prompt tokens are dropped after the last block, so the result has the image
+  /// tokens only.
   Tensor<float> forward_tokens(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(class_embedding_.defined(), ErrorCode::invalid_argument,
                "nn::ClipVisionTransformer: forward() before load()");
@@ -201,8 +202,8 @@ class ClipVisionTransformer {
     return x.slice(1, 0, t).contiguous();
   }
 
-  // images [N, 3, H, W] → the projected embeddings [N, output_dim] (the pooled feature
-  // [N, width] when there is no proj).
+  /// images [N, 3, H, W] → the projected embeddings [N, output_dim] (the pooled feature
+  /// [N, width] when there is no proj).
   Tensor<float> forward(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
     const Tensor<float> tokens = forward_tokens(images, ctx, prompts);
     const std::int64_t n = tokens.size(0), t = tokens.size(1), w = config_.width;

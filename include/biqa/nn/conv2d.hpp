@@ -1,7 +1,8 @@
 #pragma once
-// nn::Conv2d: torch.nn.Conv2d's state_dict ("weight" [O, C/groups, KH, KW], "bias" [O]); zero
-// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
-// pair costs one convolution.
+/// @file
+/// nn::Conv2d: torch.nn.Conv2d's state_dict ("weight" [O, C/groups, KH, KW], "bias" [O]); zero
+/// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
+/// pair costs one convolution.
 
 #include <array>
 #include <cstdint>
@@ -43,14 +44,14 @@ class Conv2d {
             config_.kernel_size[1]};
   }
 
-  // Takes "weight" and, when configured with a bias, "bias".
+  /// Takes "weight" and, when configured with a bias, "bias".
   void load(const io::WeightStore::Scope& scope) {
     weight_ = scope.take("weight", weight_shape());
     bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
   }
 
-  // Merges an eval-mode BatchNorm applied to this convolution's output into its weight and bias
-  // (a bias is created if the convolution had none).
+  /// Merges an eval-mode BatchNorm applied to this convolution's output into its weight and bias
+  /// (a bias is created if the convolution had none).
   void fold_batchnorm(const BatchNorm2d& bn) {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Conv2d: fold_batchnorm() before load()");
     BIQA_CHECK(bn.config().num_features == config_.out_channels, ErrorCode::invalid_argument,
@@ -61,15 +62,15 @@ class Conv2d {
     weight_ = std::move(folded.weight);
     bias_ = std::move(folded.bias);
   }
-  // Loads the BatchNorm2d at `bn_scope` (weight, bias, running_mean, running_var,
-  // num_batches_tracked) and folds it in.
+  /// Loads the BatchNorm2d at `bn_scope` (weight, bias, running_mean, running_var,
+  /// num_batches_tracked) and folds it in.
   void fold_batchnorm(const io::WeightStore::Scope& bn_scope, float eps = 1e-5f, bool affine = true) {
     BatchNorm2d bn({config_.out_channels, eps, affine});
     bn.load(bn_scope);
     fold_batchnorm(bn);
   }
 
-  // x [N, C, H, W] → [N, O, OH, OW].
+  /// x [N, C, H, W] → [N, O, OH, OW].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Conv2d: forward() before load()");
     return ops::conv2d(x, weight_, bias_, ctx, options());

@@ -1,6 +1,7 @@
 #pragma once
-// nn::ConvTranspose2d: torch.nn.ConvTranspose2d's state_dict ("weight" [C_in, C_out/groups, KH, KW],
-// "bias" [C_out]); the upsampling layers of DPT heads.
+/// @file
+/// nn::ConvTranspose2d: torch.nn.ConvTranspose2d's state_dict ("weight" [C_in, C_out/groups, KH, KW],
+/// "bias" [C_out]); the upsampling layers of DPT heads.
 
 #include <array>
 #include <cstdint>
@@ -42,13 +43,13 @@ class ConvTranspose2d {
             config_.kernel_size[1]};
   }
 
-  // Takes "weight" and, when configured with a bias, "bias".
+  /// Takes "weight" and, when configured with a bias, "bias".
   void load(const io::WeightStore::Scope& scope) {
     weight_ = scope.take("weight", weight_shape());
     bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
   }
 
-  // x [N, C_in, H, W] → [N, C_out, OH, OW].
+  /// x [N, C_in, H, W] → [N, C_out, OH, OW].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::ConvTranspose2d: forward() before load()");
     return ops::conv_transpose2d(x, weight_, bias_, ctx, options());

@@ -1,5 +1,6 @@
 #pragma once
-// nn::GroupNorm, torch.nn.GroupNorm's state_dict ("weight", "bias" [num_channels] when affine).
+/// @file
+/// nn::GroupNorm, torch.nn.GroupNorm's state_dict ("weight", "bias" [num_channels] when affine).
 
 #include <cstdint>
 
@@ -36,7 +37,7 @@ class GroupNorm {
     loaded_ = true;
   }
 
-  // x [N, C, ...] → same shape.
+  /// x [N, C, ...] → same shape.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::GroupNorm: forward() before load()");
     BIQA_CHECK(x.dim() >= 2 && x.size(1) == config_.num_channels, ErrorCode::invalid_argument,

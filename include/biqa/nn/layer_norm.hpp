@@ -1,6 +1,7 @@
 #pragma once
-// nn::LayerNorm over the last axis, torch.nn.LayerNorm's state_dict ("weight", "bias" [dim]).
-// timm's ViTs use eps 1e-6, PyTorch's default is 1e-5: set it from the model.
+/// @file
+/// nn::LayerNorm over the last axis, torch.nn.LayerNorm's state_dict ("weight", "bias" [dim]).
+/// timm's ViTs use eps 1e-6, PyTorch's default is 1e-5: set it from the model.
 
 #include <cstdint>
 
@@ -15,10 +16,10 @@ namespace biqa::nn {
 class LayerNorm {
  public:
   struct Config {
-    std::int64_t dim = 0;  // normalized_shape (the last axis)
+    std::int64_t dim = 0;  ///< normalized_shape (the last axis)
     float eps = 1e-5f;
     bool elementwise_affine = true;
-    bool bias = true;  // only with elementwise_affine
+    bool bias = true;  ///< only with elementwise_affine
   };
 
   LayerNorm() = default;
@@ -35,7 +36,7 @@ class LayerNorm {
     loaded_ = true;
   }
 
-  // x [..., dim] → same shape.
+  /// x [..., dim] → same shape.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::LayerNorm: forward() before load()");
     BIQA_CHECK(x.dim() >= 1 && x.size(-1) == config_.dim, ErrorCode::invalid_argument,

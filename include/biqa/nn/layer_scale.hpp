@@ -1,5 +1,6 @@
 #pragma once
-// nn::LayerScale (timm / DINOv2): x · gamma per channel; state_dict "gamma" [dim].
+/// @file
+/// nn::LayerScale (timm / DINOv2): x · gamma per channel; state_dict "gamma" [dim].
 
 #include <cstdint>
 #include <string>
@@ -24,14 +25,14 @@ class LayerScale {
   }
 
   void load(const io::WeightStore::Scope& scope) { load(scope, "gamma"); }
-  // `name` under `scope` (facebookresearch's DeiT-III keeps it as "gamma_1" in the block).
+  /// `name` under `scope` (facebookresearch's DeiT-III keeps it as "gamma_1" in the block).
   void load(const io::WeightStore::Scope& scope, const std::string& name) { gamma_ = scope.take(name, {config_.dim}); }
 
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(gamma_.defined(), ErrorCode::invalid_argument, "nn::LayerScale: forward() before load()");
     return ops::mul(x, gamma_, ctx);
   }
-  // Scales a contiguous x [..., dim] in place (saves a copy inside residual blocks).
+  /// Scales a contiguous x [..., dim] in place (saves a copy inside residual blocks).
   void apply_inplace(Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(gamma_.defined(), ErrorCode::invalid_argument, "nn::LayerScale: forward() before load()");
     ops::mul_inplace(x, gamma_, ctx);

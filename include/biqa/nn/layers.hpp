@@ -1,11 +1,12 @@
 #pragma once
-// The basic layers, namespace biqa::nn. Every layer follows one contract:
-//  - a Config struct (defaults as PyTorch/timm) and a constructor taking it;
-//  - load(io::WeightStore::Scope) takes exactly the keys of the PyTorch module's state_dict, with
-//    the same names and shapes; the store lists every missing, mis-shaped or unexpected key at
-//    WeightStore::finish();
-//  - forward(x, Context&) is const: a loaded layer is immutable and can be shared by threads that
-//    each bring their own Context.
+/// @file
+/// The basic layers, namespace biqa::nn. Every layer follows one contract:
+///  - a Config struct (defaults as PyTorch/timm) and a constructor taking it;
+///  - load(io::WeightStore::Scope) takes exactly the keys of the PyTorch module's state_dict, with
+///    the same names and shapes; the store lists every missing, mis-shaped or unexpected key at
+///    WeightStore::finish();
+///  - forward(x, Context&) is const: a loaded layer is immutable and can be shared by threads that
+///    each bring their own Context.
 
 #include "biqa/nn/attention.hpp"
 #include "biqa/nn/batch_norm.hpp"

@@ -1,7 +1,8 @@
 #pragma once
-// nn::Mlp, timm's Mlp: fc1 → activation → (optional norm) → fc2; state_dict "fc1.*", "norm.*",
-// "fc2.*". Dropout is the identity at inference. The two Linear names are configurable for the
-// same structure under other names (open_clip's "c_fc" / "c_proj", an nn.Sequential's "0" / "2").
+/// @file
+/// nn::Mlp, timm's Mlp: fc1 → activation → (optional norm) → fc2; state_dict "fc1.*", "norm.*",
+/// "fc2.*". Dropout is the identity at inference. The two Linear names are configurable for the
+/// same structure under other names (open_clip's "c_fc" / "c_proj", an nn.Sequential's "0" / "2").
 
 #include <cstdint>
 #include <string>
@@ -20,8 +21,8 @@ class Mlp {
  public:
   struct Config {
     std::int64_t in_features = 0;
-    std::int64_t hidden_features = 0;  // 0: in_features
-    std::int64_t out_features = 0;     // 0: in_features
+    std::int64_t hidden_features = 0;  ///< 0: in_features
+    std::int64_t out_features = 0;     ///< 0: in_features
     ops::Activation act = ops::Activation::gelu;
     bool bias = true;
     bool norm = false;  // timm's norm_layer: a LayerNorm on the hidden features
@@ -46,7 +47,7 @@ class Mlp {
     fc2_.load(scope.scope(config_.fc2_name));
   }
 
-  // x [..., in] → [..., out].
+  /// x [..., in] → [..., out].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     Tensor<float> h = fc1_.forward(x, ctx);
     ops::activate_inplace(h, config_.act, ctx);

@@ -1,7 +1,8 @@
 #pragma once
-// nn::PatchEmbed, timm's PatchEmbed: a Conv2d with kernel = stride = patch ("proj.weight",
-// "proj.bias"), then tokens [B, gh·gw, E] (row-major over the grid) or NHWC / NCHW maps, then an
-// optional LayerNorm ("norm.*").
+/// @file
+/// nn::PatchEmbed, timm's PatchEmbed: a Conv2d with kernel = stride = patch ("proj.weight",
+/// "proj.bias"), then tokens [B, gh·gw, E] (row-major over the grid) or NHWC / NCHW maps, then an
+/// optional LayerNorm ("norm.*").
 
 #include <array>
 #include <cstdint>
@@ -25,9 +26,9 @@ class PatchEmbed {
     std::int64_t embed_dim = 768;
     bool bias = true;
     Output output = Output::tokens;
-    bool norm = false;     // a LayerNorm on the embedding (tokens / NHWC only)
+    bool norm = false;     ///< a LayerNorm on the embedding (tokens / NHWC only)
     float norm_eps = 1e-5f;
-    std::array<std::int64_t, 2> img_size{0, 0};  // nonzero: inputs must have exactly this size
+    std::array<std::int64_t, 2> img_size{0, 0};  ///< nonzero: inputs must have exactly this size
   };
 
   PatchEmbed() = default;
@@ -52,7 +53,7 @@ class PatchEmbed {
     if (config_.norm) norm_.load(scope.scope("norm"));
   }
 
-  // The patch grid (gh, gw) for an input of h × w; checks the size rules.
+  /// The patch grid (gh, gw) for an input of h × w; checks the size rules.
   std::array<std::int64_t, 2> grid_size(std::int64_t h, std::int64_t w) const {
     const auto [ph, pw] = config_.patch_size;
     if (config_.img_size[0] > 0)
@@ -64,7 +65,7 @@ class PatchEmbed {
     return {h / ph, w / pw};
   }
 
-  // x [B, C, H, W] → tokens [B, gh·gw, E], or [B, gh, gw, E] (nhwc), or [B, E, gh, gw] (nchw).
+  /// x [B, C, H, W] → tokens [B, gh·gw, E], or [B, gh, gw, E] (nhwc), or [B, E, gh, gw] (nchw).
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == config_.in_chans, ErrorCode::invalid_argument,
                "nn::PatchEmbed: input must be [B, ", config_.in_chans, ", H, W], got ",

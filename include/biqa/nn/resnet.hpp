@@ -1,15 +1,16 @@
 #pragma once
-// nn::ResNet in torchvision's layout (torchvision.models.resnet, "v1.5": the stride of a
-// bottleneck sits on its 3×3 convolution). The state_dict keys are torchvision's, unchanged:
-//   conv1, bn1, layer{1..4}.{i}.conv1/bn1/conv2/bn2[/conv3/bn3][/downsample.0/downsample.1], fc
-// and are loaded strictly (under any scope prefix, e.g. "encoder."). Every BatchNorm is folded into
-// the convolution before it at load time, so a block costs two or three convolutions. The network
-// is immutable after load(); forward() is const and takes the Context.
-//
-// Channel widths follow torchvision from `base_width` (64 there): the stem has base_width channels,
-// stage s has planes = base_width·2^s, and a bottleneck's inner width is
-// int(planes · width_per_group / 64) · groups. detect() reads the widths, groups and the classifier
-// from weight shapes, so the depth only chooses the block type and the block counts.
+/// @file
+/// nn::ResNet in torchvision's layout (torchvision.models.resnet, "v1.5": the stride of a
+/// bottleneck sits on its 3×3 convolution). The state_dict keys are torchvision's, unchanged:
+///   conv1, bn1, layer{1..4}.{i}.conv1/bn1/conv2/bn2[/conv3/bn3][/downsample.0/downsample.1], fc
+/// and are loaded strictly (under any scope prefix, e.g. "encoder."). Every BatchNorm is folded into
+/// the convolution before it at load time, so a block costs two or three convolutions. The network
+/// is immutable after load(); forward() is const and takes the Context.
+///
+/// Channel widths follow torchvision from `base_width` (64 there): the stem has base_width channels,
+/// stage s has planes = base_width·2^s, and a bottleneck's inner width is
+/// int(planes · width_per_group / 64) · groups. detect() reads the widths, groups and the classifier
+/// from weight shapes, so the depth only chooses the block type and the block counts.
 
 #include <array>
 #include <cstdint>
@@ -30,26 +31,26 @@ namespace biqa::nn {
 
 enum class ResNetBlock { basic, bottleneck };
 
-// Every stage's output, for models that tap them (feature pyramids, distillation losses).
+/// Every stage's output, for models that tap them (feature pyramids, distillation losses).
 struct ResNetStages {
-  Tensor<float> stem;  // relu(bn1(conv1(x))), before the max pool: [N, base_width, H/2, W/2]
-  std::array<Tensor<float>, 4> layers;  // layer1..layer4 outputs
+  Tensor<float> stem;  ///< relu(bn1(conv1(x))), before the max pool: [N, base_width, H/2, W/2]
+  std::array<Tensor<float>, 4> layers;  ///< layer1..layer4 outputs
 };
 
 class ResNet {
  public:
   struct Config {
     ResNetBlock block = ResNetBlock::bottleneck;
-    std::array<std::int64_t, 4> layers{3, 4, 6, 3};  // blocks per stage
-    std::int64_t base_width = 64;       // stem channels; stage s has base_width·2^s planes
-    std::int64_t groups = 1;            // grouped 3×3 convolutions (ResNeXt); bottleneck only
-    std::int64_t width_per_group = 64;  // bottleneck inner width per group, relative to 64 planes
-    // Stages 2, 3, 4: dilate instead of striding (torchvision's replace_stride_with_dilation).
+    std::array<std::int64_t, 4> layers{3, 4, 6, 3};  ///< blocks per stage
+    std::int64_t base_width = 64;       ///< stem channels; stage s has base_width·2^s planes
+    std::int64_t groups = 1;            ///< grouped 3×3 convolutions (ResNeXt); bottleneck only
+    std::int64_t width_per_group = 64;  ///< bottleneck inner width per group, relative to 64 planes
+    /// Stages 2, 3, 4: dilate instead of striding (torchvision's replace_stride_with_dilation).
     std::array<bool, 3> replace_stride_with_dilation{false, false, false};
-    std::int64_t num_classes = 1000;  // 0: no `fc`, forward() returns the pooled features
+    std::int64_t num_classes = 1000;  ///< 0: no `fc`, forward() returns the pooled features
     float bn_eps = 1e-5f;
 
-    // torchvision's resnet18/34/50/101/152.
+    /// torchvision's resnet18/34/50/101/152.
     static Config for_depth(int depth) {
       Config c;
       switch (depth) {
@@ -94,9 +95,9 @@ class ResNet {
     build();
   }
 
-  // Completes `config` (block type and counts kept) from the weights under `scope`: base_width from
-  // conv1, groups and width_per_group from layer1.0.conv2 of a bottleneck, num_classes from fc
-  // (0 when there is none). Missing keys are left for load() to report.
+  /// Completes `config` (block type and counts kept) from the weights under `scope`: base_width from
+  /// conv1, groups and width_per_group from layer1.0.conv2 of a bottleneck, num_classes from fc
+  /// (0 when there is none). Missing keys are left for load() to report.
   static Config detect(Config config, const io::WeightStore::Scope& scope) {
     if (const auto* r = scope.record("conv1.weight"); r && r->shape.rank() == 4) config.base_width = r->shape[0];
     if (config.block == ResNetBlock::bottleneck) {
@@ -111,7 +112,7 @@ class ResNet {
     return config;
   }
 
-  // Takes every key of the network under `scope` (call finish() on the store afterwards).
+  /// Takes every key of the network under `scope` (call finish() on the store afterwards).
   void load(const io::WeightStore::Scope& scope) {
     const float eps = config_.bn_eps;
     stem_.load(scope.scope("conv1"));
@@ -136,8 +137,8 @@ class ResNet {
     loaded_ = true;
   }
 
-  // x [N, 3, H, W] → logits [N, num_classes], or the pooled features [N, num_features()] without fc.
-  // `stages`, when given, receives every stage's output.
+  /// x [N, 3, H, W] → logits [N, num_classes], or the pooled features [N, num_features()] without fc.
+  /// `stages`, when given, receives every stage's output.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, ResNetStages* stages = nullptr) const {
     ResNetStages local;
     ResNetStages& st = stages ? *stages : local;
@@ -148,7 +149,7 @@ class ResNet {
     return out;
   }
 
-  // The stem and the four stage outputs, without the pooling and the classifier.
+  /// The stem and the four stage outputs, without the pooling and the classifier.
   ResNetStages forward_stages(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
@@ -166,7 +167,7 @@ class ResNet {
     return st;
   }
 
-  // Global average pooling: [N, C, H, W] → [N, C].
+  /// Global average pooling: [N, C, H, W] → [N, C].
   static Tensor<float> pool(const Tensor<float>& x, Context& ctx) {
     Tensor<float> p = ops::adaptive_avg_pool2d(x, 1, 1, ctx);
     return p.reshape({p.size(0), p.size(1)});
@@ -177,7 +178,7 @@ class ResNet {
 
  private:
   struct Block {
-    std::array<Conv2d, 3> convs;  // conv3 only in a bottleneck
+    std::array<Conv2d, 3> convs;  ///< conv3 only in a bottleneck
     Conv2d downsample;
     bool has_downsample = false;
   };
@@ -191,7 +192,7 @@ class ResNet {
     return Conv2d(c);
   }
 
-  // torchvision's ResNet._make_layer for every stage.
+  /// torchvision's ResNet._make_layer for every stage.
   void build() {
     const auto& c = config_;
     stem_ = make_conv(3, c.base_width, 7, 2);

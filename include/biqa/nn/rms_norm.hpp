@@ -1,6 +1,7 @@
 #pragma once
-// nn::RMSNorm over the last axis (torch.nn.RMSNorm / timm RmsNorm): x / sqrt(mean(x²) + eps)
-// · weight; state_dict "weight" [dim] when affine.
+/// @file
+/// nn::RMSNorm over the last axis (torch.nn.RMSNorm / timm RmsNorm): x / sqrt(mean(x²) + eps)
+/// · weight; state_dict "weight" [dim] when affine.
 
 #include <cstdint>
 

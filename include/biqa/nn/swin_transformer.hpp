@@ -1,19 +1,20 @@
 #pragma once
-// nn::SwinTransformer, timm 0.9's SwinTransformer (timm/models/swin_transformer.py) with its
-// state_dict layout, for inference on NCHW images:
-//   patch_embed.proj (Conv k = s = patch) → NHWC → patch_embed.norm
-//   layers.{s}: for s > 0 a PatchMerging at the *start* of the stage (layers.{s}.downsample.norm,
-//     .reduction; the 2×2 neighbours concatenated as (r0,c0), (r1,c0), (r0,c1), (r1,c1)), then
-//     blocks.{b}: x += proj(WMSA(norm1(x))); x += mlp(norm2(x)), odd blocks with shifted windows
-//   norm (final LayerNorm), head.fc (after average pooling over H, W with global_pool "avg").
-// Window attention adds relative_position_bias_table[index(i, j)] per head and, in shifted
-// blocks, −100 between tokens from different regions of the rolled map. As in timm, a stage whose
-// resolution is ≤ the window along an axis uses a window the size of the map and no shift there;
-// maps not divisible by the window are zero-padded (bottom, right) after the roll.
-// The feature maps are the four stage outputs before the final norm, NHWC. Weights load under
-// either "layers.{s}" or the features_only wrapper's "layers_{s}" (which has no norm and head).
-// The non-persistent buffers relative_position_index and attn_mask are computed; when a checkpoint
-// stores them they are checked against the computed ones.
+/// @file
+/// nn::SwinTransformer, timm 0.9's SwinTransformer (timm/models/swin_transformer.py) with its
+/// state_dict layout, for inference on NCHW images:
+///   patch_embed.proj (Conv k = s = patch) → NHWC → patch_embed.norm
+///   layers.{s}: for s > 0 a PatchMerging at the *start* of the stage (layers.{s}.downsample.norm,
+///     .reduction; the 2×2 neighbours concatenated as (r0,c0), (r1,c0), (r0,c1), (r1,c1)), then
+///     blocks.{b}: x += proj(WMSA(norm1(x))); x += mlp(norm2(x)), odd blocks with shifted windows
+///   norm (final LayerNorm), head.fc (after average pooling over H, W with global_pool "avg").
+/// Window attention adds relative_position_bias_table[index(i, j)] per head and, in shifted
+/// blocks, −100 between tokens from different regions of the rolled map. As in timm, a stage whose
+/// resolution is ≤ the window along an axis uses a window the size of the map and no shift there;
+/// maps not divisible by the window are zero-padded (bottom, right) after the roll.
+/// The feature maps are the four stage outputs before the final norm, NHWC. Weights load under
+/// either "layers.{s}" or the features_only wrapper's "layers_{s}" (which has no norm and head).
+/// The non-persistent buffers relative_position_index and attn_mask are computed; when a checkpoint
+/// stores them they are checked against the computed ones.
 
 #include <algorithm>
 #include <array>
@@ -46,7 +47,7 @@ using Size2 = std::array<std::int64_t, 2>;
 
 inline std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
 
-// timm's get_relative_position_index: [wh·ww, wh·ww] indices into a (2wh−1)(2ww−1) table.
+/// timm's get_relative_position_index: [wh·ww, wh·ww] indices into a (2wh−1)(2ww−1) table.
 inline std::vector<std::int64_t> relative_position_index(Size2 win) {
   const auto [wh, ww] = win;
   const std::int64_t n = wh * ww;
@@ -59,14 +60,14 @@ inline std::vector<std::int64_t> relative_position_index(Size2 win) {
   return idx;
 }
 
-// Region label along one axis of the padded, rolled map, as timm's three slices
-// (0, −w), (−w, −s), (−s, None) label it. With s = 0 the last slice is the whole axis.
+/// Region label along one axis of the padded, rolled map, as timm's three slices
+/// (0, −w), (−w, −s), (−s, None) label it. With s = 0 the last slice is the whole axis.
 inline std::int64_t region(std::int64_t p, std::int64_t padded, std::int64_t w, std::int64_t s) {
   if (s == 0) return 2;
   return p < padded - w ? 0 : p < padded - s ? 1 : 2;
 }
 
-// timm's attn_mask: [nW, N, N] with 0 inside a region and −100 across regions (empty without shift).
+/// timm's attn_mask: [nW, N, N] with 0 inside a region and −100 across regions (empty without shift).
 inline Tensor<float> shift_mask(Size2 res, Size2 win, Size2 shift) {
   if (shift[0] == 0 && shift[1] == 0) return {};
   const std::int64_t hp = round_up(res[0], win[0]), wp = round_up(res[1], win[1]);
@@ -87,8 +88,8 @@ inline Tensor<float> shift_mask(Size2 res, Size2 win, Size2 shift) {
   return mask;
 }
 
-// x [B, H, W, C] → windows [B·nW, wh·ww, C] of the map rolled by −shift and zero-padded to a
-// multiple of the window (timm's roll, pad and window_partition in one gather).
+/// x [B, H, W, C] → windows [B·nW, wh·ww, C] of the map rolled by −shift and zero-padded to a
+/// multiple of the window (timm's roll, pad and window_partition in one gather).
 inline Tensor<float> partition(const Tensor<float>& x_in, Size2 win, Size2 shift, const Context& ctx) {
   const Tensor<float> x = x_in.contiguous();
   const std::int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
@@ -113,7 +114,7 @@ inline Tensor<float> partition(const Tensor<float>& x_in, Size2 win, Size2 shift
   return out;
 }
 
-// The inverse of partition: windows [B·nW, wh·ww, C] → [B, H, W, C], padding dropped, roll undone.
+/// The inverse of partition: windows [B·nW, wh·ww, C] → [B, H, W, C], padding dropped, roll undone.
 inline Tensor<float> merge(const Tensor<float>& win_in, std::int64_t b, Size2 res, Size2 win, Size2 shift,
                            const Context& ctx) {
   const Tensor<float> wins = win_in.contiguous();
@@ -137,7 +138,7 @@ inline Tensor<float> merge(const Tensor<float>& win_in, std::int64_t b, Size2 re
 
 }  // namespace swin_detail
 
-// One Swin block (timm's SwinTransformerBlock) at a fixed input resolution.
+/// One Swin block (timm's SwinTransformerBlock) at a fixed input resolution.
 class SwinTransformerBlock {
  public:
   using Size2 = swin_detail::Size2;
@@ -146,7 +147,7 @@ class SwinTransformerBlock {
     std::int64_t num_heads = 1;
     Size2 input_resolution{0, 0};
     std::int64_t window_size = 7;
-    std::int64_t shift_size = 0;  // window_size / 2 in odd blocks
+    std::int64_t shift_size = 0;  ///< window_size / 2 in odd blocks
     double mlp_ratio = 4.0;
     bool qkv_bias = true;
   };
@@ -174,8 +175,8 @@ class SwinTransformerBlock {
     mlp_ = Mlp(m);
   }
 
-  // Takes norm1.*, attn.relative_position_bias_table, attn.qkv.*, attn.proj.*, norm2.*, mlp.*;
-  // attn.relative_position_index and attn_mask are checked when present.
+  /// Takes norm1.*, attn.relative_position_bias_table, attn.qkv.*, attn.proj.*, norm2.*, mlp.*;
+  /// attn.relative_position_index and attn_mask are checked when present.
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t n = window_[0] * window_[1], heads = config_.num_heads;
     const std::int64_t table_rows = (2 * window_[0] - 1) * (2 * window_[1] - 1);
@@ -220,7 +221,7 @@ class SwinTransformerBlock {
               (mask.defined() ? mask.data()[w * n * n + i] : 0.0f);
   }
 
-  // x [B, H, W, dim] at the configured resolution → same shape.
+  /// x [B, H, W, dim] at the configured resolution → same shape.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(bias_mask_.defined(), ErrorCode::invalid_argument, "nn::SwinTransformerBlock: forward() before load()");
     const auto [h, w] = config_.input_resolution;
@@ -263,7 +264,7 @@ class SwinTransformerBlock {
   Tensor<float> bias_mask_;
 };
 
-// timm's PatchMerging: [B, H, W, C] → [B, H/2, W/2, out], norm over the 4C concatenation.
+/// timm's PatchMerging: [B, H, W, C] → [B, H/2, W/2, out], norm over the 4C concatenation.
 class PatchMerging {
  public:
   PatchMerging() = default;
@@ -296,7 +297,7 @@ class SwinTransformer {
  public:
   using Size2 = swin_detail::Size2;
 
-  // timm's constructor arguments (a single window size for all stages).
+  /// timm's constructor arguments (a single window size for all stages).
   struct Config {
     Size2 img_size{224, 224};
     std::int64_t patch_size = 4;
@@ -307,13 +308,13 @@ class SwinTransformer {
     std::int64_t window_size = 7;
     double mlp_ratio = 4.0;
     bool qkv_bias = true;
-    std::int64_t num_classes = 1000;  // 0: no head
+    std::int64_t num_classes = 1000;  ///< 0: no head
     std::string global_pool = "avg";  // "avg" or "" (the head then runs per position)
-    // Only the stage outputs: no final norm and no head are loaded or run (as timm's
-    // features_only models; set automatically for "layers_{s}" weights).
+    /// Only the stage outputs: no final norm and no head are loaded or run (as timm's
+    /// features_only models; set automatically for "layers_{s}" weights).
     bool features_only = false;
 
-    // Fields present in `j` (timm's names; img_size an int or [h, w]) override `base`.
+    /// Fields present in `j` (timm's names; img_size an int or [h, w]) override `base`.
     static Config from_json(const json::Value& j) { return from_json(j, Config()); }
     static Config from_json(const json::Value& j, Config base) {
       if (j.is_null()) return base;
@@ -340,9 +341,9 @@ class SwinTransformer {
       return base;
     }
 
-    // Dimensions read from the weight shapes under `root` (either key layout) override `base`:
-    // patch_size, in_chans, embed_dim, depths, num_heads, mlp_ratio, qkv_bias, num_classes,
-    // features_only. The window size is read from stage 0's bias table when `window_from_weights`.
+    /// Dimensions read from the weight shapes under `root` (either key layout) override `base`:
+    /// patch_size, in_chans, embed_dim, depths, num_heads, mlp_ratio, qkv_bias, num_classes,
+    /// features_only. The window size is read from stage 0's bias table when `window_from_weights`.
     static Config from_weights(const io::WeightStore::Scope& root, Config base,
                                bool window_from_weights = false) {
       const auto* proj = root.record("patch_embed.proj.weight");
@@ -444,8 +445,8 @@ class SwinTransformer {
     }
   }
 
-  // Loads from `root` with stages under "layers.{s}" or, as timm's features_only wrapper names
-  // them, "layers_{s}" (that layout requires features_only: it has no norm and no head).
+  /// Loads from `root` with stages under "layers.{s}" or, as timm's features_only wrapper names
+  /// them, "layers_{s}" (that layout requires features_only: it has no norm and no head).
   void load(const io::WeightStore::Scope& root) {
     const bool wrapper = root.has_scope("layers_0");
     BIQA_CHECK(!wrapper || config_.features_only, ErrorCode::format, "SwinTransformer: ",
@@ -469,12 +470,12 @@ class SwinTransformer {
   }
 
   struct Outputs {
-    std::vector<Tensor<float>> stages;  // [B, H_s, W_s, C_s], before the final norm
-    Tensor<float> features;             // norm(stage 3) [B, H, W, C]; undefined with features_only
-    Tensor<float> logits;               // [B, classes] ([B, H, W, classes] without pooling); undefined without a head
+    std::vector<Tensor<float>> stages;  ///< [B, H_s, W_s, C_s], before the final norm
+    Tensor<float> features;             ///< norm(stage 3) [B, H, W, C]; undefined with features_only
+    Tensor<float> logits;               ///< [B, classes] ([B, H, W, classes] without pooling); undefined without a head
   };
 
-  // x [B, in_chans, H, W] with H, W = img_size.
+  /// x [B, in_chans, H, W] with H, W = img_size.
   Outputs forward(const Tensor<float>& x, Context& ctx) const {
     Outputs out;
     Tensor<float> h = patch_embed_.forward(x, ctx);
@@ -493,7 +494,7 @@ class SwinTransformer {
     return out;
   }
 
-  // The four (len(depths)) stage outputs, NHWC, before the final norm.
+  /// The four (len(depths)) stage outputs, NHWC, before the final norm.
   std::vector<Tensor<float>> forward_stages(const Tensor<float>& x, Context& ctx) const {
     return forward(x, ctx).stages;
   }
@@ -509,7 +510,7 @@ class SwinTransformer {
 
  private:
   struct Stage {
-    PatchMerging downsample;  // stages after the first
+    PatchMerging downsample;  ///< stages after the first
     std::vector<SwinTransformerBlock> blocks;
     Size2 resolution{0, 0};
     std::int64_t dim = 0;

@@ -1,8 +1,9 @@
 #pragma once
-// nn::TransformerBlock, timm's pre-norm ViT Block:
-//   x = x + ls1(attn(norm1(x)));  x = x + ls2(mlp(norm2(x)))
-// state_dict "norm1.*", "attn.qkv.*", "attn.proj.*", "ls1.gamma", "norm2.*", "mlp.fc1.*",
-// "mlp.fc2.*", "ls2.gamma" (the LayerScale keys only when configured, as timm's init_values).
+/// @file
+/// nn::TransformerBlock, timm's pre-norm ViT Block:
+///   x = x + ls1(attn(norm1(x)));  x = x + ls2(mlp(norm2(x)))
+/// state_dict "norm1.*", "attn.qkv.*", "attn.proj.*", "ls1.gamma", "norm2.*", "mlp.fc1.*",
+/// "mlp.fc2.*", "ls2.gamma" (the LayerScale keys only when configured, as timm's init_values).
 
 #include <cstdint>
 #include <string>
@@ -24,11 +25,11 @@ class TransformerBlock {
   struct Config {
     std::int64_t dim = 0;
     std::int64_t num_heads = 8;
-    double mlp_ratio = 4.0;       // hidden = int(dim · mlp_ratio), as timm
+    double mlp_ratio = 4.0;       ///< hidden = int(dim · mlp_ratio), as timm
     bool qkv_bias = false;        // timm Block's default; ViTs set it
     bool proj_bias = true;
     bool layer_scale = false;     // timm's init_values is set: ls1 / ls2 present
-    float norm_eps = 1e-5f;       // timm ViTs use 1e-6
+    float norm_eps = 1e-5f;       ///< timm ViTs use 1e-6
     ops::Activation act = ops::Activation::gelu;
   };
 
@@ -47,7 +48,7 @@ class TransformerBlock {
     if (config.layer_scale) ls1_ = LayerScale({config.dim}), ls2_ = LayerScale({config.dim});
   }
 
-  // Names of the LayerScale parameters: timm's, or facebookresearch DeiT-III's "gamma_1" / "gamma_2".
+  /// Names of the LayerScale parameters: timm's, or facebookresearch DeiT-III's "gamma_1" / "gamma_2".
   struct KeyNames {
     std::string ls1 = "ls1.gamma";
     std::string ls2 = "ls2.gamma";
@@ -65,7 +66,7 @@ class TransformerBlock {
     }
   }
 
-  // x [B, N, dim] → [B, N, dim].
+  /// x [B, N, dim] → [B, N, dim].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, const ops::AttentionOptions& attn = {}) const {
     Tensor<float> a = attn_.forward(norm1_.forward(x, ctx), ctx, attn);
     if (config_.layer_scale) ls1_.apply_inplace(a, ctx);

@@ -1,18 +1,19 @@
 #pragma once
-// nn::VisionTransformer, timm's VisionTransformer (timm 0.9.16, models/vision_transformer.py):
-//   patch_embed → [cls_token, reg_token…] + pos_embed → norm_pre → blocks → norm → pool → fc_norm → head
-// configured with timm's constructor argument names (Config, Config::from_json). Covers ViT / DeiT /
-// DeiT-III (LayerScale, no_embed_class), class-token-free ViTs with average pooling, and DINOv2
-// encoders (class token, LayerScale, patch 14, pos_embed resampled to the input's grid).
-//
-// State_dict keys are timm's; KeyNames renames them for checkpoints that use other names (DINOv2
-// inside Depth Anything: load(store.scope("pretrained"), KeyNames::dinov2())).
-//
-// Position embeddings for another input size (dynamic_img_size): the patch part of pos_embed is
-// resized bicubically as timm's resample_abs_pos_embed does (F.interpolate(size=grid, bicubic,
-// antialias=True, timm 0.9.16's default, which _pos_embed does not override)); the class / register
-// entries, present when no_embed_class is false, are kept as they are. DINOv2's own code maps with
-// a scale factor instead (Config::pos_embed_interpolate_offset).
+/// @file
+/// nn::VisionTransformer, timm's VisionTransformer (timm 0.9.16, models/vision_transformer.py):
+///   patch_embed → [cls_token, reg_token…] + pos_embed → norm_pre → blocks → norm → pool → fc_norm → head
+/// configured with timm's constructor argument names (Config, Config::from_json). Covers ViT / DeiT /
+/// DeiT-III (LayerScale, no_embed_class), class-token-free ViTs with average pooling, and DINOv2
+/// encoders (class token, LayerScale, patch 14, pos_embed resampled to the input's grid).
+///
+/// State_dict keys are timm's; KeyNames renames them for checkpoints that use other names (DINOv2
+/// inside Depth Anything: load(store.scope("pretrained"), KeyNames::dinov2())).
+///
+/// Position embeddings for another input size (dynamic_img_size): the patch part of pos_embed is
+/// resized bicubically as timm's resample_abs_pos_embed does (F.interpolate(size=grid, bicubic,
+/// antialias=True, timm 0.9.16's default, which _pos_embed does not override)); the class / register
+/// entries, present when no_embed_class is false, are kept as they are. DINOv2's own code maps with
+/// a scale factor instead (Config::pos_embed_interpolate_offset).
 
 #include <algorithm>
 #include <array>
@@ -45,31 +46,31 @@ class VisionTransformer {
     std::array<std::int64_t, 2> img_size{224, 224};
     std::array<std::int64_t, 2> patch_size{16, 16};
     std::int64_t in_chans = 3;
-    std::int64_t num_classes = 1000;  // 0: no head (forward returns the pooled features)
+    std::int64_t num_classes = 1000;  ///< 0: no head (forward returns the pooled features)
     GlobalPool global_pool = GlobalPool::token;
     std::int64_t embed_dim = 768;
     std::int64_t depth = 12;
     std::int64_t num_heads = 12;
     double mlp_ratio = 4.0;
     bool qkv_bias = true;
-    std::optional<double> init_values;  // set: LayerScale in every block (its value is an init only)
+    std::optional<double> init_values;  ///< set: LayerScale in every block (its value is an init only)
     bool class_token = true;
-    bool no_embed_class = false;  // pos_embed covers the patches only (DeiT-III)
+    bool no_embed_class = false;  ///< pos_embed covers the patches only (DeiT-III)
     std::int64_t reg_tokens = 0;
-    bool pre_norm = false;             // norm_pre after the embedding; the patch conv has no bias
+    bool pre_norm = false;             ///< norm_pre after the embedding; the patch conv has no bias
     std::optional<bool> fc_norm;       // unset: on when global_pool is 'avg' (then `norm` is absent)
-    bool dynamic_img_size = false;     // any multiple of the patch size; pos_embed resampled
+    bool dynamic_img_size = false;     ///< any multiple of the patch size; pos_embed resampled
     float norm_eps = 1e-6f;            // timm's ViT LayerNorm
     bool pos_embed_antialias = true;   // resample_abs_pos_embed's default in timm 0.9.16
-    // Nonzero: resample as facebookresearch/dinov2 (and Depth Anything) do, F.interpolate with
-    // scale_factor (grid + offset) / old grid instead of a size; they use 0.1 with antialias false.
+    /// Nonzero: resample as facebookresearch/dinov2 (and Depth Anything) do, F.interpolate with
+    /// scale_factor (grid + offset) / old grid instead of a size; they use 0.1 with antialias false.
     double pos_embed_interpolate_offset = 0.0;
 
     bool use_fc_norm() const { return fc_norm.value_or(global_pool == GlobalPool::avg); }
     std::int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
     std::array<std::int64_t, 2> grid() const { return {img_size[0] / patch_size[0], img_size[1] / patch_size[1]}; }
 
-    // timm's deit3_small_patch16_224 (img_size 384 for deit3_small_patch16_384).
+    /// timm's deit3_small_patch16_224 (img_size 384 for deit3_small_patch16_384).
     static Config deit3_small(std::int64_t img = 224) {
       Config c;
       c.img_size = {img, img};
@@ -77,7 +78,7 @@ class VisionTransformer {
       c.init_values = 1e-6, c.no_embed_class = true;
       return c;
     }
-    // timm's vit_small_patch14_dinov2 (the encoder of Depth Anything ViT-S): 518², patch 14.
+    /// timm's vit_small_patch14_dinov2 (the encoder of Depth Anything ViT-S): 518², patch 14.
     static Config dinov2_small() {
       Config c;
       c.img_size = {518, 518}, c.patch_size = {14, 14};
@@ -86,9 +87,9 @@ class VisionTransformer {
       return c;
     }
 
-    // Reads timm's argument names from a JSON object, over the values already in *this; other keys
-    // are left to the caller. img_size / patch_size: a number or [h, w]; init_values / fc_norm: null
-    // allowed; global_pool: "token", "avg" or "".
+    /// Reads timm's argument names from a JSON object, over the values already in *this; other keys
+    /// are left to the caller. img_size / patch_size: a number or [h, w]; init_values / fc_norm: null
+    /// allowed; global_pool: "token", "avg" or "".
     Config& update(const json::Value& j) {
       if (j.is_null()) return *this;
       BIQA_CHECK(j.is_object(), ErrorCode::invalid_argument, "VisionTransformer config must be a JSON object");
@@ -127,10 +128,10 @@ class VisionTransformer {
     }
     static Config from_json(const json::Value& j) { return Config().update(j); }
 
-    // What a timm checkpoint's shapes say (depth, widths, patch, tokens, head, LayerScale, pooling,
-    // the trained grid), then the JSON over it (what it states wins; the strict load reports any
-    // disagreement with the file), then what no shape shows: timm's heads of 64 channels unless
-    // num_heads is given. Starts from deit3_small_patch16_224.
+    /// What a timm checkpoint's shapes say (depth, widths, patch, tokens, head, LayerScale, pooling,
+    /// the trained grid), then the JSON over it (what it states wins; the strict load reports any
+    /// disagreement with the file), then what no shape shows: timm's heads of 64 channels unless
+    /// num_heads is given. Starts from deit3_small_patch16_224.
     static Config from_weights(const io::WeightStore::Scope& w, const json::Value& j = json::Value()) {
       BIQA_CHECK(j.is_null() || j.is_object(), ErrorCode::invalid_argument,
                  "VisionTransformer config must be a JSON object");
@@ -198,7 +199,7 @@ class VisionTransformer {
     }
   };
 
-  // Names of the model's parameters and submodules in a checkpoint (timm's by default).
+  /// Names of the model's parameters and submodules in a checkpoint (timm's by default).
   struct KeyNames {
     std::string patch_embed = "patch_embed";
     std::string cls_token = "cls_token";
@@ -209,20 +210,20 @@ class VisionTransformer {
     std::string norm = "norm";
     std::string fc_norm = "fc_norm";
     std::string head = "head";
-    std::vector<std::string> ignored;  // present in checkpoints, unused at inference
-    TransformerBlock::KeyNames block;  // LayerScale names inside each block
+    std::vector<std::string> ignored;  ///< present in checkpoints, unused at inference
+    TransformerBlock::KeyNames block;  ///< LayerScale names inside each block
 
     static KeyNames timm() { return KeyNames(); }
-    // facebookresearch/dinov2 (and Depth Anything's "pretrained." encoder): the register tokens are
-    // "register_tokens"; "mask_token" only serves masked-image training.
+    /// facebookresearch/dinov2 (and Depth Anything's "pretrained." encoder): the register tokens are
+    /// "register_tokens"; "mask_token" only serves masked-image training.
     static KeyNames dinov2() {
       KeyNames k;
       k.reg_token = "register_tokens";
       k.ignored = {"mask_token"};
       return k;
     }
-    // facebookresearch/deit's models_v2 (DeiT-III, as DR.Experts' backbone): LayerScale as
-    // "blocks.N.gamma_1" / "gamma_2".
+    /// facebookresearch/deit's models_v2 (DeiT-III, as DR.Experts' backbone): LayerScale as
+    /// "blocks.N.gamma_1" / "gamma_2".
     static KeyNames deit3_models_v2() {
       KeyNames k;
       k.block.ls1 = "gamma_1";
@@ -285,10 +286,10 @@ class VisionTransformer {
     loaded_ = true;
   }
 
-  // The patch grid for an input of h × w (checks timm's size rules).
+  /// The patch grid for an input of h × w (checks timm's size rules).
   std::array<std::int64_t, 2> grid_size(std::int64_t h, std::int64_t w) const { return patch_embed_.grid_size(h, w); }
 
-  // The position embeddings for a patch grid gh × gw: [1, gh·gw (+ prefix unless no_embed_class), E].
+  /// The position embeddings for a patch grid gh × gw: [1, gh·gw (+ prefix unless no_embed_class), E].
   Tensor<float> pos_embed_for(std::int64_t gh, std::int64_t gw, Context& ctx) const {
     const auto [oh, ow] = config_.grid();
     if (gh == oh && gw == ow) return pos_embed_;
@@ -310,7 +311,7 @@ class VisionTransformer {
     return ops::concat<float>({pos_embed_.slice(1, 0, np), resized}, 1);
   }
 
-  // Patch embedding, prefix tokens and position embeddings, norm_pre: x [B, C, H, W] → [B, N, E].
+  /// Patch embedding, prefix tokens and position embeddings, norm_pre: x [B, C, H, W] → [B, N, E].
   Tensor<float> embed(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::VisionTransformer: forward() before load()");
     BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, "nn::VisionTransformer: input must be [B, C, H, W], got ",
@@ -333,17 +334,17 @@ class VisionTransformer {
     return t;
   }
 
-  // All tokens after the final norm (timm's forward_features), [B, prefix + gh·gw, E]. `take`
-  // (block indices; negative ones count from the end) receives those blocks' outputs in the order
-  // asked, passed through `norm` when norm_taken (timm's get_intermediate_layers(norm=True)).
+  /// All tokens after the final norm (timm's forward_features), [B, prefix + gh·gw, E]. `take`
+  /// (block indices; negative ones count from the end) receives those blocks' outputs in the order
+  /// asked, passed through `norm` when norm_taken (timm's get_intermediate_layers(norm=True)).
   Tensor<float> forward_features(const Tensor<float>& x, Context& ctx, const std::vector<std::int64_t>& take = {},
                                  std::vector<Tensor<float>>* taken = nullptr, bool norm_taken = false) const {
     Tensor<float> t = run_blocks(x, ctx, take, taken, norm_taken, depth());
     return final_norm(t, ctx);
   }
 
-  // The outputs of the given blocks (timm's forward_intermediates / get_intermediate_layers with the
-  // prefix tokens kept); stops after the last block needed.
+  /// The outputs of the given blocks (timm's forward_intermediates / get_intermediate_layers with the
+  /// prefix tokens kept); stops after the last block needed.
   std::vector<Tensor<float>> forward_intermediates(const Tensor<float>& x, const std::vector<std::int64_t>& indices,
                                                    Context& ctx, bool norm = false) const {
     std::int64_t last = -1;
@@ -353,8 +354,8 @@ class VisionTransformer {
     return taken;
   }
 
-  // Pooling ('token': the class token, 'avg': mean of the non-prefix tokens, '': none), fc_norm,
-  // then the head unless pre_logits or num_classes is 0.
+  /// Pooling ('token': the class token, 'avg': mean of the non-prefix tokens, '': none), fc_norm,
+  /// then the head unless pre_logits or num_classes is 0.
   Tensor<float> forward_head(const Tensor<float>& features, Context& ctx, bool pre_logits = false) const {
     BIQA_CHECK(features.dim() == 3 && features.size(2) == config_.embed_dim, ErrorCode::invalid_argument,
                "nn::VisionTransformer::forward_head: features must be [B, N, ", config_.embed_dim, "], got ",
@@ -370,7 +371,7 @@ class VisionTransformer {
 
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const { return forward_head(forward_features(x, ctx), ctx); }
 
-  // The patch tokens of [B, N, E] tokens (drops the class / register tokens), a view.
+  /// The patch tokens of [B, N, E] tokens (drops the class / register tokens), a view.
   Tensor<float> patch_tokens(const Tensor<float>& tokens) const {
     return tokens.slice(1, config_.num_prefix_tokens(), tokens.size(1));
   }
@@ -391,7 +392,7 @@ class VisionTransformer {
     return i < 0 ? i + d : i;
   }
 
-  // `norm` unless the model uses fc_norm (then timm's norm is an Identity).
+  /// `norm` unless the model uses fc_norm (then timm's norm is an Identity).
   Tensor<float> final_norm(const Tensor<float>& t, Context& ctx) const {
     return config_.use_fc_norm() ? t : norm_.forward(t, ctx);
   }

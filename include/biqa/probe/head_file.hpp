@@ -1,11 +1,12 @@
 #pragma once
-// Heads as safetensors files, in PyTorch's nn.Linear layout (float32):
-//   linear (ridge): "weight" [1, D], "bias" [1]                     == nn.Linear(D, 1)
-//   mlp:            "fc1.weight" [H, D], "fc1.bias" [H],
-//                   "fc2.weight" [1, H], "fc2.bias" [1]             == timm Mlp(D, H, 1, act=ReLU)
-// metadata: "biqa_head" = "linear" | "mlp", "activation" = "relu" (mlp), "in_features" = D.
-// Both apply to raw features (standardisation is folded in), so nn::Linear / nn::Mlp (with
-// Activation::relu) load them with WeightStore and score features directly.
+/// @file
+/// Heads as safetensors files, in PyTorch's nn.Linear layout (float32):
+///   linear (ridge): "weight" [1, D], "bias" [1]                     == nn.Linear(D, 1)
+///   mlp:            "fc1.weight" [H, D], "fc1.bias" [H],
+///                   "fc2.weight" [1, H], "fc2.bias" [1]             == timm Mlp(D, H, 1, act=ReLU)
+/// metadata: "biqa_head" = "linear" | "mlp", "activation" = "relu" (mlp), "in_features" = D.
+/// Both apply to raw features (standardisation is folded in), so nn::Linear / nn::Mlp (with
+/// Activation::relu) load them with WeightStore and score features directly.
 
 #include <map>
 #include <string>
@@ -42,7 +43,7 @@ inline Tensor<float> to_tensor(const Eigen::VectorXd& v) {
   return t;
 }
 
-// A tensor of the given rank as a matrix (a rank-1 tensor becomes one column).
+/// A tensor of the given rank as a matrix (a rank-1 tensor becomes one column).
 inline MatrixXd read_matrix(const io::WeightFile& f, const std::string& name, int rank, const std::string& path) {
   const auto* r = f.find(name);
   BIQA_CHECK(r != nullptr, ErrorCode::key, path, ": head tensor '", name, "' is missing");
@@ -79,7 +80,7 @@ inline void save_head(const std::string& path, const Head& head) {
   io::write_safetensors(path, blobs, meta);
 }
 
-// Reads a head written by save_head (or any file with the same tensor names and shapes).
+/// Reads a head written by save_head (or any file with the same tensor names and shapes).
 inline Head load_head(const std::string& path) {
   const io::WeightFile f = io::load_weights(path);
   if (f.find("fc1.weight")) {

@@ -1,10 +1,11 @@
 #pragma once
-// A small MLP head for linear probing: features -> Linear(D, H) -> ReLU -> Linear(H, 1), trained
-// on standardised features and standardised scores with AdamW (decoupled weight decay on the
-// weight matrices, not the biases) and a cosine learning-rate schedule over all steps, minimising
-// MSE or SmoothL1 (beta 1). Deterministic for a seed: PyTorch-style uniform(+-1/sqrt(fan_in))
-// initialisation and per-epoch shuffles both come from std::mt19937_64 through our own draws.
-// The trained head is folded back to raw features and scores (MlpHead), like nn.Linear pairs.
+/// @file
+/// A small MLP head for linear probing: features -> Linear(D, H) -> ReLU -> Linear(H, 1), trained
+/// on standardised features and standardised scores with AdamW (decoupled weight decay on the
+/// weight matrices, not the biases) and a cosine learning-rate schedule over all steps, minimising
+/// MSE or SmoothL1 (beta 1). Deterministic for a seed: PyTorch-style uniform(+-1/sqrt(fan_in))
+/// initialisation and per-epoch shuffles both come from std::mt19937_64 through our own draws.
+/// The trained head is folded back to raw features and scores (MlpHead), like nn.Linear pairs.
 
 #include <algorithm>
 #include <cmath>
@@ -34,11 +35,11 @@ struct MlpOptions {
   std::uint64_t seed = 0;
 };
 
-// y = w2 . relu(W1 x + b1) + b2 on raw features.
+/// y = w2 . relu(W1 x + b1) + b2 on raw features.
 struct MlpHead {
-  MatrixXd w1;          // H x D
-  Eigen::VectorXd b1;   // H
-  Eigen::VectorXd w2;   // H
+  MatrixXd w1;          ///< H x D
+  Eigen::VectorXd b1;   ///< H
+  Eigen::VectorXd w2;   ///< H
   double b2 = 0;
 
   Eigen::VectorXd predict(const MatrixXd& x) const {
@@ -58,7 +59,7 @@ struct Adam {
     m = MatrixXd::Zero(r, c);
     v = MatrixXd::Zero(r, c);
   }
-  // One AdamW step on p with gradient g at step t (1-based) and learning rate lr.
+  /// One AdamW step on p with gradient g at step t (1-based) and learning rate lr.
   template <typename P, typename G>
   void step(P& p, const G& g, const MlpOptions& o, double lr, int t, bool decay) {
     if (decay) p *= (1.0 - lr * o.weight_decay);

@@ -1,11 +1,12 @@
 #pragma once
-// Linear probing, the protocol DSMix and ExIQA report: a frozen model's features -> a linear
-// (ridge) or small MLP head fitted to MOS. This file: feature standardisation and closed-form
-// ridge regression.
-//
-// Ridge on standardised features z = (x - mean) / std (population std; a constant feature gets
-// std 1) with an unpenalised intercept: w = (Z'Z + lambda I)^-1 Z'(y - mean(y)), b = mean(y). The
-// head is then folded back to raw features, so a saved head applies to features as they come.
+/// @file
+/// Linear probing, the protocol DSMix and ExIQA report: a frozen model's features -> a linear
+/// (ridge) or small MLP head fitted to MOS. This file: feature standardisation and closed-form
+/// ridge regression.
+///
+/// Ridge on standardised features z = (x - mean) / std (population std; a constant feature gets
+/// std 1) with an unpenalised intercept: w = (Z'Z + lambda I)^-1 Z'(y - mean(y)), b = mean(y). The
+/// head is then folded back to raw features, so a saved head applies to features as they come.
 
 #include <cmath>
 #include <cstdint>
@@ -20,7 +21,7 @@ namespace biqa::probe {
 
 using MatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// Per-feature mean and standard deviation of the training rows.
+/// Per-feature mean and standard deviation of the training rows.
 struct Standardizer {
   Eigen::VectorXd mean, scale;
 
@@ -40,7 +41,7 @@ struct Standardizer {
   }
 };
 
-// y = weight . x + bias on raw features.
+/// y = weight . x + bias on raw features.
 struct LinearHead {
   Eigen::VectorXd weight;
   double bias = 0;

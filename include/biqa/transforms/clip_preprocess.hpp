@@ -1,8 +1,9 @@
 #pragma once
-// transforms::clip_preprocess: open_clip's eval image transform (Resize(size, BICUBIC) of the
-// shorter side → CenterCrop(size) → ToTensor → Normalize(CLIP mean/std)) done on a float tensor:
-// the resize runs on float32 in [0, 1] with antialias=True, i.e. torchvision's tensor pipeline.
-// open_clip given a PIL image resizes in PIL (8-bit) instead; see resize.hpp for how they differ.
+/// @file
+/// transforms::clip_preprocess: open_clip's eval image transform (Resize(size, BICUBIC) of the
+/// shorter side → CenterCrop(size) → ToTensor → Normalize(CLIP mean/std)) done on a float tensor:
+/// the resize runs on float32 in [0, 1] with antialias=True, i.e. torchvision's tensor pipeline.
+/// open_clip given a PIL image resizes in PIL (8-bit) instead; see resize.hpp for how they differ.
 
 #include <cstdint>
 
@@ -14,7 +15,7 @@
 
 namespace biqa::transforms {
 
-// x: [C, H, W] or [N, C, H, W] in [0, 1] (to_tensor's output) → [.., 3, size, size].
+/// x: [C, H, W] or [N, C, H, W] in [0, 1] (to_tensor's output) → [.., 3, size, size].
 inline Tensor<float> clip_preprocess(const Tensor<float>& x, Context& ctx, std::int64_t size = 224,
                                      const MeanStd& mean_std = clip_mean_std()) {
   ResizeOptions opt;

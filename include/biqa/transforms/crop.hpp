@@ -1,8 +1,9 @@
 #pragma once
-// transforms::crop / center_crop / five_crop with torchvision.transforms.functional's semantics on
-// [C, H, W] / [N, C, H, W] tensors: a box reaching outside the image is filled with zeros, and
-// center_crop places its box at round((H − h) / 2) with Python's round (half to even), padding
-// with zeros (left/top getting the smaller half) when the crop is larger than the image.
+/// @file
+/// transforms::crop / center_crop / five_crop with torchvision.transforms.functional's semantics on
+/// [C, H, W] / [N, C, H, W] tensors: a box reaching outside the image is filled with zeros, and
+/// center_crop places its box at round((H − h) / 2) with Python's round (half to even), padding
+/// with zeros (left/top getting the smaller half) when the crop is larger than the image.
 
 #include <array>
 #include <cmath>
@@ -14,7 +15,7 @@
 
 namespace biqa::transforms {
 
-// The height × width box at (top, left); may lie partly or wholly outside the image (zeros there).
+/// The height × width box at (top, left); may lie partly or wholly outside the image (zeros there).
 inline Tensor<float> crop(const Tensor<float>& x, std::int64_t top, std::int64_t left, std::int64_t height,
                           std::int64_t width) {
   auto [batch, was_image] = detail::as_batch(x, "crop");
@@ -33,7 +34,7 @@ inline Tensor<float> crop(const Tensor<float>& x, std::int64_t top, std::int64_t
 }
 
 namespace detail {
-// Start of a centred window of `crop` in `extent` (torchvision's rule, padding included).
+/// Start of a centred window of `crop` in `extent` (torchvision's rule, padding included).
 inline std::int64_t center_offset(std::int64_t extent, std::int64_t crop) {
   if (crop > extent) return -((crop - extent) / 2);
   return static_cast<std::int64_t>(std::nearbyint(static_cast<double>(extent - crop) / 2.0));  // ties to even
@@ -47,7 +48,7 @@ inline Tensor<float> center_crop(const Tensor<float>& x, std::int64_t height, st
 }
 inline Tensor<float> center_crop(const Tensor<float>& x, std::int64_t size) { return center_crop(x, size, size); }
 
-// The four corners and the centre: {top-left, top-right, bottom-left, bottom-right, centre}.
+/// The four corners and the centre: {top-left, top-right, bottom-left, bottom-right, centre}.
 inline std::array<Tensor<float>, 5> five_crop(const Tensor<float>& x, std::int64_t height, std::int64_t width) {
   detail::as_batch(x, "five_crop");
   const std::int64_t h = x.size(-2), w = x.size(-1);

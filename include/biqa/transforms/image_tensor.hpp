@@ -1,6 +1,7 @@
 #pragma once
-// Shared shape handling of biqa::transforms: images are float tensors [C, H, W] or batches
-// [N, C, H, W] (torchvision's tensor layout); every transform returns the rank it was given.
+/// @file
+/// Shared shape handling of biqa::transforms: images are float tensors [C, H, W] or batches
+/// [N, C, H, W] (torchvision's tensor layout); every transform returns the rank it was given.
 
 #include <cstdint>
 #include <utility>
@@ -10,7 +11,7 @@
 
 namespace biqa::transforms::detail {
 
-// x as [N, C, H, W] (a view), and whether it was [C, H, W].
+/// x as [N, C, H, W] (a view), and whether it was [C, H, W].
 inline std::pair<Tensor<float>, bool> as_batch(const Tensor<float>& x, const char* op) {
   BIQA_CHECK(x.dim() == 3 || x.dim() == 4, ErrorCode::invalid_argument, "transforms::", op,
              " needs an image [C, H, W] or a batch [N, C, H, W], got ", x.shape().to_string());

@@ -1,6 +1,7 @@
 #pragma once
-// transforms::normalize: (x − mean[c]) / std[c] per channel of [C, H, W] / [N, C, H, W], in float32
-// and in that order, as torchvision.transforms.functional.normalize does on tensors.
+/// @file
+/// transforms::normalize: (x − mean[c]) / std[c] per channel of [C, H, W] / [N, C, H, W], in float32
+/// and in that order, as torchvision.transforms.functional.normalize does on tensors.
 
 #include <cstdint>
 #include <vector>
@@ -19,7 +20,7 @@ inline const MeanStd& imagenet_mean_std() {
   static const MeanStd v{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
   return v;
 }
-// OpenAI CLIP's (and open_clip's OPENAI_DATASET_MEAN/STD).
+/// OpenAI CLIP's (and open_clip's OPENAI_DATASET_MEAN/STD).
 inline const MeanStd& clip_mean_std() {
   static const MeanStd v{{0.48145466f, 0.4578275f, 0.40821073f}, {0.26862954f, 0.26130258f, 0.27577711f}};
   return v;

@@ -1,9 +1,10 @@
 #pragma once
-// transforms::normalize_u8_to_chw: an 8-bit H×W×C image → float32 [C, H, W] normalised as
-// albumentations' Normalize (max_pixel_value 255) followed by ToTensorV2 computes it:
-// (x − m'_c) · r_c in float32 with m'_c = float32(mean_c) · 255 and r_c = 1 / (float32(std_c) · 255),
-// each step rounded to float32. This is the DGIQA inference transform (spec dgiqa.md §7.4); it is
-// not bit-identical to torchvision's (x / 255 − mean) / std (transforms/normalize.hpp).
+/// @file
+/// transforms::normalize_u8_to_chw: an 8-bit H×W×C image → float32 [C, H, W] normalised as
+/// albumentations' Normalize (max_pixel_value 255) followed by ToTensorV2 computes it:
+/// (x − m'_c) · r_c in float32 with m'_c = float32(mean_c) · 255 and r_c = 1 / (float32(std_c) · 255),
+/// each step rounded to float32. This is the DGIQA inference transform (spec dgiqa.md §7.4); it is
+/// not bit-identical to torchvision's (x / 255 − mean) / std (transforms/normalize.hpp).
 
 #include <cstdint>
 

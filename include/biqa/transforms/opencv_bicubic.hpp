@@ -1,14 +1,15 @@
 #pragma once
-// transforms::resize_bicubic_opencv: cv::resize(src, dst, Size(w, h), 0, 0, INTER_CUBIC) on a
-// double-precision H×W×C image, reproducing OpenCV's generic path for CV_64F:
-//  - scale = 1 / (dst / src) per axis (OpenCV inverts the inverse scale), source coordinate
-//    (float)((d + 0.5)·scale − 0.5), its floor and fraction in float;
-//  - Keys' cubic with A = −0.75, the weights computed in float, the fourth as 1 − the other three;
-//  - taps outside the image clamped to the border (replicated edge pixels);
-//  - horizontal pass, then vertical pass, each summing its four products left to right in double;
-//  - an unchanged size copies the image.
-// Depth Anything's preprocessing (Resize with cv2.INTER_CUBIC on an RGB image in [0, 1], float64)
-// depends on it.
+/// @file
+/// transforms::resize_bicubic_opencv: cv::resize(src, dst, Size(w, h), 0, 0, INTER_CUBIC) on a
+/// double-precision H×W×C image, reproducing OpenCV's generic path for CV_64F:
+///  - scale = 1 / (dst / src) per axis (OpenCV inverts the inverse scale), source coordinate
+///    (float)((d + 0.5)·scale − 0.5), its floor and fraction in float;
+///  - Keys' cubic with A = −0.75, the weights computed in float, the fourth as 1 − the other three;
+///  - taps outside the image clamped to the border (replicated edge pixels);
+///  - horizontal pass, then vertical pass, each summing its four products left to right in double;
+///  - an unchanged size copies the image.
+/// Depth Anything's preprocessing (Resize with cv2.INTER_CUBIC on an RGB image in [0, 1], float64)
+/// depends on it.
 
 #include <algorithm>
 #include <array>
@@ -23,7 +24,7 @@ namespace biqa::transforms {
 
 namespace detail {
 
-// Per output position: the first of four source taps (unclamped) and the four weights.
+/// Per output position: the first of four source taps (unclamped) and the four weights.
 struct CubicTaps {
   std::vector<std::int64_t> first;
   std::vector<std::array<float, 4>> weight;
@@ -52,7 +53,7 @@ inline CubicTaps opencv_cubic_taps(std::int64_t in, std::int64_t out) {
 
 }  // namespace detail
 
-// img: H×W×C (or H×W) double → out_h × out_w × C (or out_h × out_w).
+/// img: H×W×C (or H×W) double → out_h × out_w × C (or out_h × out_w).
 inline Tensor<double> resize_bicubic_opencv(const Tensor<double>& img, std::int64_t out_h, std::int64_t out_w) {
   BIQA_CHECK(img.dim() == 2 || img.dim() == 3, ErrorCode::invalid_argument,
              "resize_bicubic_opencv needs an H×W×C or H×W image, got ", img.shape().to_string());

@@ -1,20 +1,21 @@
 #pragma once
-// transforms::opencv_resize_linear: cv::resize(src, dst, {w, h}, 0, 0, INTER_LINEAR) on 8-bit
-// H×W or H×W×{1,3,4} images, bit for bit as opencv-python 4.10 computes it on x86-64 (checked on 400
-// random size pairs and the fixture of tests/transforms/test_opencv_resize.cpp). What that takes:
-//  - half-pixel centres: src = (dst + 0.5)·scale − 0.5 with scale = 1 / (dst_size / src_size)
-//    in double, then cast to float before the floor and the fraction;
-//  - 11-bit weights: round(w·2048) of the float weights 1 − f and f (round half to even);
-//  - columns: a source index outside the image is clamped together with its weight (the edge
-//    pixel gets all of it); rows: only the row index is clamped, the weights stay as computed;
-//  - the horizontal pass is exact in int32 (values up to 255·2048); the vertical pass is
-//    OpenCV's SIMD formula, which truncates: ((h0 >> 4)·b0 >> 16) + ((h1 >> 4)·b1 >> 16),
-//    then (s + 2) >> 2, saturated to 0..255. It differs from an exact round(Σ/2²²) by one LSB
-//    in about 0.1% of the pixels, and opencv-python uses it for every pixel, tails included;
-//  - an exact 2× reduction on both axes (integer scale 2) is OpenCV's box average instead:
-//    (a + b + c + d + 2) >> 2;
-//  - equal sizes are a copy.
-// shortest_side_size / resize_shortest_side_u8 are albumentations' SmallestMaxSize on top of it.
+/// @file
+/// transforms::opencv_resize_linear: cv::resize(src, dst, {w, h}, 0, 0, INTER_LINEAR) on 8-bit
+/// H×W or H×W×{1,3,4} images, bit for bit as opencv-python 4.10 computes it on x86-64 (checked on 400
+/// random size pairs and the fixture of tests/transforms/test_opencv_resize.cpp). What that takes:
+///  - half-pixel centres: src = (dst + 0.5)·scale − 0.5 with scale = 1 / (dst_size / src_size)
+///    in double, then cast to float before the floor and the fraction;
+///  - 11-bit weights: round(w·2048) of the float weights 1 − f and f (round half to even);
+///  - columns: a source index outside the image is clamped together with its weight (the edge
+///    pixel gets all of it); rows: only the row index is clamped, the weights stay as computed;
+///  - the horizontal pass is exact in int32 (values up to 255·2048); the vertical pass is
+///    OpenCV's SIMD formula, which truncates: ((h0 >> 4)·b0 >> 16) + ((h1 >> 4)·b1 >> 16),
+///    then (s + 2) >> 2, saturated to 0..255. It differs from an exact round(Σ/2²²) by one LSB
+///    in about 0.1% of the pixels, and opencv-python uses it for every pixel, tails included;
+///  - an exact 2× reduction on both axes (integer scale 2) is OpenCV's box average instead:
+///    (a + b + c + d + 2) >> 2;
+///  - equal sizes are a copy.
+/// shortest_side_size / resize_shortest_side_u8 are albumentations' SmallestMaxSize on top of it.
 
 #include <algorithm>
 #include <cfloat>
@@ -31,7 +32,7 @@ namespace biqa::transforms {
 
 namespace detail {
 
-// Source index and the two 11-bit weights of one output coordinate along one axis.
+/// Source index and the two 11-bit weights of one output coordinate along one axis.
 struct OpencvTap {
   std::int64_t index;
   std::int32_t w0, w1;
@@ -66,7 +67,7 @@ inline std::uint8_t saturate_u8(std::int32_t v) {
   return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-// (rank-2 or rank-3 image) → (H, W, C)
+/// (rank-2 or rank-3 image) → (H, W, C)
 inline std::tuple<std::int64_t, std::int64_t, std::int64_t> opencv_image_dims(const Shape& s, const char* who) {
   BIQA_CHECK(s.rank() == 2 || s.rank() == 3, ErrorCode::invalid_argument, who,
              ": expected an H×W or H×W×C uint8 image, got ", s.to_string());
@@ -96,7 +97,7 @@ inline Tensor<std::uint8_t> opencv_box2(const std::uint8_t* src, std::int64_t w,
 
 }  // namespace detail
 
-// cv::resize(..., INTER_LINEAR) of an H×W or H×W×C (C = 1, 3, 4) uint8 image to out_h × out_w.
+/// cv::resize(..., INTER_LINEAR) of an H×W or H×W×C (C = 1, 3, 4) uint8 image to out_h × out_w.
 inline Tensor<std::uint8_t> opencv_resize_linear(const Tensor<std::uint8_t>& img, std::int64_t out_h,
                                                  std::int64_t out_w) {
   const auto [h, w, c] = detail::opencv_image_dims(img.shape(), "opencv_resize_linear");
@@ -147,8 +148,8 @@ inline Tensor<std::uint8_t> opencv_resize_linear(const Tensor<std::uint8_t>& img
   return out;
 }
 
-// New (height, width) for albumentations' SmallestMaxSize(target): scale = target / min(h, w),
-// each side round-half-even(side · scale) in double, as Python's round() does.
+/// New (height, width) for albumentations' SmallestMaxSize(target): scale = target / min(h, w),
+/// each side round-half-even(side · scale) in double, as Python's round() does.
 inline std::pair<std::int64_t, std::int64_t> shortest_side_size(std::int64_t h, std::int64_t w,
                                                                 std::int64_t target = 384) {
   BIQA_CHECK(h > 0 && w > 0 && target > 0, ErrorCode::invalid_argument, "shortest_side_size: bad sizes ",
@@ -161,8 +162,8 @@ inline std::pair<std::int64_t, std::int64_t> shortest_side_size(std::int64_t h, 
   return {side(h), side(w)};
 }
 
-// Resizes so that the shorter side becomes `target` with opencv_resize_linear; returns the input
-// itself when the size does not change (the DGIQA inference transform).
+/// Resizes so that the shorter side becomes `target` with opencv_resize_linear; returns the input
+/// itself when the size does not change (the DGIQA inference transform).
 inline Tensor<std::uint8_t> resize_shortest_side_u8(const Tensor<std::uint8_t>& img, std::int64_t target = 384) {
   const auto [h, w, c] = detail::opencv_image_dims(img.shape(), "resize_shortest_side_u8");
   (void)c;

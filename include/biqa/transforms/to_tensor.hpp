@@ -1,7 +1,8 @@
 #pragma once
-// transforms::to_tensor: an H×W×C image (io::read_image's layout) → a batch of one [1, C, H, W].
-// Float images are taken as they are (expected in [0, 1]); uint8 ones are divided by 255 in
-// float32, as torchvision's ToTensor does.
+/// @file
+/// transforms::to_tensor: an H×W×C image (io::read_image's layout) → a batch of one [1, C, H, W].
+/// Float images are taken as they are (expected in [0, 1]); uint8 ones are divided by 255 in
+/// float32, as torchvision's ToTensor does.
 
 #include <cstdint>
 

@@ -1,14 +1,15 @@
 #pragma once
-// DGIQA's attention layer (Depth-CAR), used twice: CrossSpatialAttentionBlock (the query is the
-// depth map, key and value the RGB map) and SpatialAttentionBlock (query = key = value). Over the
-// L = H·W positions of an NCHW map, with torch.nn.MultiheadAttention's packed in_proj layout
-// (rows q, k, v) and post-norm:
-//   O  = MHA(Q0, KV0, KV0)                       heads of dim/heads channels, q scaled by √(1/d) first
-//   X1 = norm1(Q0 + O)                           the residual is the query input
-//   X2 = norm2(X1 + fc.2(GELU_erf(fc.0(X1))))    LayerNorm eps 1e-5; dropouts are identities
-// The two instances name their submodules differently (KeyNames). The softmax probabilities,
-// averaged over the heads ([N, L, S], as nn.MultiheadAttention returns them with need_weights),
-// are available for explanation.
+/// @file
+/// DGIQA's attention layer (Depth-CAR), used twice: CrossSpatialAttentionBlock (the query is the
+/// depth map, key and value the RGB map) and SpatialAttentionBlock (query = key = value). Over the
+/// L = H·W positions of an NCHW map, with torch.nn.MultiheadAttention's packed in_proj layout
+/// (rows q, k, v) and post-norm:
+///   O  = MHA(Q0, KV0, KV0)                       heads of dim/heads channels, q scaled by √(1/d) first
+///   X1 = norm1(Q0 + O)                           the residual is the query input
+///   X2 = norm2(X1 + fc.2(GELU_erf(fc.0(X1))))    LayerNorm eps 1e-5; dropouts are identities
+/// The two instances name their submodules differently (KeyNames). The softmax probabilities,
+/// averaged over the heads ([N, L, S], as nn.MultiheadAttention returns them with need_weights),
+/// are available for explanation.
 
 #include <cmath>
 #include <cstdint>
@@ -26,7 +27,7 @@
 
 namespace biqa::models::dgiqa {
 
-// [N, C, H, W] → tokens [N, H·W, C] (token index = W·row + col) and back.
+/// [N, C, H, W] → tokens [N, H·W, C] (token index = W·row + col) and back.
 inline Tensor<float> map_to_tokens(const Tensor<float>& x) {
   const std::int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
   return x.contiguous().reshape({n, c, hw}).permute({0, 2, 1}).contiguous();
@@ -49,7 +50,7 @@ class DepthCarAttention {
   struct Config {
     std::int64_t dim = 960;
     std::int64_t num_heads = 16;
-    std::int64_t ffn_dim = 0;  // 0: 4·dim
+    std::int64_t ffn_dim = 0;  ///< 0: 4·dim
     float eps = 1e-5f;
     KeyNames names = KeyNames::cross();
   };
@@ -83,8 +84,8 @@ class DepthCarAttention {
     ffn_.load(scope.scope(config_.names.ffn));
   }
 
-  // query [N, L, dim], key_value [N, S, dim] (tokens) → [N, L, dim]. With `probs`, the attention
-  // probabilities averaged over the heads are stored there as [N, L, S].
+  /// query [N, L, dim], key_value [N, S, dim] (tokens) → [N, L, dim]. With `probs`, the attention
+  /// probabilities averaged over the heads are stored there as [N, L, S].
   Tensor<float> forward(const Tensor<float>& query, const Tensor<float>& key_value, Context& ctx,
                         Tensor<float>* probs = nullptr) const {
     BIQA_CHECK(in_weight_.defined(), ErrorCode::invalid_argument, "dgiqa::DepthCarAttention: forward() before load()");
@@ -122,7 +123,7 @@ class DepthCarAttention {
   const Config& config() const { return config_; }
 
  private:
-  // [N, len, E] with a unit last stride (rows possibly strided) as a [N, H, len, E/H] view.
+  /// [N, len, E] with a unit last stride (rows possibly strided) as a [N, H, len, E/H] view.
   static Tensor<float> split_heads(const Tensor<float>& t, std::int64_t heads) {
     const std::int64_t d = t.size(2) / heads;
     Strides st{};

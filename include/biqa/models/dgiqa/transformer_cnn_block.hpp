@@ -1,10 +1,11 @@
 #pragma once
-// DGIQA's Transformer-CNN Bridge (TransformerCnnBlock in the authors' model/DGIQA.py): for an
-// NCHW map X,
-//   A = conv1(X)                                   1×1, in → out, bias
-//   G = σ(attention.2(ReLU(attention.0(A))))       1×1 out → out/r → out: a per-pixel, per-channel gate
-//   Y = ReLU(BN(conv2(A ⊙ G)))                     3×3, padding 1, bias; Dropout2d is the identity
-// The BatchNorm ("norm", eval statistics) is folded into conv2 at load time.
+/// @file
+/// DGIQA's Transformer-CNN Bridge (TransformerCnnBlock in the authors' model/DGIQA.py): for an
+/// NCHW map X,
+///   A = conv1(X)                                   1×1, in → out, bias
+///   G = σ(attention.2(ReLU(attention.0(A))))       1×1 out → out/r → out: a per-pixel, per-channel gate
+///   Y = ReLU(BN(conv2(A ⊙ G)))                     3×3, padding 1, bias; Dropout2d is the identity
+/// The BatchNorm ("norm", eval statistics) is folded into conv2 at load time.
 
 #include <cstdint>
 
@@ -42,7 +43,7 @@ class TransformerCnnBlock {
     conv2_ = nn::Conv2d(c3);
   }
 
-  // Takes conv1.*, attention.0.*, attention.2.*, conv2.*, norm.* (BatchNorm2d, folded into conv2).
+  /// Takes conv1.*, attention.0.*, attention.2.*, conv2.*, norm.* (BatchNorm2d, folded into conv2).
   void load(const io::WeightStore::Scope& scope) {
     conv1_.load(scope.scope("conv1"));
     gate_reduce_.load(scope.scope("attention").scope(0));
@@ -51,7 +52,7 @@ class TransformerCnnBlock {
     conv2_.fold_batchnorm(scope.scope("norm"), 1e-5f);
   }
 
-  // x [N, in, H, W] → [N, out, H, W].
+  /// x [N, in, H, W] → [N, out, H, W].
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels, ErrorCode::invalid_argument,
                "dgiqa::TransformerCnnBlock: input must be [N, ", config_.in_channels, ", H, W], got ",

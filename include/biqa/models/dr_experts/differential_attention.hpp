@@ -1,15 +1,16 @@
 #pragma once
-// DR.Experts' heterogeneous differential attention (the authors' `diff_attention`), one head of
-// width E, scale 1/√E, for one distortion prior d [B, E], the semantic tokens f [B, L, E] and the
-// bridging keys s [B, L, E]:
-//   Q1 = W_q1(d) (the same query for every row), K1 = W_k1(s), Q2 = W_q2(f), K2 = W_k2(f),
-//   V = W_v([d broadcast ‖ f]),  A1 = softmax(Q1 K1ᵀ/√E),  A2 = softmax(Q2 K2ᵀ/√E)
-//   current code (since 2025-12-07):  (A1 − α·A2) V     previous code:  (A2 − α·A1) V
-// α ("alpha", a 0-d parameter) is used as it is. Keys "W_q1", "W_q2", "W_k1", "W_k2" (E → E) and
-// "W_v" (2E → E), all with bias.
-//
-// Every row of A1 is the same, so any set of query rows needs one A1 row plus those rows of A2:
-// forward() takes the rows it computes (all of them, or the class token only).
+/// @file
+/// DR.Experts' heterogeneous differential attention (the authors' `diff_attention`), one head of
+/// width E, scale 1/√E, for one distortion prior d [B, E], the semantic tokens f [B, L, E] and the
+/// bridging keys s [B, L, E]:
+///   Q1 = W_q1(d) (the same query for every row), K1 = W_k1(s), Q2 = W_q2(f), K2 = W_k2(f),
+///   V = W_v([d broadcast ‖ f]),  A1 = softmax(Q1 K1ᵀ/√E),  A2 = softmax(Q2 K2ᵀ/√E)
+///   current code (since 2025-12-07):  (A1 − α·A2) V     previous code:  (A2 − α·A1) V
+/// α ("alpha", a 0-d parameter) is used as it is. Keys "W_q1", "W_q2", "W_k1", "W_k2" (E → E) and
+/// "W_v" (2E → E), all with bias.
+///
+/// Every row of A1 is the same, so any set of query rows needs one A1 row plus those rows of A2:
+/// forward() takes the rows it computes (all of them, or the class token only).
 
 #include <algorithm>
 #include <cmath>
@@ -60,18 +61,18 @@ class DifferentialAttention {
   }
 
   struct Result {
-    Tensor<float> out;          // [B, rows, E]: rows of (A1 − α·A2) V (or the previous sign)
-    Tensor<float> cls_weights;  // [B, L]: row 0 of the combined attention matrix
+    Tensor<float> out;          ///< [B, rows, E]: rows of (A1 − α·A2) V (or the previous sign)
+    Tensor<float> cls_weights;  ///< [B, L]: row 0 of the combined attention matrix
   };
 
-  // The two softmax maps before they are combined (for looking at them; forward() keeps neither).
+  /// The two softmax maps before they are combined (for looking at them; forward() keeps neither).
   struct Maps {
     Tensor<float> a1;  // [B, L]: A1's row (every row of A1 is this one)
-    Tensor<float> a2;  // [B, rows, L]: the rows of A2 that forward() computed
+    Tensor<float> a2;  ///< [B, rows, L]: the rows of A2 that forward() computed
   };
 
-  // d [B, E], f [B, L, E], s [B, L, E]; `cls_only`: only row 0 (the class token). `maps`, when
-  // given, receives A1 and A2.
+  /// d [B, E], f [B, L, E], s [B, L, E]; `cls_only`: only row 0 (the class token). `maps`, when
+  /// given, receives A1 and A2.
   Result forward(const Tensor<float>& d_in, const Tensor<float>& f_in, const Tensor<float>& s_in, Sign sign,
                  bool cls_only, Context& ctx, Maps* maps = nullptr) const {
     using Mat = RowMajorMatrix<float>;

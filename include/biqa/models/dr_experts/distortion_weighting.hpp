@@ -1,11 +1,12 @@
 #pragma once
-// DR.Experts' dynamic distortion weighting (DDWM; the authors' DeepInterestNet →
-// AttentionPoolingLayer → ActivationUnit): per token, the expert feature r and the semantic
-// feature f (both [.., E]) give an unnormalised weight
-//   w = fc([r, f, r − f]),   fc = Linear(3E, d0) → PReLU → Linear(d0, d1) → PReLU → … → Linear(dk, 1)
-// with one PReLU slope per layer. Keys (under "decoder.AttentionActivate.active_unit.fc"): "0", "2",
-// … the Linears, "1", "3", … the PReLU "weight" [1]. The hidden sizes come from the weights (the
-// authors fix them at 384, 32, 16 whatever E is).
+/// @file
+/// DR.Experts' dynamic distortion weighting (DDWM; the authors' DeepInterestNet →
+/// AttentionPoolingLayer → ActivationUnit): per token, the expert feature r and the semantic
+/// feature f (both [.., E]) give an unnormalised weight
+///   w = fc([r, f, r − f]),   fc = Linear(3E, d0) → PReLU → Linear(d0, d1) → PReLU → … → Linear(dk, 1)
+/// with one PReLU slope per layer. Keys (under "decoder.AttentionActivate.active_unit.fc"): "0", "2",
+/// … the Linears, "1", "3", … the PReLU "weight" [1]. The hidden sizes come from the weights (the
+/// authors fix them at 384, 32, 16 whatever E is).
 
 #include <cstdint>
 #include <string>
@@ -24,7 +25,7 @@ namespace biqa::models::dr_experts {
 class DistortionWeighting {
  public:
   DistortionWeighting() = default;
-  // `hidden`: d0 … dk (the published model: 384, 32, 16).
+  /// `hidden`: d0 … dk (the published model: 384, 32, 16).
   DistortionWeighting(std::int64_t dim, std::vector<std::int64_t> hidden) : dim_(dim), hidden_(std::move(hidden)) {
     std::int64_t in = 3 * dim;
     for (auto h : hidden_) {
@@ -35,7 +36,7 @@ class DistortionWeighting {
     linears_.emplace_back(in, 1);
   }
 
-  // The hidden sizes the Linears under `fc` have ("0.weight", "2.weight", … up to the one of width 1).
+  /// The hidden sizes the Linears under `fc` have ("0.weight", "2.weight", … up to the one of width 1).
   static std::vector<std::int64_t> hidden_sizes(const io::WeightStore::Scope& fc) {
     std::vector<std::int64_t> h;
     for (int i = 0;; i += 2) {
@@ -56,7 +57,7 @@ class DistortionWeighting {
     }
   }
 
-  // r, f [M, E] → w [M].
+  /// r, f [M, E] → w [M].
   Tensor<float> forward(const Tensor<float>& r, const Tensor<float>& f, Context& ctx) const {
     BIQA_CHECK(r.dim() == 2 && r.size(1) == dim_ && f.shape() == r.shape(), ErrorCode::invalid_argument,
                "DR.Experts DDWM: expert ", r.shape().to_string(), " and semantic ", f.shape().to_string(),

@@ -1,9 +1,10 @@
 #pragma once
-// Element-wise activations (GELU erf/tanh, QuickGELU, ReLU, PReLU, SELU, SiLU, sigmoid, tanh) and
-// softmax / log_softmax along an axis, with PyTorch's definitions.
-// The in-place maps over contiguous data run on Eigen's packet math (vectorised exp, expm1, tanh and
-// erf, each within a few ulp of the libm value), which is what makes GELU and softmax cheap next
-// to the GEMMs; scalar:: keeps the libm definitions for single values and strided lines.
+/// @file
+/// Element-wise activations (GELU erf/tanh, QuickGELU, ReLU, PReLU, SELU, SiLU, sigmoid, tanh) and
+/// softmax / log_softmax along an axis, with PyTorch's definitions.
+/// The in-place maps over contiguous data run on Eigen's packet math (vectorised exp, expm1, tanh and
+/// erf, each within a few ulp of the libm value), which is what makes GELU and softmax cheap next
+/// to the GEMMs; scalar:: keeps the libm definitions for single values and strided lines.
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@
 
 namespace biqa::ops {
 
-// The activations layers can be configured with (timm's act_layer, open_clip's QuickGELU ...).
+/// The activations layers can be configured with (timm's act_layer, open_clip's QuickGELU ...).
 enum class Activation { identity, relu, gelu, gelu_tanh, quick_gelu, silu, sigmoid, selu, tanh };
 
 inline const char* activation_name(Activation a) {
@@ -83,7 +84,7 @@ inline float apply(Activation a, float x) {
 namespace detail {
 inline constexpr std::int64_t elementwise_grain = std::int64_t(1) << 15;
 
-// Runs f(Eigen array map) over contiguous chunks of `data`, in parallel.
+/// Runs f(Eigen array map) over contiguous chunks of `data`, in parallel.
 template <typename F>
 void map_chunks(float* data, std::int64_t n, const Context& ctx, F f) {
   parallel_for(ctx, n, elementwise_grain, [&](std::int64_t b, std::int64_t e) {
@@ -92,14 +93,14 @@ void map_chunks(float* data, std::int64_t n, const Context& ctx, F f) {
   });
 }
 
-// Σ exp(p[i] − shift), storing each term in p[i]; vectorised. Softmax callers pass shift = max, so
-// the sum is ≥ 1 and terms below e^-87 cannot change it: they are stored as exact zeros, which keeps
-// −inf (masked) logits at probability 0 (Eigen's exp returns 2.9e-39 there, not 0).
-// Written on Eigen's packets because Eigen 3.4 does not vectorise select(): the array form of this
-// loop called libm's expf once per element (7% of a DeiT forward). The tail runs as one padded
-// packet, so every term goes through the same exp. The sum runs in a fixed lane order: Eigen's
-// vectorised sum starts at the first aligned element, so its rounding would depend on where the
-// buffer happens to lie.
+/// Σ exp(p[i] − shift), storing each term in p[i]; vectorised. Softmax callers pass shift = max, so
+/// the sum is ≥ 1 and terms below e^-87 cannot change it: they are stored as exact zeros, which keeps
+/// −inf (masked) logits at probability 0 (Eigen's exp returns 2.9e-39 there, not 0).
+/// Written on Eigen's packets because Eigen 3.4 does not vectorise select(): the array form of this
+/// loop called libm's expf once per element (7% of a DeiT forward). The tail runs as one padded
+/// packet, so every term goes through the same exp. The sum runs in a fixed lane order: Eigen's
+/// vectorised sum starts at the first aligned element, so its rounding would depend on where the
+/// buffer happens to lie.
 inline float exp_shifted_sum(float* p, std::int64_t n, float shift) {
   using namespace Eigen::internal;
   using Packet = packet_traits<float>::type;
@@ -132,7 +133,7 @@ inline float exp_shifted_sum(float* p, std::int64_t n, float shift) {
 }
 }  // namespace detail
 
-// Applies `a` to every element of a contiguous tensor, in place.
+/// Applies `a` to every element of a contiguous tensor, in place.
 inline void activate_inplace(Tensor<float>& x, Activation a, Context& ctx) {
   BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument,
              "activate_inplace needs a contiguous tensor, got strides of a view of ",
@@ -176,17 +177,17 @@ inline Tensor<float> activate(const Tensor<float>& x, Activation a, Context& ctx
 }
 
 inline Tensor<float> relu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::relu, ctx); }
-// Exact (erf) GELU, or the tanh approximation (approximate='tanh').
+/// Exact (erf) GELU, or the tanh approximation (approximate='tanh').
 inline Tensor<float> gelu(const Tensor<float>& x, Context& ctx, bool tanh_approximation = false) {
   return activate(x, tanh_approximation ? Activation::gelu_tanh : Activation::gelu, ctx);
 }
-// CLIP's x·sigmoid(1.702x).
+/// CLIP's x·sigmoid(1.702x).
 inline Tensor<float> quick_gelu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::quick_gelu, ctx); }
 inline Tensor<float> silu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::silu, ctx); }
 inline Tensor<float> sigmoid(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::sigmoid, ctx); }
 inline Tensor<float> selu(const Tensor<float>& x, Context& ctx) { return activate(x, Activation::selu, ctx); }
 
-// PReLU: x for x ≥ 0, w·x otherwise; `weight` has one value, or one per channel (axis 1).
+/// PReLU: x for x ≥ 0, w·x otherwise; `weight` has one value, or one per channel (axis 1).
 inline Tensor<float> prelu(const Tensor<float>& x_in, const Tensor<float>& weight, Context& ctx) {
   const std::int64_t channels = x_in.dim() >= 2 ? x_in.size(1) : 1;
   BIQA_CHECK(weight.numel() == 1 || weight.numel() == channels, ErrorCode::invalid_argument,
@@ -210,7 +211,7 @@ inline Tensor<float> prelu(const Tensor<float>& x_in, const Tensor<float>& weigh
 }
 
 namespace detail {
-// Runs f(line pointer, count, stride) over every 1-d line along `axis` of a contiguous tensor.
+/// Runs f(line pointer, count, stride) over every 1-d line along `axis` of a contiguous tensor.
 template <typename F>
 void for_each_line(Tensor<float>& t, int axis, const Context& ctx, F f) {
   const int a = t.shape().normalize_axis(axis);
@@ -229,7 +230,7 @@ void for_each_line(Tensor<float>& t, int axis, const Context& ctx, F f) {
 }
 }  // namespace detail
 
-// softmax along `axis` (default: the last), max-subtracted so large logits do not overflow.
+/// softmax along `axis` (default: the last), max-subtracted so large logits do not overflow.
 inline void softmax_inplace(Tensor<float>& x, Context& ctx, int axis = -1) {
   BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument, "softmax_inplace needs a contiguous tensor");
   if (x.dim() == 0) {
@@ -260,7 +261,7 @@ inline Tensor<float> softmax(const Tensor<float>& x, Context& ctx, int axis = -1
   return y;
 }
 
-// log(softmax(x)) computed as x − max − log Σ exp(x − max), without forming the softmax.
+/// log(softmax(x)) computed as x − max − log Σ exp(x − max), without forming the softmax.
 inline Tensor<float> log_softmax(const Tensor<float>& x, Context& ctx, int axis = -1) {
   Tensor<float> y = x.clone();
   if (y.dim() == 0) {

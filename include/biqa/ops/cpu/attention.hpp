@@ -1,7 +1,8 @@
 #pragma once
-// Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v on [B, H, N, D] tensors, with an
-// optional additive mask (broadcast to [B, H, N, M]; −inf blocks a pair), a causal option and a
-// custom scale. Boolean masks become additive ones through additive_mask_from_bool.
+/// @file
+/// Scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v on [B, H, N, D] tensors, with an
+/// optional additive mask (broadcast to [B, H, N, M]; −inf blocks a pair), a causal option and a
+/// custom scale. Boolean masks become additive ones through additive_mask_from_bool.
 
 #include <algorithm>
 #include <cmath>
@@ -22,16 +23,16 @@
 namespace biqa::ops {
 
 struct AttentionOptions {
-  // Added to the logits; any shape that broadcasts to [B, H, N, M]. Undefined: no mask.
+  /// Added to the logits; any shape that broadcasts to [B, H, N, M]. Undefined: no mask.
   Tensor<float> mask;
-  // Query i sees keys j ≤ i only (applied on top of `mask`).
+  /// Query i sees keys j ≤ i only (applied on top of `mask`).
   bool causal = false;
-  // Logit scale; default 1/sqrt(D).
+  /// Logit scale; default 1/sqrt(D).
   std::optional<float> scale;
 };
 
-// A boolean mask (nonzero: may attend, as in F.scaled_dot_product_attention) as an additive
-// one: 0 where allowed, −inf where blocked.
+/// A boolean mask (nonzero: may attend, as in F.scaled_dot_product_attention) as an additive
+/// one: 0 where allowed, −inf where blocked.
 template <typename B>
 Tensor<float> additive_mask_from_bool(const Tensor<B>& allowed) {
   Tensor<float> m(allowed.shape());
@@ -42,8 +43,8 @@ Tensor<float> additive_mask_from_bool(const Tensor<B>& allowed) {
   return m;
 }
 
-// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] → [B, H, N, Dv]. Any strides (the usual head
-// split views are used without copying when the last axis is contiguous).
+/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] → [B, H, N, Dv]. Any strides (the usual head
+/// split views are used without copying when the last axis is contiguous).
 inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, const Tensor<float>& k_in,
                                                   const Tensor<float>& v_in, Context& ctx,
                                                   const AttentionOptions& opt = {}) {

@@ -1,12 +1,13 @@
 #pragma once
-// Transposed 2-d convolution (NCHW) with the semantics of torch.nn.functional.conv_transpose2d:
-// weight [C_in, C_out / groups, KH, KW], stride, zero padding (removed from the output),
-// output_padding (extra rows / columns at the bottom and right), dilation and groups. The output
-// extent is (in − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
-//
-// Computed as PyTorch's CPU kernel does: a GEMM Wᵀ·X gives every kernel tap's contribution
-// ("columns"), col2im adds them onto a zeroed output, and the bias comes last. The work is split
-// into (image, group, block of output channels) tasks, so no two threads write the same output.
+/// @file
+/// Transposed 2-d convolution (NCHW) with the semantics of torch.nn.functional.conv_transpose2d:
+/// weight [C_in, C_out / groups, KH, KW], stride, zero padding (removed from the output),
+/// output_padding (extra rows / columns at the bottom and right), dilation and groups. The output
+/// extent is (in − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1.
+///
+/// Computed as PyTorch's CPU kernel does: a GEMM Wᵀ·X gives every kernel tap's contribution
+/// ("columns"), col2im adds them onto a zeroed output, and the bias comes last. The work is split
+/// into (image, group, block of output channels) tasks, so no two threads write the same output.
 
 #include <algorithm>
 #include <array>
@@ -22,21 +23,21 @@
 namespace biqa::ops {
 
 struct ConvTranspose2dOptions {
-  std::array<std::int64_t, 2> stride{1, 1};          // (h, w)
-  std::array<std::int64_t, 2> padding{0, 0};         // cropped from both sides of the output
-  std::array<std::int64_t, 2> output_padding{0, 0};  // added at the bottom / right; < stride or dilation
+  std::array<std::int64_t, 2> stride{1, 1};          ///< (h, w)
+  std::array<std::int64_t, 2> padding{0, 0};         ///< cropped from both sides of the output
+  std::array<std::int64_t, 2> output_padding{0, 0};  ///< added at the bottom / right; < stride or dilation
   std::array<std::int64_t, 2> dilation{1, 1};
   std::int64_t groups = 1;
 };
 
-// PyTorch's output extent of a transposed convolution.
+/// PyTorch's output extent of a transposed convolution.
 inline std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                                std::int64_t pad, std::int64_t output_pad, std::int64_t dilation) {
   return (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1;
 }
 
-// x [N, C_in, H, W], weight [C_in, C_out / groups, KH, KW], bias [C_out] (optional: an undefined
-// tensor) → [N, C_out, OH, OW].
+/// x [N, C_in, H, W], weight [C_in, C_out / groups, KH, KW], bias [C_out] (optional: an undefined
+/// tensor) → [N, C_out, OH, OW].
 inline Tensor<float> conv_transpose2d(const Tensor<float>& x_in, const Tensor<float>& weight,
                                       const Tensor<float>& bias, Context& ctx,
                                       const ConvTranspose2dOptions& opt = {}) {

@@ -1,7 +1,8 @@
 #pragma once
-// Element-wise arithmetic with NumPy/PyTorch broadcasting (add, sub, mul, div), scalar variants,
-// and in-place forms that broadcast the right operand into the left one (residuals, biases,
-// LayerScale).
+/// @file
+/// Element-wise arithmetic with NumPy/PyTorch broadcasting (add, sub, mul, div), scalar variants,
+/// and in-place forms that broadcast the right operand into the left one (residuals, biases,
+/// LayerScale).
 
 #include <cstdint>
 #include <vector>
@@ -26,8 +27,8 @@ inline float apply_binary(float a, float b) {
   if constexpr (Op == BinaryOp::div) return a / b;
 }
 
-// out (contiguous, shape S) = a ∘ b where a and b are views of shape S (any strides, 0 allowed).
-// Rows along the last axis are the unit of work.
+/// out (contiguous, shape S) = a ∘ b where a and b are views of shape S (any strides, 0 allowed).
+/// Rows along the last axis are the unit of work.
 template <BinaryOp Op>
 void binary_into(float* out, const Tensor<float>& a, const Tensor<float>& b, const Context& ctx) {
   const Shape& s = a.shape();
@@ -99,19 +100,19 @@ Tensor<float> binary_scalar(const Tensor<float>& a, float s, const Context& ctx)
 
 }  // namespace detail
 
-// a ∘ b with broadcasting → a new tensor of the broadcast shape.
+/// a ∘ b with broadcasting → a new tensor of the broadcast shape.
 inline Tensor<float> add(const Tensor<float>& a, const Tensor<float>& b, Context& ctx) { return detail::binary<BinaryOp::add>(a, b, ctx); }
 inline Tensor<float> sub(const Tensor<float>& a, const Tensor<float>& b, Context& ctx) { return detail::binary<BinaryOp::sub>(a, b, ctx); }
 inline Tensor<float> mul(const Tensor<float>& a, const Tensor<float>& b, Context& ctx) { return detail::binary<BinaryOp::mul>(a, b, ctx); }
 inline Tensor<float> div(const Tensor<float>& a, const Tensor<float>& b, Context& ctx) { return detail::binary<BinaryOp::div>(a, b, ctx); }
 
-// a ∘= b, b broadcast into a's shape; a must be contiguous.
+/// a ∘= b, b broadcast into a's shape; a must be contiguous.
 inline void add_inplace(Tensor<float>& a, const Tensor<float>& b, Context& ctx) { detail::binary_inplace<BinaryOp::add>(a, b, ctx); }
 inline void sub_inplace(Tensor<float>& a, const Tensor<float>& b, Context& ctx) { detail::binary_inplace<BinaryOp::sub>(a, b, ctx); }
 inline void mul_inplace(Tensor<float>& a, const Tensor<float>& b, Context& ctx) { detail::binary_inplace<BinaryOp::mul>(a, b, ctx); }
 inline void div_inplace(Tensor<float>& a, const Tensor<float>& b, Context& ctx) { detail::binary_inplace<BinaryOp::div>(a, b, ctx); }
 
-// a ∘ s for a scalar s.
+/// a ∘ s for a scalar s.
 inline Tensor<float> add(const Tensor<float>& a, float s, Context& ctx) { return detail::binary_scalar<BinaryOp::add>(a, s, ctx); }
 inline Tensor<float> sub(const Tensor<float>& a, float s, Context& ctx) { return detail::binary_scalar<BinaryOp::sub>(a, s, ctx); }
 inline Tensor<float> mul(const Tensor<float>& a, float s, Context& ctx) { return detail::binary_scalar<BinaryOp::mul>(a, s, ctx); }

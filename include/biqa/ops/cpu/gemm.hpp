@@ -1,7 +1,8 @@
 #pragma once
-// Matrix products on the CPU: matmul (batched, with broadcasting of the batch axes) and linear
-// (x·Wᵀ + b with PyTorch's [out, in] weight layout), on the packed kernel of packed_gemm.hpp. The
-// work is split into row or column blocks across ctx.resolved_threads() threads.
+/// @file
+/// Matrix products on the CPU: matmul (batched, with broadcasting of the batch axes) and linear
+/// (x·Wᵀ + b with PyTorch's [out, in] weight layout), on the packed kernel of packed_gemm.hpp. The
+/// work is split into row or column blocks across ctx.resolved_threads() threads.
 
 #include <cstdint>
 #include <mutex>
@@ -18,15 +19,15 @@ namespace biqa::ops {
 
 namespace detail {
 
-// A matrix operand in memory: element (i, j) lies at data[i * ld + j], or at data[j * ld + i] when
-// `transposed` (the transpose of a row-major matrix, e.g. a Linear weight used as Wᵀ).
+/// A matrix operand in memory: element (i, j) lies at data[i * ld + j], or at data[j * ld + i] when
+/// `transposed` (the transpose of a row-major matrix, e.g. a Linear weight used as Wᵀ).
 struct GemmOperand {
   const float* data = nullptr;
   std::int64_t rows = 0, cols = 0, ld = 0;
   bool transposed = false;
 };
 
-// Describes a strided rank-2 view as an operand; false when neither axis has unit stride.
+/// Describes a strided rank-2 view as an operand; false when neither axis has unit stride.
 inline bool as_operand(const float* data, std::int64_t rows, std::int64_t cols,
                        std::int64_t row_stride, std::int64_t col_stride, GemmOperand& op) {
   if (col_stride == 1 || cols == 1) {
@@ -40,13 +41,13 @@ inline bool as_operand(const float* data, std::int64_t rows, std::int64_t cols,
   return false;
 }
 
-// Epilogue terms added after the product: bias per output column (Linear) or per row (conv).
+/// Epilogue terms added after the product: bias per output column (Linear) or per row (conv).
 struct GemmBias {
   const float* per_col = nullptr;
   const float* per_row = nullptr;
 };
 
-// out[r0:r1, c0:c1] += the bias terms.
+/// out[r0:r1, c0:c1] += the bias terms.
 inline void add_bias(float* out, std::int64_t ldo, std::int64_t r0, std::int64_t r1, std::int64_t c0,
                      std::int64_t c1, GemmBias bias) {
   for (std::int64_t i = r0; i < r1 && (bias.per_col || bias.per_row); ++i) {
@@ -58,8 +59,8 @@ inline void add_bias(float* out, std::int64_t ldo, std::int64_t r0, std::int64_t
   }
 }
 
-// out[r0:r1, c0:c1] = A[r0:r1, :] · B[:, c0:c1] (+ bias); `out` is row-major with leading dim ldo.
-// A must not be transposed (callers make it row-major); B may be.
+/// out[r0:r1, c0:c1] = A[r0:r1, :] · B[:, c0:c1] (+ bias); `out` is row-major with leading dim ldo.
+/// A must not be transposed (callers make it row-major); B may be.
 inline void gemm_block(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
                        std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
                        GemmBias bias = {}) {
@@ -72,11 +73,11 @@ inline void gemm_block(const GemmOperand& a, const GemmOperand& b, float* out, s
   add_bias(out, ldo, r0, r1, c0, c1, bias);
 }
 
-// Minimum multiply-adds worth a thread of their own.
+/// Minimum multiply-adds worth a thread of their own.
 inline constexpr std::int64_t gemm_grain = std::int64_t(1) << 17;
 
-// Splits out[0:m, 0:n] into row blocks (or column blocks when there are few rows) across the
-// context's threads, blocks aligned to the kernel's register tile; block(r0, r1, c0, c1) computes one.
+/// Splits out[0:m, 0:n] into row blocks (or column blocks when there are few rows) across the
+/// context's threads, blocks aligned to the kernel's register tile; block(r0, r1, c0, c1) computes one.
 template <typename Block>
 inline void split_product(std::int64_t m, std::int64_t n, std::int64_t k, const Context& ctx, Block&& block) {
   const int workers = worker_count(ctx, m * n * std::max<std::int64_t>(k, 1), gemm_grain);
@@ -97,7 +98,7 @@ inline void split_product(std::int64_t m, std::int64_t n, std::int64_t k, const 
   });
 }
 
-// The full product across the context's threads.
+/// The full product across the context's threads.
 inline void gemm(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
                  const Context& ctx, GemmBias bias = {}) {
   BIQA_CHECK(a.cols == b.rows, ErrorCode::internal, "gemm: inner extents ", a.cols, " and ", b.rows);
@@ -108,8 +109,8 @@ inline void gemm(const GemmOperand& a, const GemmOperand& b, float* out, std::in
 
 }  // namespace detail
 
-// torch.matmul for operands of rank ≥ 2: [..., M, K] · [..., K, N] → [..., M, N], the batch axes
-// broadcast. Any strides are accepted; transposed views (x.transpose(-1, -2)) are used in place.
+/// torch.matmul for operands of rank ≥ 2: [..., M, K] · [..., K, N] → [..., M, N], the batch axes
+/// broadcast. Any strides are accepted; transposed views (x.transpose(-1, -2)) are used in place.
 inline Tensor<float> matmul(const Tensor<float>& a_in, const Tensor<float>& b_in, Context& ctx) {
   BIQA_CHECK(a_in.dim() >= 2 && b_in.dim() >= 2, ErrorCode::invalid_argument,
              "matmul needs operands of rank >= 2, got ", a_in.shape().to_string(), " and ",
@@ -169,8 +170,8 @@ inline Tensor<float> matmul(const Tensor<float>& a_in, const Tensor<float>& b_in
   return out;
 }
 
-// torch.nn.functional.linear: x [..., in] · weightᵀ ([out, in]) + bias ([out], optional: pass an
-// undefined tensor) → [..., out].
+/// torch.nn.functional.linear: x [..., in] · weightᵀ ([out, in]) + bias ([out], optional: pass an
+/// undefined tensor) → [..., out].
 inline Tensor<float> linear(const Tensor<float>& x_in, const Tensor<float>& weight,
                             const Tensor<float>& bias, Context& ctx) {
   BIQA_CHECK(weight.dim() == 2, ErrorCode::invalid_argument, "linear: weight must be [out, in], got ",
@@ -197,9 +198,9 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const Tensor<float>& weig
   return out;
 }
 
-// A Linear weight [out, in] packed once for the GEMM kernel (as the B operand Wᵀ), so that every
-// call skips the repacking; products with 50–200 rows (a ViT's tokens) run 25–70% faster this way.
-// It is a copy: layers make it only when asked (Context::pack_weights), see PackedOnce.
+/// A Linear weight [out, in] packed once for the GEMM kernel (as the B operand Wᵀ), so that every
+/// call skips the repacking; products with 50–200 rows (a ViT's tokens) run 25–70% faster this way.
+/// It is a copy: layers make it only when asked (Context::pack_weights), see PackedOnce.
 class PackedLinearWeight {
  public:
   PackedLinearWeight() = default;
@@ -217,7 +218,7 @@ class PackedLinearWeight {
   std::int64_t out_features() const { return out_; }
   detail::packed::PackedB operand() const { return {data_.data(), in_, out_}; }
 
-  // The weight [out, in] again (exact: packing only moves values).
+  /// The weight [out, in] again (exact: packing only moves values).
   Tensor<float> unpack() const {
     Tensor<float> w({out_, in_});
     constexpr std::int64_t nr = detail::packed::nr;
@@ -231,9 +232,9 @@ class PackedLinearWeight {
   std::int64_t in_ = 0, out_ = 0;
 };
 
-// linear() with a packed weight: x [..., in] → [..., out]. With `first_output` and `outputs`, only
-// those rows of the weight (outputs [first_output, first_output + outputs); `bias` is then theirs):
-// the q, k or v part of a fused in-projection.
+/// linear() with a packed weight: x [..., in] → [..., out]. With `first_output` and `outputs`, only
+/// those rows of the weight (outputs [first_output, first_output + outputs); `bias` is then theirs):
+/// the q, k or v part of a fused in-projection.
 inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight& weight, const Tensor<float>& bias,
                             Context& ctx, std::int64_t first_output = 0, std::int64_t outputs = -1) {
   BIQA_CHECK(weight.defined(), ErrorCode::invalid_argument, "linear: empty packed weight");
@@ -266,7 +267,7 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight&
   return out;
 }
 
-// A layer's packed weight, made on first use and then shared; safe to call from several threads.
+/// A layer's packed weight, made on first use and then shared; safe to call from several threads.
 class PackedOnce {
  public:
   const PackedLinearWeight& get(const Tensor<float>& weight) {

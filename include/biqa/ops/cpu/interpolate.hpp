@@ -1,10 +1,11 @@
 #pragma once
-// Resizing of NCHW tensors with the semantics of torch.nn.functional.interpolate: nearest,
-// nearest-exact, bilinear and bicubic (A = −0.75, border-clamped taps), align_corners, explicit
-// scale factors (which drive the coordinate mapping, as in PyTorch when a scale_factor is passed),
-// and antialias=True (PyTorch's separable filter: triangle / cubic with A = −0.5, widened by the
-// scale when downsampling, truncated at the borders and renormalised). Coordinates are computed
-// in float32 as PyTorch does for float inputs, so tap positions agree at the boundaries.
+/// @file
+/// Resizing of NCHW tensors with the semantics of torch.nn.functional.interpolate: nearest,
+/// nearest-exact, bilinear and bicubic (A = −0.75, border-clamped taps), align_corners, explicit
+/// scale factors (which drive the coordinate mapping, as in PyTorch when a scale_factor is passed),
+/// and antialias=True (PyTorch's separable filter: triangle / cubic with A = −0.5, widened by the
+/// scale when downsampling, truncated at the borders and renormalised). Coordinates are computed
+/// in float32 as PyTorch does for float inputs, so tap positions agree at the boundaries.
 
 #include <algorithm>
 #include <array>
@@ -24,20 +25,20 @@ enum class InterpolateMode { nearest, nearest_exact, bilinear, bicubic };
 
 struct InterpolateOptions {
   InterpolateMode mode = InterpolateMode::bilinear;
-  bool align_corners = false;  // bilinear and bicubic only
-  bool antialias = false;      // bilinear and bicubic only
+  bool align_corners = false;  ///< bilinear and bicubic only
+  bool antialias = false;      ///< bilinear and bicubic only
 };
 
 namespace detail {
 
-// Output position o reads `taps` input positions index[o·taps + t] with weights weight[o·taps + t].
+/// Output position o reads `taps` input positions index[o·taps + t] with weights weight[o·taps + t].
 struct ResampleTable {
   std::int64_t taps = 0;
   std::vector<std::int64_t> index;
   std::vector<float> weight;
 };
 
-// PyTorch's area_pixel_compute_scale for float inputs.
+/// PyTorch's area_pixel_compute_scale for float inputs.
 inline float resample_scale(std::int64_t in, std::int64_t out, bool align_corners,
                             std::optional<double> scale_factor) {
   if (align_corners) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.0f;
@@ -45,7 +46,7 @@ inline float resample_scale(std::int64_t in, std::int64_t out, bool align_corner
   return static_cast<float>(in) / static_cast<float>(out);
 }
 
-// area_pixel_compute_source_index (float result of double arithmetic, as in PyTorch).
+/// area_pixel_compute_source_index (float result of double arithmetic, as in PyTorch).
 inline float source_index(float scale, std::int64_t dst, bool align_corners, bool cubic) {
   if (align_corners) return static_cast<float>(scale * static_cast<double>(dst));
   const float src = static_cast<float>(scale * (static_cast<double>(dst) + 0.5) - 0.5);
@@ -199,14 +200,14 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
 
 }  // namespace detail
 
-// Resizes x [N, C, H, W] to [N, C, out_h, out_w] (F.interpolate(x, size=(out_h, out_w), ...)).
+/// Resizes x [N, C, H, W] to [N, C, out_h, out_w] (F.interpolate(x, size=(out_h, out_w), ...)).
 inline Tensor<float> interpolate(const Tensor<float>& x, std::int64_t out_h, std::int64_t out_w,
                                  Context& ctx, const InterpolateOptions& opt = {}) {
   return detail::resample(x, out_h, out_w, std::nullopt, std::nullopt, ctx, opt);
 }
 
-// F.interpolate(x, scale_factor=(scale_h, scale_w), ...) with recompute_scale_factor unset: the
-// output is floor(in · scale) and the given scales (not the size ratio) map the coordinates.
+/// F.interpolate(x, scale_factor=(scale_h, scale_w), ...) with recompute_scale_factor unset: the
+/// output is floor(in · scale) and the given scales (not the size ratio) map the coordinates.
 inline Tensor<float> interpolate_by_scale(const Tensor<float>& x, double scale_h, double scale_w,
                                           Context& ctx, const InterpolateOptions& opt = {}) {
   BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, "interpolate needs input [N, C, H, W], got ",

@@ -1,7 +1,8 @@
 #pragma once
-// Normalisations with PyTorch's definitions: LayerNorm (over the last axis), GroupNorm, RMSNorm
-// and BatchNorm in eval mode (running statistics). Statistics are accumulated in double, so the
-// result does not depend on how the work is split across threads.
+/// @file
+/// Normalisations with PyTorch's definitions: LayerNorm (over the last axis), GroupNorm, RMSNorm
+/// and BatchNorm in eval mode (running statistics). Statistics are accumulated in double, so the
+/// result does not depend on how the work is split across threads.
 
 #include <cmath>
 #include <cstdint>
@@ -14,14 +15,14 @@
 namespace biqa::ops {
 
 namespace detail {
-// Checks an optional per-channel parameter and returns it contiguous (undefined stays undefined).
+/// Checks an optional per-channel parameter and returns it contiguous (undefined stays undefined).
 inline Tensor<float> affine_param(const char* op, const Tensor<float>& p, std::int64_t n, const char* what) {
   BIQA_CHECK(!p.defined() || p.numel() == n, ErrorCode::invalid_argument, op, ": ", what,
              " has shape ", p.shape().to_string(), ", expected ", n, " values");
   return p.defined() ? p.contiguous() : p;
 }
 
-// Mean and biased variance of n values (two passes: exact for large means too).
+/// Mean and biased variance of n values (two passes: exact for large means too).
 inline void mean_var(const float* p, std::int64_t n, double& mean, double& var) {
   double s = 0.0;
   for (std::int64_t i = 0; i < n; ++i) s += p[i];
@@ -35,8 +36,8 @@ inline void mean_var(const float* p, std::int64_t n, double& mean, double& var) 
 }
 }  // namespace detail
 
-// y = (x − mean) / sqrt(var + eps) · weight + bias over the last axis. weight and bias are
-// optional (undefined tensors); both have x.size(-1) values.
+/// y = (x − mean) / sqrt(var + eps) · weight + bias over the last axis. weight and bias are
+/// optional (undefined tensors); both have x.size(-1) values.
 inline Tensor<float> layer_norm(const Tensor<float>& x_in, const Tensor<float>& weight,
                                 const Tensor<float>& bias, Context& ctx, float eps = 1e-5f) {
   BIQA_CHECK(x_in.dim() >= 1, ErrorCode::invalid_argument, "layer_norm of a scalar");
@@ -68,7 +69,7 @@ inline Tensor<float> layer_norm(const Tensor<float>& x_in, const Tensor<float>& 
   return y;
 }
 
-// RMSNorm over the last axis: y = x / sqrt(mean(x²) + eps) · weight (weight optional).
+/// RMSNorm over the last axis: y = x / sqrt(mean(x²) + eps) · weight (weight optional).
 inline Tensor<float> rms_norm(const Tensor<float>& x_in, const Tensor<float>& weight, Context& ctx,
                               float eps = 1e-6f) {
   BIQA_CHECK(x_in.dim() >= 1, ErrorCode::invalid_argument, "rms_norm of a scalar");
@@ -92,8 +93,8 @@ inline Tensor<float> rms_norm(const Tensor<float>& x_in, const Tensor<float>& we
   return y;
 }
 
-// GroupNorm on x [N, C, *]: statistics per sample over each group of C / num_groups channels and
-// all positions; weight and bias (optional) have C values.
+/// GroupNorm on x [N, C, *]: statistics per sample over each group of C / num_groups channels and
+/// all positions; weight and bias (optional) have C values.
 inline Tensor<float> group_norm(const Tensor<float>& x_in, std::int64_t num_groups,
                                 const Tensor<float>& weight, const Tensor<float>& bias, Context& ctx,
                                 float eps = 1e-5f) {
@@ -132,9 +133,9 @@ inline Tensor<float> group_norm(const Tensor<float>& x_in, std::int64_t num_grou
   return y;
 }
 
-// BatchNorm in eval mode on x [N, C, *]: (x − running_mean) / sqrt(running_var + eps) · weight
-// + bias, per channel (weight and bias optional). Prefer folding it into the preceding
-// convolution (ops::fold_batchnorm) when there is one.
+/// BatchNorm in eval mode on x [N, C, *]: (x − running_mean) / sqrt(running_var + eps) · weight
+/// + bias, per channel (weight and bias optional). Prefer folding it into the preceding
+/// convolution (ops::fold_batchnorm) when there is one.
 inline Tensor<float> batch_norm(const Tensor<float>& x_in, const Tensor<float>& running_mean,
                                 const Tensor<float>& running_var, const Tensor<float>& weight,
                                 const Tensor<float>& bias, Context& ctx, float eps = 1e-5f) {

@@ -1,11 +1,12 @@
 #pragma once
-// A packed, cache-blocked single-precision GEMM: C = A·B (+ C), C row-major. The operands are
-// copied into panels that the register-blocked micro-kernel streams through contiguously (A in
-// MR-row slivers, B in NR-column slivers), the loops blocked so that a KC×NR sliver of B stays in
-// L1, an MC×KC block of A in L2 and a KC×NC panel of B in L3. The micro-kernel is written once on
-// Eigen's packet math, so it becomes AVX2+FMA, AVX, SSE or NEON code depending on the target.
-// Eigen's own product kernel reaches about 60% of the FMA peak on the machines we measure; the
-// point of this one is the larger register tile (MR × 2 packets) that keeps the FMA units busy.
+/// @file
+/// A packed, cache-blocked single-precision GEMM: C = A·B (+ C), C row-major. The operands are
+/// copied into panels that the register-blocked micro-kernel streams through contiguously (A in
+/// MR-row slivers, B in NR-column slivers), the loops blocked so that a KC×NR sliver of B stays in
+/// L1, an MC×KC block of A in L2 and a KC×NC panel of B in L3. The micro-kernel is written once on
+/// Eigen's packet math, so it becomes AVX2+FMA, AVX, SSE or NEON code depending on the target.
+/// Eigen's own product kernel reaches about 60% of the FMA peak on the machines we measure; the
+/// point of this one is the larger register tile (MR × 2 packets) that keeps the FMA units busy.
 
 #include <Eigen/Core>
 
@@ -24,24 +25,24 @@ namespace packed {
 using Packet = Eigen::internal::packet_traits<float>::type;
 inline constexpr int packet_size = Eigen::internal::packet_traits<float>::size;
 
-// Register tile: MR rows × NR columns of C live in MR·NR/packet_size registers (12 on AVX2 and SSE,
-// leaving room for two B packets and one broadcast A value in 16 registers).
+/// Register tile: MR rows × NR columns of C live in MR·NR/packet_size registers (12 on AVX2 and SSE,
+/// leaving room for two B packets and one broadcast A value in 16 registers).
 inline constexpr std::int64_t mr = 6;
 inline constexpr std::int64_t nr = 2 * packet_size;
-// Cache blocks (floats): KC deep, MC rows of A, NC columns of B.
+/// Cache blocks (floats): KC deep, MC rows of A, NC columns of B.
 inline constexpr std::int64_t kc_block = 512;
 inline constexpr std::int64_t mc_block = 72;
 inline constexpr std::int64_t nc_block = 2048;
 
-// A view of a rank-2 operand: element (i, j) at data[i * row_stride + j * col_stride].
+/// A view of a rank-2 operand: element (i, j) at data[i * row_stride + j * col_stride].
 struct StridedMatrix {
   const float* data = nullptr;
   std::int64_t row_stride = 0, col_stride = 1;
   float at(std::int64_t i, std::int64_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
-// Copies A[i0:i0+rows, p0:p0+depth] into MR-row slivers: sliver s holds rows s·MR.. as
-// [depth][MR], zero-padded past `rows`.
+/// Copies A[i0:i0+rows, p0:p0+depth] into MR-row slivers: sliver s holds rows s·MR.. as
+/// [depth][MR], zero-padded past `rows`.
 inline void pack_a(const StridedMatrix& a, std::int64_t i0, std::int64_t rows, std::int64_t p0,
                    std::int64_t depth, float* dst) {
   for (std::int64_t s = 0; s < rows; s += mr) {
@@ -60,8 +61,8 @@ inline void pack_a(const StridedMatrix& a, std::int64_t i0, std::int64_t rows, s
   }
 }
 
-// Copies B[p0:p0+depth, j0:j0+cols] into NR-column slivers, each [depth][NR], zero-padded past
-// `cols`.
+/// Copies B[p0:p0+depth, j0:j0+cols] into NR-column slivers, each [depth][NR], zero-padded past
+/// `cols`.
 inline void pack_b(const StridedMatrix& b, std::int64_t p0, std::int64_t depth, std::int64_t j0,
                    std::int64_t cols, float* dst) {
   for (std::int64_t s = 0; s < cols; s += nr) {
@@ -88,7 +89,7 @@ inline void pack_b(const StridedMatrix& b, std::int64_t p0, std::int64_t depth, 
   }
 }
 
-// C[0:MR, 0:NR] (leading dimension ldc) = (accumulate ? C : 0) + Ap · Bp over `depth`.
+/// C[0:MR, 0:NR] (leading dimension ldc) = (accumulate ? C : 0) + Ap · Bp over `depth`.
 template <bool Accumulate>
 inline void micro_kernel(std::int64_t depth, const float* ap, const float* bp, float* c,
                          std::int64_t ldc) {
@@ -117,7 +118,7 @@ inline void micro_kernel(std::int64_t depth, const float* ap, const float* bp, f
   }
 }
 
-// Tile wrapper: full tiles go straight to C; edge tiles through a small buffer.
+/// Tile wrapper: full tiles go straight to C; edge tiles through a small buffer.
 inline void run_tile(std::int64_t depth, const float* ap, const float* bp, float* c, std::int64_t ldc,
                      std::int64_t rows, std::int64_t cols, bool accumulate) {
   if (rows == mr && cols == nr) {
@@ -134,8 +135,8 @@ inline void run_tile(std::int64_t depth, const float* ap, const float* bp, float
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
 }
 
-// Packing buffers, one per thread, grown on demand and kept: every op call would otherwise allocate
-// (and, for fresh pages, fault in) up to a few MB.
+/// Packing buffers, one per thread, grown on demand and kept: every op call would otherwise allocate
+/// (and, for fresh pages, fault in) up to a few MB.
 struct Buffers {
   std::unique_ptr<float[], void (*)(float*)> a{nullptr, [](float* p) { ::operator delete[](p, std::align_val_t(64)); }};
   std::unique_ptr<float[], void (*)(float*)> b{nullptr, [](float* p) { ::operator delete[](p, std::align_val_t(64)); }};
@@ -154,21 +155,21 @@ inline Buffers& thread_buffers() {
   return buffers;
 }
 
-// The size, in floats, of B [k, n] packed whole: ceil(n / NR) slivers of [k][NR].
+/// The size, in floats, of B [k, n] packed whole: ceil(n / NR) slivers of [k][NR].
 inline std::int64_t packed_b_size(std::int64_t k, std::int64_t n) { return (n + nr - 1) / nr * nr * k; }
 
-// B [k, n] packed whole, for an operand used by several products (a Linear weight, the keys and
-// values of one attention head, an im2col buffer written in this layout directly).
+/// B [k, n] packed whole, for an operand used by several products (a Linear weight, the keys and
+/// values of one attention head, an im2col buffer written in this layout directly).
 struct PackedB {
-  const float* data = nullptr;  // packed_b_size(k, n) floats
+  const float* data = nullptr;  ///< packed_b_size(k, n) floats
   std::int64_t k = 0, n = 0;
 };
 inline void pack_b_whole(const StridedMatrix& b, std::int64_t k, std::int64_t n, float* dst) {
   pack_b(b, 0, k, 0, n, dst);
 }
 
-// The blocked loops around the micro-kernel. `b_panel(pc, kc, jc, nc)` returns the packed
-// B[pc:pc+kc, jc:jc+nc] as a pointer to its first sliver and the distance between slivers.
+/// The blocked loops around the micro-kernel. `b_panel(pc, kc, jc, nc)` returns the packed
+/// B[pc:pc+kc, jc:jc+nc] as a pointer to its first sliver and the distance between slivers.
 template <typename BPanel>
 inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, const StridedMatrix& a,
                             BPanel&& b_panel, float* c, std::int64_t ldc) {
@@ -201,7 +202,7 @@ inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, cons
 
 }  // namespace packed
 
-// C[0:m, 0:n] (row-major, leading dimension ldc) = A[0:m, 0:k] · B[0:k, 0:n]; k == 0 gives zeros.
+/// C[0:m, 0:n] (row-major, leading dimension ldc) = A[0:m, 0:k] · B[0:k, 0:n]; k == 0 gives zeros.
 inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const packed::StridedMatrix& a,
                         const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
   using namespace packed;
@@ -213,7 +214,7 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const pa
   }, c, ldc);
 }
 
-// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it.
+/// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it.
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMatrix& a,
                         const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc) {
   using namespace packed;

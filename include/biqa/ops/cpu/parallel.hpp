@@ -1,12 +1,13 @@
 #pragma once
-// parallel_for: splits an index range into contiguous chunks and runs them on a process-wide pool
-// of worker threads (started on first use, grown on demand, joined at exit). Starting threads per
-// call cost tens of microseconds per op, which is most of a small layer's time.
-//
-// Scheduling: the caller publishes a job and always works on it too, taking chunks from a shared
-// counter; idle workers join in. So a job finishes even when every worker is busy with other
-// callers' jobs (no deadlock when several user threads run models at once), and a parallel_for
-// inside a chunk runs serially on that thread instead of oversubscribing the cores.
+/// @file
+/// parallel_for: splits an index range into contiguous chunks and runs them on a process-wide pool
+/// of worker threads (started on first use, grown on demand, joined at exit). Starting threads per
+/// call cost tens of microseconds per op, which is most of a small layer's time.
+///
+/// Scheduling: the caller publishes a job and always works on it too, taking chunks from a shared
+/// counter; idle workers join in. So a job finishes even when every worker is busy with other
+/// callers' jobs (no deadlock when several user threads run models at once), and a parallel_for
+/// inside a chunk runs serially on that thread instead of oversubscribing the cores.
 
 #include <algorithm>
 #include <atomic>
@@ -27,8 +28,8 @@ namespace biqa::ops {
 
 namespace detail {
 
-// One parallel_for call. Shared with the workers through shared_ptr because a worker may pop an
-// invitation after the caller has already returned; it then only touches this state, never `body`.
+/// One parallel_for call. Shared with the workers through shared_ptr because a worker may pop an
+/// invitation after the caller has already returned; it then only touches this state, never `body`.
 struct ParallelJob {
   void (*invoke)(void* body, std::int64_t begin, std::int64_t end) = nullptr;
   void* body = nullptr;
@@ -45,7 +46,7 @@ struct ParallelJob {
     return {b, b + chunk + (w < extra ? 1 : 0)};
   }
 
-  // Runs chunks until none are left; returns after the last chunk it took has finished.
+  /// Runs chunks until none are left; returns after the last chunk it took has finished.
   void work() {
     for (int w = next.fetch_add(1, std::memory_order_relaxed); w < chunks;
          w = next.fetch_add(1, std::memory_order_relaxed)) {
@@ -81,7 +82,7 @@ class ThreadPool {
     for (auto& t : workers_) t.join();
   }
 
-  // Makes sure `count` workers exist and asks `helpers` of them to join `job`.
+  /// Makes sure `count` workers exist and asks `helpers` of them to join `job`.
   void invite(const std::shared_ptr<ParallelJob>& job, int helpers) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -119,16 +120,16 @@ class ThreadPool {
 
 }  // namespace detail
 
-// How many threads a job of `n` items is worth, given at least `grain` items per thread.
+/// How many threads a job of `n` items is worth, given at least `grain` items per thread.
 inline int worker_count(const Context& ctx, std::int64_t n, std::int64_t grain) {
   if (n <= 0) return 1;
   const std::int64_t by_work = (n + std::max<std::int64_t>(grain, 1) - 1) / std::max<std::int64_t>(grain, 1);
   return static_cast<int>(std::clamp<std::int64_t>(by_work, 1, ctx.resolved_threads()));
 }
 
-// Calls f(begin, end) on disjoint contiguous chunks covering [0, n), one chunk per thread used.
-// An exception thrown by any chunk is rethrown here (the first by chunk order) after all chunks
-// have finished.
+/// Calls f(begin, end) on disjoint contiguous chunks covering [0, n), one chunk per thread used.
+/// An exception thrown by any chunk is rethrown here (the first by chunk order) after all chunks
+/// have finished.
 template <typename F>
 void parallel_for(const Context& ctx, std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;

@@ -1,7 +1,8 @@
 #pragma once
-// 2-d pooling on NCHW tensors with PyTorch's semantics: max and average pooling (kernel, stride,
-// padding, dilation for max, ceil_mode, count_include_pad, divisor_override) and adaptive average
-// pooling (bins [floor(i·in/out), ceil((i+1)·in/out))).
+/// @file
+/// 2-d pooling on NCHW tensors with PyTorch's semantics: max and average pooling (kernel, stride,
+/// padding, dilation for max, ceil_mode, count_include_pad, divisor_override) and adaptive average
+/// pooling (bins [floor(i·in/out), ceil((i+1)·in/out))).
 
 #include <algorithm>
 #include <array>
@@ -21,14 +22,14 @@ struct Pool2dOptions {
   std::array<std::int64_t, 2> kernel{1, 1};
   std::array<std::int64_t, 2> stride{0, 0};  // 0: equal to the kernel (PyTorch's default)
   std::array<std::int64_t, 2> padding{0, 0};
-  std::array<std::int64_t, 2> dilation{1, 1};  // max pooling only
+  std::array<std::int64_t, 2> dilation{1, 1};  ///< max pooling only
   bool ceil_mode = false;
-  bool count_include_pad = true;               // average pooling only
-  std::optional<std::int64_t> divisor_override;  // average pooling only
+  bool count_include_pad = true;               ///< average pooling only
+  std::optional<std::int64_t> divisor_override;  ///< average pooling only
 };
 
-// PyTorch's pooling output extent, including the ceil_mode rule that the last window must start
-// inside the input or its left padding.
+/// PyTorch's pooling output extent, including the ceil_mode rule that the last window must start
+/// inside the input or its left padding.
 inline std::int64_t pool_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
                                      std::int64_t pad, std::int64_t dilation, bool ceil_mode) {
   const std::int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
@@ -130,7 +131,7 @@ inline Tensor<float> avg_pool2d(const Tensor<float>& x_in, Context& ctx, const P
   return out;
 }
 
-// Adaptive average pooling to (out_h, out_w): bin i covers [floor(i·in/out), ceil((i+1)·in/out)).
+/// Adaptive average pooling to (out_h, out_w): bin i covers [floor(i·in/out), ceil((i+1)·in/out)).
 inline Tensor<float> adaptive_avg_pool2d(const Tensor<float>& x_in, std::int64_t out_h,
                                          std::int64_t out_w, Context& ctx) {
   BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument,

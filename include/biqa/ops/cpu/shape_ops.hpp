@@ -1,6 +1,7 @@
 #pragma once
-// Shape operations: broadcasting views, concatenation, splitting, contiguous permutes. Views share
-// storage (as in PyTorch); concat and permute_contiguous copy.
+/// @file
+/// Shape operations: broadcasting views, concatenation, splitting, contiguous permutes. Views share
+/// storage (as in PyTorch); concat and permute_contiguous copy.
 
 #include <cstdint>
 #include <vector>
@@ -11,8 +12,8 @@
 
 namespace biqa::ops {
 
-// The shape two operands broadcast to under NumPy/PyTorch rules (trailing axes aligned; an extent
-// of 1 stretches).
+/// The shape two operands broadcast to under NumPy/PyTorch rules (trailing axes aligned; an extent
+/// of 1 stretches).
 inline Shape broadcast_shapes(const Shape& a, const Shape& b) {
   const int r = std::max(a.rank(), b.rank());
   std::vector<std::int64_t> out(static_cast<std::size_t>(r));
@@ -27,7 +28,7 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return Shape(out);
 }
 
-// A view of `t` stretched to `shape` (stride 0 along broadcast axes); no copy.
+/// A view of `t` stretched to `shape` (stride 0 along broadcast axes); no copy.
 template <typename T>
 Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
   const int r = shape.rank(), tr = t.dim();
@@ -45,7 +46,7 @@ Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
   return Tensor<T>::borrow(const_cast<T*>(t.data()), shape, st, t.owner());
 }
 
-// Joins tensors along `axis`; all other extents must agree.
+/// Joins tensors along `axis`; all other extents must agree.
 template <typename T>
 Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
   BIQA_CHECK(!parts.empty(), ErrorCode::invalid_argument, "concat of no tensors");
@@ -71,7 +72,7 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
   return out;
 }
 
-// Views of consecutive pieces of the given sizes along `axis` (sizes must add up to the extent).
+/// Views of consecutive pieces of the given sizes along `axis` (sizes must add up to the extent).
 template <typename T>
 std::vector<Tensor<T>> split(const Tensor<T>& t, const std::vector<std::int64_t>& sizes, int axis) {
   const int a = t.shape().normalize_axis(axis);
@@ -88,7 +89,7 @@ std::vector<Tensor<T>> split(const Tensor<T>& t, const std::vector<std::int64_t>
   return out;
 }
 
-// `chunks` equal views along `axis` (the extent must divide evenly, as the layers here need).
+/// `chunks` equal views along `axis` (the extent must divide evenly, as the layers here need).
 template <typename T>
 std::vector<Tensor<T>> chunk(const Tensor<T>& t, int chunks, int axis) {
   const int a = t.shape().normalize_axis(axis);
@@ -97,13 +98,13 @@ std::vector<Tensor<T>> chunk(const Tensor<T>& t, int chunks, int axis) {
   return split(t, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), t.size(a) / chunks), a);
 }
 
-// permute(order) copied into row-major storage.
+/// permute(order) copied into row-major storage.
 template <typename T>
 Tensor<T> permute_contiguous(const Tensor<T>& t, const std::vector<int>& order) {
   return t.permute(order).clone();
 }
 
-// Merges axes [start, end] into one (PyTorch's flatten); copies only when `t` is not contiguous.
+/// Merges axes [start, end] into one (PyTorch's flatten); copies only when `t` is not contiguous.
 template <typename T>
 Tensor<T> flatten(const Tensor<T>& t, int start = 0, int end = -1) {
   if (t.dim() == 0) return t.reshape(Shape{1});
