@@ -134,3 +134,25 @@ TEST_CASE("low-memory mode: missing and mis-shaped 16-bit weights are still repo
     CHECK_THAT(err.what(), Catch::Contains("weight: file has [24, 41], expected [24, 40]") && Catch::Contains("bias [24]"));
   }
 }
+
+TEST_CASE("low-memory mode: an embedding row is widened alone and equals the converted table's", "[io][low-memory]") {
+  test::TempDir dir;
+  std::mt19937 rng(9);
+  const std::string path = dir.file("embedding.safetensors");
+  io::write_safetensors(path, {random_blob("table", {50, 12}, DType::bf16, rng)});
+  io::WeightStoreOptions low;
+  low.keep_half = true;
+  io::WeightStore kept(io::load_weights(path), low), converted(io::load_weights(path));
+  const io::StoredWeight half = kept.take_stored("table", Shape{50, 12});
+  const io::StoredWeight full = converted.take_stored("table", Shape{50, 12});
+  REQUIRE(half.is_half());
+  REQUIRE_FALSE(full.is_half());
+  float a[12], b[12];
+  for (const std::int64_t row : {0, 17, 49}) {
+    half.copy_row(row, a);
+    full.copy_row(row, b);
+    CHECK(std::memcmp(a, b, sizeof a) == 0);
+    CHECK(std::memcmp(b, full.f32().data() + row * 12, sizeof b) == 0);
+  }
+  CHECK_THROWS_AS(half.copy_row(50, a), Error);
+}

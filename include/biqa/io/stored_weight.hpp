@@ -47,6 +47,19 @@ class StoredWeight {
     convert_to_float(half_, dtype_, static_cast<std::size_t>(shape_.numel()), t.data());
     return t;
   }
+  /// Row `i` of a 2-d weight as float32 into `dst` (an embedding lookup that widens one row, not
+  /// the whole table).
+  void copy_row(std::int64_t i, float* dst) const {
+    const Shape& s = shape();
+    BIQA_CHECK(s.rank() == 2 && i >= 0 && i < s[0], ErrorCode::invalid_argument, "StoredWeight::copy_row: row ", i,
+               " of a weight shaped ", s.to_string());
+    const std::int64_t cols = s[1];
+    if (is_half()) {
+      convert_to_float(half_ + i * cols * 2, dtype_, static_cast<std::size_t>(cols), dst);
+      return;
+    }
+    for (std::int64_t c = 0; c < cols; ++c) dst[c] = f32_.data()[i * f32_.stride(0) + c * f32_.stride(1)];
+  }
   /// The float32 tensor when not half (undefined otherwise), for code that needs a reference.
   const Tensor<float>& f32() const { return f32_; }
 

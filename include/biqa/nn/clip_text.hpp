@@ -109,7 +109,8 @@ class ClipTextTransformer {
 
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t w = config_.width, ctx_len = config_.context_length;
-    token_embedding_ = scope.take("token_embedding.weight", {config_.vocab_size, w});
+    // 16-bit in the low-memory mode: a quarter of a CLIP's parameters, of which a prompt reads 77 rows.
+    token_embedding_ = scope.take_stored("token_embedding.weight", {config_.vocab_size, w});
     positional_embedding_ = scope.take("positional_embedding", {ctx_len, w});
     transformer_.load(scope.scope("transformer"));
     ln_final_.load(scope.scope("ln_final"));
@@ -151,10 +152,10 @@ class ClipTextTransformer {
         const std::int64_t id = ids.data()[b * len + t];
         BIQA_CHECK(id >= 0 && id < config_.vocab_size, ErrorCode::invalid_argument, "nn::ClipTextTransformer: ",
                    "token id ", id, " at [", b, ", ", t, "] is outside the vocabulary [0, ", config_.vocab_size, ")");
-        const float* e = token_embedding_.data() + id * w;
         const float* p = positional_embedding_.data() + t * w;
         float* dst = x.data() + (b * len + t) * w;
-        for (std::int64_t c = 0; c < w; ++c) dst[c] = e[c] + p[c];
+        token_embedding_.copy_row(id, dst);
+        for (std::int64_t c = 0; c < w; ++c) dst[c] += p[c];
       }
     x = transformer_.forward(x, ctx, config_.causal);
 
@@ -178,7 +179,8 @@ class ClipTextTransformer {
 
  private:
   Config config_;
-  Tensor<float> token_embedding_, positional_embedding_, text_projection_;
+  io::StoredWeight token_embedding_;
+  Tensor<float> positional_embedding_, text_projection_;
   Linear projection_;
   LayerNorm ln_final_;
   ClipTransformer transformer_;
