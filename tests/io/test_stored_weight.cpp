@@ -43,6 +43,13 @@ Tensor<float> random_input(const Shape& shape, unsigned seed) {
   return t;
 }
 
+// A store over `path` in the low-memory mode.
+io::WeightStore low_memory_store(const std::string& path) {
+  io::WeightStoreOptions low;
+  low.keep_half = true;
+  return io::WeightStore(io::load_weights(path), low);
+}
+
 bool bit_equal(const Tensor<float>& a, const Tensor<float>& b) {
   const auto x = a.contiguous(), y = b.contiguous();
   return x.shape() == y.shape() && std::memcmp(x.data(), y.data(), static_cast<std::size_t>(x.numel()) * 4) == 0;
@@ -58,9 +65,7 @@ TEST_CASE("low-memory mode: 16-bit Linear weights stay 16-bit and give the same 
     io::write_safetensors(path, {random_blob("weight", {24, 40}, dtype, rng), random_blob("bias", {24}, dtype, rng)});
 
     io::WeightStore converted(io::load_weights(path));
-    io::WeightStoreOptions low;
-    low.keep_half = true;
-    io::WeightStore kept(io::load_weights(path), low);
+    io::WeightStore kept = low_memory_store(path);
     nn::Linear a(40, 24), b(40, 24);
     a.load(converted.root());
     b.load(kept.root());
@@ -96,9 +101,7 @@ TEST_CASE("low-memory mode: nn::MultiheadAttention, self and cross attention", "
   cfg.num_heads = 4;
   cfg.batch_first = true;
   io::WeightStore converted(io::load_weights(path));
-  io::WeightStoreOptions low;
-  low.keep_half = true;
-  io::WeightStore kept(io::load_weights(path), low);
+  io::WeightStore kept = low_memory_store(path);
   nn::MultiheadAttention a(cfg), b(cfg);
   a.load(converted.root());
   b.load(kept.root());
@@ -121,9 +124,7 @@ TEST_CASE("low-memory mode: missing and mis-shaped 16-bit weights are still repo
   std::mt19937 rng(7);
   const std::string path = dir.file("bad.safetensors");
   io::write_safetensors(path, {random_blob("weight", {24, 41}, DType::f16, rng)});
-  io::WeightStoreOptions low;
-  low.keep_half = true;
-  io::WeightStore store(io::load_weights(path), low);
+  io::WeightStore store = low_memory_store(path);
   nn::Linear layer(40, 24);
   layer.load(store.root());
   try {
@@ -140,9 +141,7 @@ TEST_CASE("low-memory mode: an embedding row is widened alone and equals the con
   std::mt19937 rng(9);
   const std::string path = dir.file("embedding.safetensors");
   io::write_safetensors(path, {random_blob("table", {50, 12}, DType::bf16, rng)});
-  io::WeightStoreOptions low;
-  low.keep_half = true;
-  io::WeightStore kept(io::load_weights(path), low), converted(io::load_weights(path));
+  io::WeightStore kept = low_memory_store(path), converted(io::load_weights(path));
   const io::StoredWeight half = kept.take_stored("table", Shape{50, 12});
   const io::StoredWeight full = converted.take_stored("table", Shape{50, 12});
   REQUIRE(half.is_half());
