@@ -22,6 +22,16 @@ TEST_CASE("cli: malformed numbers are usage errors naming the option", "[tools]"
   CHECK(seed.status == 1);
   CHECK_THAT(seed.out, Catch::Contains("--seed expects a non-negative integer, got '-3'"));
 
+  const auto level = biqa::test::run_cli("distort --type jpeg --level abc in.png out.png");
+  CHECK(level.status == 1);
+  CHECK_THAT(level.out, Catch::Contains("--level expects a number, got 'abc'"));
+  const auto no_level = biqa::test::run_cli("distort --type jpeg in.png out.png");
+  CHECK(no_level.status == 1);
+  CHECK_THAT(no_level.out, Catch::Contains("distort needs --type NAME --level L IN OUT"));
+  const auto distort_seed = biqa::test::run_cli("distort --type jpeg --level 3 --seed x in.png out.png");
+  CHECK(distort_seed.status == 1);
+  CHECK_THAT(distort_seed.out, Catch::Contains("--seed expects a non-negative integer, got 'x'"));
+
   const auto jobs = biqa::test::run_cli("score --jobs 99999999999 a.png");
   CHECK(jobs.status == 1);
   CHECK_THAT(jobs.out, Catch::Contains("--jobs expects an integer"));

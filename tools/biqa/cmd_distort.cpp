@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -24,19 +26,6 @@ namespace fs = std::filesystem;
 namespace bd = biqa::distortions;
 using biqa::ErrorCode;
 
-double parse_double(const std::string& s, const char* what) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') biqa::fail(ErrorCode::invalid_argument, "distort: ", what, " expects a number, got '", s, "'");
-  return v;
-}
-std::uint64_t parse_seed(const std::optional<std::string>& s) {
-  if (!s) return 0;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s->c_str(), &end, 10);
-  if (end == s->c_str() || *end != '\0') biqa::fail(ErrorCode::invalid_argument, "distort: --seed expects a non-negative integer, got '", *s, "'");
-  return v;
-}
 
 // A finished output is one that decodes; anything else (missing, truncated) is redone.
 bool valid_output(const fs::path& p) {
@@ -72,7 +61,7 @@ std::string steps_text(const std::vector<bd::Step>& steps) {
 int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
   const auto refs_dir = args.option("--refs"), out_dir = args.option("--out");
   const std::string recipe = args.option_or("--recipe", "kadid");
-  const std::uint64_t seed = parse_seed(args.option("--seed"));
+  const std::uint64_t seed = args.uint64_option("--seed", 0);
   const int jobs = std::max(1, args.int_option("--jobs", 1));
   const int per_ref = args.int_option("--per-ref", 1);
   if (!args.positionals().empty()) biqa::fail(ErrorCode::invalid_argument, "distort --make-dataset takes no positional arguments");
@@ -168,7 +157,7 @@ int make_dataset(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
 
 // A grid: one row per type, the reference and then levels 1..5 left to right, 2-px white gaps.
 int contact_sheet(biqa::cli::Args& args, const bd::ApplyOptions& opt) {
-  const std::uint64_t seed = parse_seed(args.option("--seed"));
+  const std::uint64_t seed = args.uint64_option("--seed", 0);
   const auto files = args.positionals();
   if (files.size() != 2) biqa::fail(ErrorCode::invalid_argument, "distort --contact-sheet needs IN OUT.png");
   const bd::Image img = biqa::io::read_image(files[0]);
@@ -199,11 +188,11 @@ int run(biqa::cli::Args& args) {
   if (args.flag("--make-dataset")) return make_dataset(args, opt);
   if (args.flag("--contact-sheet")) return contact_sheet(args, opt);
 
-  const auto type = args.option("--type"), level = args.option("--level");
-  const std::uint64_t seed = parse_seed(args.option("--seed"));
+  const auto type = args.option("--type");
+  const double lv = args.double_option("--level", std::numeric_limits<double>::quiet_NaN());  // NaN: not given
+  const std::uint64_t seed = args.uint64_option("--seed", 0);
   const auto files = args.positionals();
-  if (!type || !level || files.size() != 2) biqa::fail(ErrorCode::invalid_argument, "distort needs --type NAME --level L IN OUT (see biqa distort --help)");
-  const double lv = parse_double(*level, "--level");
+  if (!type || std::isnan(lv) || files.size() != 2) biqa::fail(ErrorCode::invalid_argument, "distort needs --type NAME --level L IN OUT (see biqa distort --help)");
   const bd::Image img = biqa::io::read_image(files[0]);
   if (img.dim() != 3 || img.size(2) != 3) biqa::fail(ErrorCode::invalid_argument, files[0], ": need an RGB image, got ", img.shape().to_string());
   biqa::io::write_image(files[1], bd::apply(*type, lv, img, seed, opt));

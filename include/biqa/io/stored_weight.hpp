@@ -35,17 +35,13 @@ class StoredWeight {
   const Shape& shape() const { return is_half() ? shape_ : f32_.shape(); }
   /// Bytes this weight keeps resident (the mapped 16-bit values, or the float32 tensor).
   std::size_t bytes() const {
-    return is_half() ? static_cast<std::size_t>(shape_.numel()) * 2
-                     : static_cast<std::size_t>(f32_.numel()) * sizeof(float);
+    return static_cast<std::size_t>(shape().numel()) * dtype_size(dtype());
   }
 
   /// The weight as float32: the tensor itself when held as float32 (no copy), else a new widened
   /// copy that lives as long as the caller keeps it.
   Tensor<float> to_float() const {
-    if (!is_half()) return f32_;
-    Tensor<float> t(shape_);
-    convert_to_float(half_, dtype_, static_cast<std::size_t>(shape_.numel()), t.data());
-    return t;
+    return is_half() ? to_float_tensor(half_, dtype_, shape_) : f32_;
   }
   /// Row `i` of a 2-d weight as float32 into `dst` (an embedding lookup that widens one row, not
   /// the whole table).

@@ -121,8 +121,6 @@ class WeightStore {
     return StoredWeight(r->data, r->dtype, r->shape, file_->keep_alive);
   }
 
-  const WeightStoreOptions& options() const { return opts_; }
-
   /// Marks keys as intentionally unread (buffers such as BatchNorm's num_batches_tracked).
   void ignore(const std::string& full_name) {
     if (contains(full_name)) used_.insert(full_name);
