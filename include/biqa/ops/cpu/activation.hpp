@@ -84,15 +84,6 @@ inline float apply(Activation a, float x) {
 namespace detail {
 inline constexpr std::int64_t elementwise_grain = std::int64_t(1) << 15;
 
-/// Runs f(Eigen array map) over contiguous chunks of `data`, in parallel.
-template <typename F>
-void map_chunks(float* data, std::int64_t n, const Context& ctx, F f) {
-  parallel_for(ctx, n, elementwise_grain, [&](std::int64_t b, std::int64_t e) {
-    Eigen::Map<Eigen::ArrayXf> a(data + b, static_cast<Eigen::Index>(e - b));
-    f(a);
-  });
-}
-
 /// Σ exp(p[i] − shift), storing each term in p[i]; vectorised. Softmax callers pass shift = max, so
 /// the sum is ≥ 1 and terms below e^-87 cannot change it: they are stored as exact zeros, which keeps
 /// −inf (masked) logits at probability 0 (Eigen's exp returns 2.9e-39 there, not 0).
@@ -133,41 +124,59 @@ inline float exp_shifted_sum(float* p, std::int64_t n, float shift) {
 }
 }  // namespace detail
 
+namespace detail {
+/// max(x, 0) on Eigen packets, NaN kept: lanes where x < 0 are cleared to +0, the rest (NaN
+/// included) pass unchanged. Eigen 3.4's select() has no vectorised path.
+inline void relu_span(float* p, std::int64_t n) {
+  using namespace Eigen::internal;
+  using Packet = packet_traits<float>::type;
+  constexpr int size = packet_traits<float>::size;
+  const Packet zero = pset1<Packet>(0.0f);
+  std::int64_t i = 0;
+  for (; i + size <= n; i += size) {
+    const Packet x = ploadu<Packet>(p + i);
+    pstoreu(p + i, pandnot(x, pcmp_lt(x, zero)));
+  }
+  for (; i < n; ++i) p[i] = scalar::relu(p[i]);
+}
+
+/// Applies `a` to p[0, n) in place, on the calling thread; the loop behind activate_inplace and
+/// the epilogues that fuse an activation into another op's output pass.
+inline void activate_span(float* p, std::int64_t n, Activation a) {
+  using A = Eigen::Map<Eigen::ArrayXf>;
+  A v(p, static_cast<Eigen::Index>(n));
+  switch (a) {  // one loop per activation, so each inner loop is a direct call
+    case Activation::identity: return;
+    case Activation::relu: return relu_span(p, n);
+    case Activation::gelu: v = 0.5f * v * (1.0f + (v * 0.70710678118654752f).erf()); return;
+    case Activation::gelu_tanh:
+      // 0.5·(1 + tanh(u)) written as 1 / (1 + e^(−2u)): it reaches exactly 0 and 1 in the tails on
+      // every target. Eigen 3.4's vectorised tanh stops at ±(1 − 2^-22) on AArch64 (its clamp
+      // assumes an unfused multiply-add, NEON's is fused), which gave gelu_tanh(−1e30) = −1.2e23.
+      v = v / (1.0f + (-1.5957691216057307f * (v + 0.044715f * v.cube())).exp());  // 2·sqrt(2/π)
+      return;
+    case Activation::quick_gelu: v = v / (1.0f + (-1.702f * v).exp()); return;
+    case Activation::silu: v = v / (1.0f + (-v).exp()); return;
+    case Activation::sigmoid: v = 1.0f / (1.0f + (-v).exp()); return;
+    case Activation::selu: {
+      constexpr float alpha = 1.6732632423543772848f, scale = 1.0507009873554804934f;
+      v = scale * (v > 0.0f).select(v, alpha * v.expm1());
+      return;
+    }
+    case Activation::tanh: v = v.tanh(); return;
+  }
+}
+}  // namespace detail
+
 /// Applies `a` to every element of a contiguous tensor, in place.
 inline void activate_inplace(Tensor<float>& x, Activation a, Context& ctx) {
   BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument,
              "activate_inplace needs a contiguous tensor, got strides of a view of ",
              x.shape().to_string());
-  using A = Eigen::Map<Eigen::ArrayXf>;
+  if (a == Activation::identity) return;
   float* d = x.data();
-  const std::int64_t n = x.numel();
-  switch (a) {  // one loop per activation, so each inner loop is a direct call
-    case Activation::identity: return;
-    case Activation::relu:  // a NaN stays NaN, as in PyTorch (v > 0 is false for NaN, so test v < 0)
-      return detail::map_chunks(d, n, ctx, [](A v) { v = (v < 0.0f).select(0.0f, v); });
-    case Activation::gelu:
-      return detail::map_chunks(d, n, ctx, [](A v) { v = 0.5f * v * (1.0f + (v * 0.70710678118654752f).erf()); });
-    case Activation::gelu_tanh:
-      // 0.5·(1 + tanh(u)) written as 1 / (1 + e^(−2u)): it reaches exactly 0 and 1 in the tails on
-      // every target. Eigen 3.4's vectorised tanh stops at ±(1 − 2^-22) on AArch64 (its clamp
-      // assumes an unfused multiply-add, NEON's is fused), which gave gelu_tanh(−1e30) = −1.2e23.
-      return detail::map_chunks(d, n, ctx, [](A v) {
-        v = v / (1.0f + (-1.5957691216057307f * (v + 0.044715f * v.cube())).exp());  // 2·sqrt(2/π)
-      });
-    case Activation::quick_gelu:
-      return detail::map_chunks(d, n, ctx, [](A v) { v = v / (1.0f + (-1.702f * v).exp()); });
-    case Activation::silu:
-      return detail::map_chunks(d, n, ctx, [](A v) { v = v / (1.0f + (-v).exp()); });
-    case Activation::sigmoid:
-      return detail::map_chunks(d, n, ctx, [](A v) { v = 1.0f / (1.0f + (-v).exp()); });
-    case Activation::selu:
-      return detail::map_chunks(d, n, ctx, [](A v) {
-        constexpr float alpha = 1.6732632423543772848f, scale = 1.0507009873554804934f;
-        v = scale * (v > 0.0f).select(v, alpha * v.expm1());
-      });
-    case Activation::tanh:
-      return detail::map_chunks(d, n, ctx, [](A v) { v = v.tanh(); });
-  }
+  parallel_for(ctx, x.numel(), detail::elementwise_grain,
+               [&](std::int64_t b, std::int64_t e) { detail::activate_span(d + b, e - b, a); });
 }
 
 inline Tensor<float> activate(const Tensor<float>& x, Activation a, Context& ctx) {

@@ -168,36 +168,82 @@ inline void pack_b_whole(const StridedMatrix& b, std::int64_t k, std::int64_t n,
   pack_b(b, 0, k, 0, n, dst);
 }
 
-/// The blocked loops around the micro-kernel. `b_panel(pc, kc, jc, nc)` returns the packed
-/// B[pc:pc+kc, jc:jc+nc] as a pointer to its first sliver and the distance between slivers.
-template <typename BPanel>
-inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, const StridedMatrix& a,
+/// The size, in floats, of A [m, k] packed whole: ceil(m / MR) slivers of [k][MR].
+inline std::int64_t packed_a_size(std::int64_t m, std::int64_t k) { return (m + mr - 1) / mr * mr * k; }
+
+/// A [m, k] packed whole, for a left operand used by several products (a convolution's weight,
+/// reused by every column block): sliver s holds rows s·MR.. as [k][MR], so the k-block [pc, pc+kc)
+/// of a sliver starts at data + s·k·MR + pc·MR.
+struct PackedA {
+  const float* data = nullptr;  ///< packed_a_size(m, k) floats
+  std::int64_t m = 0, k = 0;
+};
+inline void pack_a_whole(const StridedMatrix& a, std::int64_t m, std::int64_t k, float* dst) {
+  pack_a(a, 0, m, 0, k, dst);
+}
+
+/// The blocked loops around the micro-kernel. `a_panel(ic, mc, pc, kc)` returns the packed
+/// A[ic:ic+mc, pc:pc+kc] and `b_panel(pc, kc, jc, nc)` the packed B[pc:pc+kc, jc:jc+nc], each as a
+/// pointer to its first sliver and the distance between slivers.
+template <typename APanel, typename BPanel>
+inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APanel&& a_panel,
                             BPanel&& b_panel, float* c, std::int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
-  Buffers& buf = thread_buffers();
-  const std::int64_t mc_max = std::min(mc_block, (m + mr - 1) / mr * mr);
-  float* ap = Buffers::grow(buf.a, buf.a_size, std::min(kc_block, k) * mc_max);
   for (std::int64_t jc = 0; jc < n; jc += nc_block) {
     const std::int64_t nc = std::min(nc_block, n - jc);
     for (std::int64_t pc = 0; pc < k; pc += kc_block) {
       const std::int64_t kc = std::min(kc_block, k - pc);
-      const auto [bp, sliver_stride] = b_panel(pc, kc, jc, nc);
+      const auto [bp, b_stride] = b_panel(pc, kc, jc, nc);
       for (std::int64_t ic = 0; ic < m; ic += mc_block) {
         const std::int64_t mc = std::min(mc_block, m - ic);
-        pack_a(a, ic, mc, pc, kc, ap);
+        const auto [ap, a_stride] = a_panel(ic, mc, pc, kc);
         for (std::int64_t jr = 0; jr < nc; jr += nr) {
-          const float* bs = bp + (jr / nr) * sliver_stride;
+          const float* bs = bp + (jr / nr) * b_stride;
           for (std::int64_t ir = 0; ir < mc; ir += mr)
-            run_tile(kc, ap + ir * kc, bs, c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
+            run_tile(kc, ap + (ir / mr) * a_stride, bs, c + (ic + ir) * ldc + jc + jr, ldc, std::min(mr, mc - ir),
                      std::min(nr, nc - jr), pc > 0);
         }
       }
     }
   }
+}
+
+/// An a_panel for blocked_product that packs A[ic:ic+mc, pc:pc+kc] into this thread's buffer.
+inline auto packing_a_panel(const StridedMatrix& a, std::int64_t m, std::int64_t k) {
+  Buffers& buf = thread_buffers();
+  float* ap = Buffers::grow(buf.a, buf.a_size, std::min(kc_block, k) * std::min(mc_block, (m + mr - 1) / mr * mr));
+  return [a, ap](std::int64_t ic, std::int64_t mc, std::int64_t pc, std::int64_t kc) {
+    pack_a(a, ic, mc, pc, kc, ap);
+    return std::pair<const float*, std::int64_t>{ap, kc * mr};
+  };
+}
+
+/// An a_panel for blocked_product over rows [i0, i0 + m) of an A packed beforehand (i0 % MR == 0).
+inline auto packed_a_panel(const PackedA& a, std::int64_t i0) {
+  return [a, i0](std::int64_t ic, std::int64_t, std::int64_t pc, std::int64_t) {
+    return std::pair<const float*, std::int64_t>{a.data + ((i0 + ic) / mr) * a.k * mr + pc * mr, a.k * mr};
+  };
+}
+
+/// A b_panel for blocked_product that packs B[pc:pc+kc, jc:jc+nc] into this thread's buffer.
+inline auto packing_b_panel(const StridedMatrix& b) {
+  return [b](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
+    Buffers& buf = thread_buffers();
+    float* bp = Buffers::grow(buf.b, buf.b_size, kc * ((nc + nr - 1) / nr * nr));
+    pack_b(b, pc, kc, jc, nc, bp);
+    return std::pair<const float*, std::int64_t>{bp, kc * nr};
+  };
+}
+
+/// A b_panel for blocked_product over columns [j0, j0 + n) of a B packed beforehand (j0 % NR == 0).
+inline auto packed_b_panel(const PackedB& b, std::int64_t j0) {
+  return [b, j0](std::int64_t pc, std::int64_t, std::int64_t jc, std::int64_t) {
+    return std::pair<const float*, std::int64_t>{b.data + ((j0 + jc) / nr) * b.k * nr + pc * nr, b.k * nr};
+  };
 }
 
 }  // namespace packed
@@ -206,12 +252,7 @@ inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, cons
 inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const packed::StridedMatrix& a,
                         const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
   using namespace packed;
-  blocked_product(m, n, k, a, [&](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
-    Buffers& buf = thread_buffers();
-    float* bp = Buffers::grow(buf.b, buf.b_size, kc * ((nc + nr - 1) / nr * nr));
-    pack_b(b, pc, kc, jc, nc, bp);
-    return std::pair<const float*, std::int64_t>{bp, kc * nr};
-  }, c, ldc);
+  blocked_product(m, n, k, packing_a_panel(a, m, k), packing_b_panel(b), c, ldc);
 }
 
 /// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it.
@@ -220,10 +261,26 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMat
   using namespace packed;
   BIQA_CHECK(j0 % nr == 0 && j0 + n <= (b.n + nr - 1) / nr * nr, ErrorCode::internal,
              "packed_gemm: columns [", j0, ", ", j0 + n, ") of a packed B with ", b.n);
-  const std::int64_t k = b.k;
-  blocked_product(m, n, k, a, [&](std::int64_t pc, std::int64_t, std::int64_t jc, std::int64_t) {
-    return std::pair<const float*, std::int64_t>{b.data + ((j0 + jc) / nr) * k * nr + pc * nr, k * nr};
-  }, c, ldc);
+  blocked_product(m, n, b.k, packing_a_panel(a, m, b.k), packed_b_panel(b, j0), c, ldc);
+}
+
+/// Rows [i0, i0 + m) of an A packed beforehand (packed::pack_a_whole) times B [k, n], packed here.
+inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
+                        const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
+  using namespace packed;
+  BIQA_CHECK(i0 % mr == 0 && i0 + m <= a.m, ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m,
+             ") of a packed A with ", a.m);
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc);
+}
+
+/// Both operands packed beforehand: rows [i0, i0 + m) of A times columns [j0, j0 + n) of B.
+inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
+                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc) {
+  using namespace packed;
+  BIQA_CHECK(a.k == b.k && i0 % mr == 0 && i0 + m <= a.m && j0 % nr == 0 && j0 + n <= (b.n + nr - 1) / nr * nr,
+             ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m, ") of a packed A [", a.m, ", ", a.k,
+             "] and columns [", j0, ", ", j0 + n, ") of a packed B [", b.k, ", ", b.n, "]");
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc);
 }
 
 }  // namespace biqa::ops::detail

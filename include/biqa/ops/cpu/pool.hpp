@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -65,30 +68,47 @@ inline PoolGeometry pool_geometry(const char* op, const Tensor<float>& x, const 
              x.shape().to_string(), " is too small for kernel ", g.kh, "x", g.kw);
   return g;
 }
+
+/// The taps k of a pooling window starting at input index `start` (dilation d, kernel k_size) that
+/// land inside [0, extent): [lo, hi).
+inline std::pair<std::int64_t, std::int64_t> taps_inside(std::int64_t start, std::int64_t d,
+                                                          std::int64_t k_size, std::int64_t extent) {
+  const std::int64_t lo = std::min(k_size, start >= 0 ? 0 : (-start + d - 1) / d);
+  const std::int64_t hi = extent - 1 - start >= 0 ? std::min(k_size, (extent - 1 - start) / d + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
 }  // namespace detail
 
 inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const Pool2dOptions& opt) {
   const auto g = detail::pool_geometry("max_pool2d", x_in, opt, true);
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> out({g.n, g.c, g.oh, g.ow});
+  // The kernel taps that fall inside the input, per output column: [kx_lo, kx_hi).
+  std::vector<std::int64_t> kx_lo(static_cast<std::size_t>(g.ow)), kx_hi(static_cast<std::size_t>(g.ow));
+  for (std::int64_t xx = 0; xx < g.ow; ++xx)
+    std::tie(kx_lo[static_cast<std::size_t>(xx)], kx_hi[static_cast<std::size_t>(xx)]) =
+        detail::taps_inside(xx * g.sw - g.pw, g.dw, g.kw, g.w);
   parallel_for(ctx, g.n * g.c, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* src = x.data() + p * g.h * g.w;
       float* dst = out.data() + p * g.oh * g.ow;
       for (std::int64_t y = 0; y < g.oh; ++y) {
+        const std::int64_t iy0 = y * g.sh - g.ph;
+        const auto [ky_lo, ky_hi] = detail::taps_inside(iy0, g.dh, g.kh, g.h);
         for (std::int64_t xx = 0; xx < g.ow; ++xx) {
+          const std::int64_t ix0 = xx * g.sw - g.pw;
+          const std::int64_t k0 = kx_lo[static_cast<std::size_t>(xx)], k1 = kx_hi[static_cast<std::size_t>(xx)];
           float m = -std::numeric_limits<float>::infinity();
-          for (std::int64_t ky = 0; ky < g.kh; ++ky) {
-            const std::int64_t iy = y * g.sh - g.ph + ky * g.dh;
-            if (iy < 0 || iy >= g.h) continue;
-            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
-              const std::int64_t ix = xx * g.sw - g.pw + kx * g.dw;
-              if (ix < 0 || ix >= g.w) continue;
-              const float v = src[iy * g.w + ix];
-              if (v > m || std::isnan(v)) m = v;  // NaN propagates, as in PyTorch
+          bool nan = false;  // PyTorch lets a NaN win; tracked apart so the max stays branch-free
+          for (std::int64_t ky = ky_lo; ky < ky_hi; ++ky) {
+            const float* row = src + (iy0 + ky * g.dh) * g.w + ix0;
+            for (std::int64_t kx = k0; kx < k1; ++kx) {
+              const float v = row[kx * g.dw];
+              m = v > m ? v : m;
+              nan |= v != v;
             }
           }
-          dst[y * g.ow + xx] = m;
+          dst[y * g.ow + xx] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
         }
       }
     }
