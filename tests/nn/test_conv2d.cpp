@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "biqa/nn/batch_norm.hpp"
 #include "biqa/nn/conv2d.hpp"
 #include "support/parity.hpp"
@@ -73,4 +75,36 @@ TEST_CASE("nn::Conv2d reports missing BatchNorm statistics and bad inputs", "[nn
   nn::BatchNorm2d wrong({4});
   REQUIRE_THROWS_AS(c2.fold_batchnorm(wrong), biqa::Error);  // 4 features after 6 outputs
   REQUIRE_THROWS_AS(nn::Conv2d({4, 6, {3, 3}, {1, 1}, {0, 0}, {1, 1}, 4}), biqa::Error);  // 6 % 4
+}
+
+TEST_CASE("nn::Conv2d gives the same outputs packed (pack_weights, after folding) as unpacked, bit for bit",
+          "[nn][conv2d]") {
+  auto same = [](const Tensor<float>& a, const Tensor<float>& b) {
+    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.numel(), b.data());
+  };
+  for (const char* name : {"conv2d_stride2", "conv2d_groups_dilated"}) {
+    biqa::test::LayerFixture f(name);
+    nn::Conv2d conv = conv_from(f.config());
+    conv.load(f.root());
+    const Tensor<float> x = f.io("input");
+    Context plain(2), packing(2);
+    packing.pack_weights = true;
+    INFO(name);
+    CHECK(same(conv.forward(x, plain), conv.forward(x, packing)));
+    CHECK(same(conv.forward(x, packing), conv.forward(x, packing)));  // the packed copy is reused
+  }
+  // A folded weight is kept only in packed form; weight() unpacks it exactly.
+  biqa::test::LayerFixture f("conv2d_bn");
+  nn::Conv2d conv = conv_from(f.config());
+  conv.load(f.root().scope("conv"));
+  const Tensor<float> raw = conv.weight();
+  nn::BatchNorm2d bn({conv.config().out_channels, static_cast<float>(f.config()["bn_eps"].as_number())});
+  bn.load(f.root().scope("bn"));
+  conv.fold_batchnorm(bn);
+  const auto folded = biqa::ops::fold_batchnorm(raw, {}, bn.weight(), bn.bias(), bn.running_mean(), bn.running_var(),
+                                                bn.config().eps);
+  CHECK(same(conv.weight(), folded.weight));
+  const Tensor<float> x = f.io("input");
+  Context ctx;
+  CHECK(same(conv.forward(x, ctx), biqa::ops::conv2d(x, folded.weight, folded.bias, ctx, conv.options())));
 }

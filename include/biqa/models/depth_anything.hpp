@@ -85,12 +85,9 @@ class ResidualConvUnit {
   }
 
   Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
-    Tensor<float> y = ops::relu(x, ctx);
-    y = conv1_.forward(y, ctx);
-    ops::activate_inplace(y, ops::Activation::relu, ctx);
-    y = conv2_.forward(y, ctx);
-    ops::add_inplace(y, x, ctx);
-    return y;
+    // The inner ReLU and the shortcut add run in the convolutions' output pass (Conv2dEpilogue).
+    Tensor<float> y = conv1_.forward(ops::relu(x, ctx), ctx, {{}, ops::Activation::relu});
+    return conv2_.forward(y, ctx, {x, ops::Activation::identity});
   }
 
  private:
@@ -217,10 +214,8 @@ class DptHead {
     path = refinenet_[0].forward(path, level[0], 2 * s1[0], 2 * s1[1], ctx);  // scale_factor 2
     Tensor<float> out = output_conv1_.forward(path, ctx);
     out = resize_align_corners(out, config_.patch_size * gh, config_.patch_size * gw, ctx);
-    out = output_conv2a_.forward(out, ctx);
-    ops::activate_inplace(out, ops::Activation::relu, ctx);
-    out = output_conv2b_.forward(out, ctx);
-    ops::activate_inplace(out, ops::Activation::relu, ctx);
+    out = output_conv2a_.forward(out, ctx, {{}, ops::Activation::relu});
+    out = output_conv2b_.forward(out, ctx, {{}, ops::Activation::relu});
     return out;
   }
 

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "biqa/core/context.hpp"
@@ -24,7 +25,6 @@
 #include "biqa/nn/conv2d.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/ops/cpu/activation.hpp"
-#include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/pool.hpp"
 
 namespace biqa::nn {
@@ -155,8 +155,7 @@ class ResNet {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
                "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
     ResNetStages st;
-    st.stem = stem_.forward(x, ctx);
-    ops::activate_inplace(st.stem, ops::Activation::relu, ctx);
+    st.stem = stem_.forward(x, ctx, {{}, ops::Activation::relu});
     ops::Pool2dOptions mp;
     mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
     Tensor<float> h = ops::max_pool2d(st.stem, ctx, mp);
@@ -226,14 +225,11 @@ class ResNet {
 
   Tensor<float> block_forward(const Block& b, const Tensor<float>& x, Context& ctx) const {
     const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
+    // The ReLUs and the shortcut add run inside the convolutions' output pass (Conv2dEpilogue).
     Tensor<float> h = x;
-    for (int k = 0; k < convs; ++k) {
-      h = b.convs[k].forward(h, ctx);
-      if (k + 1 < convs) ops::activate_inplace(h, ops::Activation::relu, ctx);
-    }
-    ops::add_inplace(h, b.has_downsample ? b.downsample.forward(x, ctx) : x, ctx);
-    ops::activate_inplace(h, ops::Activation::relu, ctx);
-    return h;
+    for (int k = 0; k + 1 < convs; ++k) h = b.convs[k].forward(h, ctx, {{}, ops::Activation::relu});
+    Tensor<float> shortcut = b.has_downsample ? b.downsample.forward(x, ctx) : x;
+    return b.convs[convs - 1].forward(h, ctx, {std::move(shortcut), ops::Activation::relu});
   }
 
   Config config_;
