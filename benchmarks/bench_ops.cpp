@@ -65,6 +65,9 @@ void linear_shapes(benchmark::internal::Benchmark* b) {
       {784, 3072, 768},    // ViT-B/8 fc1 (DSMix, no class token)
       {50, 3072, 768},     // CLIP ViT-B/32 fc1
       {77, 2048, 512},     // CLIP text fc1
+      {1, 1000, 2048},     // ResNet-50 classifier, batch 1
+      {4, 1000, 2048},     // the same, 4 rows (the largest taken as dot products)
+      {8, 1000, 2048},     // the same, 8 rows (the GEMM kernel)
   };
   for (const auto& s : shapes)
     for (int t : {1, 2}) b->Args({s[0], s[1], s[2], t});

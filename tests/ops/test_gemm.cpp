@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "biqa/ops/cpu/gemm.hpp"
@@ -64,6 +66,48 @@ TEST_CASE("gemm: mismatched shapes raise biqa::Error", "[ops][gemm]") {
                     biqa::Error);
   REQUIRE_THROWS_AS(ops::linear(Tensor<float>::zeros({2, 8}), Tensor<float>::zeros({4, 8}), Tensor<float>::zeros({5}), ctx),
                     biqa::Error);
+}
+
+TEST_CASE("gemm: linear with a few rows (dot products, no packing) matches a double-precision product",
+          "[ops][gemm]") {
+  std::mt19937 gen(9);
+  std::normal_distribution<float> dist;
+  auto random = [&](biqa::Shape s) {
+    Tensor<float> t(s);
+    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
+    return t;
+  };
+  const std::int64_t in = 203, out_features = 37;
+  const Tensor<float> w = random({out_features, in}), bias = random({out_features});
+  // Rows on both sides of detail::linear_dot_rows, so both paths are checked against the same reference.
+  for (std::int64_t rows = 1; rows <= biqa::ops::detail::linear_dot_rows + 2; ++rows) {
+    const Tensor<float> x = random({rows, 1, in});
+    Tensor<float> ref({rows, 1, out_features});
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < out_features; ++j) {
+        double acc = bias.data()[j];
+        for (std::int64_t i = 0; i < in; ++i) acc += double(x.data()[r * in + i]) * double(w.data()[j * in + i]);
+        ref.data()[r * out_features + j] = float(acc);
+      }
+    for (int threads : {1, 3}) {
+      Context ctx(threads);
+      const std::string name = "gemm/linear_rows=" + std::to_string(rows) + "/threads=" + std::to_string(threads);
+      biqa::test::check_parity(name, ops::linear(x, w, bias, ctx), ref, 1e-5);
+      Tensor<float> no_bias = ops::linear(x, w, Tensor<float>(), ctx);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t j = 0; j < out_features; ++j) no_bias.data()[r * out_features + j] += bias.data()[j];
+      biqa::test::check_parity(name + "/no_bias", no_bias, ref, 1e-5);
+    }
+  }
+  // NaN in the input reaches exactly the outputs of its row.
+  Tensor<float> x = random({2, in});
+  x.data()[in + 5] = std::numeric_limits<float>::quiet_NaN();
+  Context ctx(2);
+  const Tensor<float> y = ops::linear(x, w, bias, ctx);
+  for (std::int64_t j = 0; j < out_features; ++j) {
+    CHECK_FALSE(std::isnan(y.data()[j]));
+    CHECK(std::isnan(y.data()[out_features + j]));
+  }
 }
 
 TEST_CASE("gemm: a packed Linear weight gives the plain product, unpacks exactly, and serves row ranges",
