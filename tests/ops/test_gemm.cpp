@@ -11,6 +11,16 @@ using biqa::Context;
 using biqa::Tensor;
 namespace ops = biqa::ops;
 
+namespace {
+// A tensor of standard normal values drawn from `rng`.
+Tensor<float> random_normal(biqa::Shape shape, std::mt19937& rng) {
+  std::normal_distribution<float> dist;
+  Tensor<float> t(shape);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(rng);
+  return t;
+}
+}  // namespace
+
 TEST_CASE("gemm: matmul and linear match PyTorch", "[ops][gemm]") {
   biqa::test::OpFixture f("gemm");
   for (int threads : {1, 3}) {
@@ -44,12 +54,7 @@ TEST_CASE("gemm: a left operand without a unit stride is copied, not misread", "
 
 TEST_CASE("gemm: splitting rows or columns across threads keeps the result", "[ops][gemm]") {
   std::mt19937 rng(7);
-  std::normal_distribution<float> nd;
-  auto random = [&](biqa::Shape s) {
-    Tensor<float> t(s);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-    return t;
-  };
+  auto random = [&](biqa::Shape s) { return random_normal(s, rng); };
   const Tensor<float> wide_a = random({3, 200}), wide_b = random({200, 300});  // few rows: column blocks
   const Tensor<float> tall_a = random({300, 64}), tall_b = random({64, 40});   // many rows: row blocks
   Context one(1), four(4);
@@ -71,12 +76,7 @@ TEST_CASE("gemm: mismatched shapes raise biqa::Error", "[ops][gemm]") {
 TEST_CASE("gemm: linear with a few rows (dot products, no packing) matches a double-precision product",
           "[ops][gemm]") {
   std::mt19937 gen(9);
-  std::normal_distribution<float> dist;
-  auto random = [&](biqa::Shape s) {
-    Tensor<float> t(s);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-    return t;
-  };
+  auto random = [&](biqa::Shape s) { return random_normal(s, gen); };
   const std::int64_t in = 203, out_features = 37;
   const Tensor<float> w = random({out_features, in}), bias = random({out_features});
   // Rows on both sides of detail::linear_dot_rows, so both paths are checked against the same reference.
@@ -113,12 +113,7 @@ TEST_CASE("gemm: linear with a few rows (dot products, no packing) matches a dou
 TEST_CASE("gemm: a packed Linear weight gives the plain product, unpacks exactly, and serves row ranges",
           "[ops][gemm]") {
   std::mt19937 gen(3);
-  std::normal_distribution<float> dist;
-  auto random = [&](biqa::Shape s) {
-    Tensor<float> t(s);
-    for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = dist(gen);
-    return t;
-  };
+  auto random = [&](biqa::Shape s) { return random_normal(s, gen); };
   const std::int64_t nr = biqa::ops::detail::packed::nr;
   for (const std::int64_t out_features : {std::int64_t(5), 3 * nr, 3 * nr + 7}) {
     const Tensor<float> w = random({out_features, 37}), bias = random({out_features}), x = random({2, 11, 37});
