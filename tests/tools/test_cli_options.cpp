@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 #include "biqa/io/image.hpp"
@@ -62,4 +65,25 @@ TEST_CASE("cli: the short option aliases are in the help", "[tools]") {
   CHECK_THAT(biqa::test::run_cli("eval --help").out, Catch::Contains("-j, --threads") && Catch::Contains("-m|--model"));
   CHECK_THAT(biqa::test::run_cli("infer --help").out, Catch::Contains("-w|--weights") && Catch::Contains("-o|--output"));
   CHECK_THAT(biqa::test::run_cli("depth --help").out, Catch::Contains("-w|--weights"));
+}
+
+TEST_CASE("cli: docs/cli.md documents every command that biqa --help lists", "[tools][docs]") {
+  const auto help = biqa::test::run_cli("--help");
+  REQUIRE(help.status == 0);
+  std::ifstream in(std::string(BIQA_SOURCE_DIR) + "/docs/cli.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command lines of the help text: two spaces, the name, then its summary.
+  std::istringstream lines(help.out.substr(help.out.find("Commands:")));
+  std::string line;
+  int commands = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  ", 0) != 0 || line.size() < 3 || line[2] == ' ') continue;
+    const std::string name = line.substr(2, line.find(' ', 2) - 2);
+    ++commands;
+    INFO("command " << name);
+    CHECK_THAT(doc, Catch::Contains("\n## " + name + "\n"));
+    CHECK_THAT(doc, Catch::Contains("| [`" + name + "`](#" + name + ") |"));
+  }
+  CHECK(commands >= 15);
 }
