@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "biqa/core/context.hpp"
 #include "biqa/core/eigen_interop.hpp"
 #include "biqa/core/tensor.hpp"
@@ -25,6 +27,26 @@ TEST_CASE("tensor: buffers of 2 MiB and more start on a 2 MiB boundary (huge-pag
   REQUIRE(big.data()[big.numel() - 1] == 1.0f);
   Tensor<float> small({1000});
   REQUIRE(reinterpret_cast<std::uintptr_t>(small.data()) % 64 == 0);
+}
+
+TEST_CASE("tensor: poisoned buffers start as NaN (BIQA_POISON_BUFFERS=1)", "[core]") {
+  auto& poison = biqa::cpu_poison_buffers();
+  const bool saved = poison.load();
+  poison.store(true);
+  for (int round = 0; round < 2; ++round) {  // the second may get the first's memory back
+    Tensor<float> t({600, 1024});  // 2.4 MB: huge-page aligned, its tail in 4 KiB pages
+    REQUIRE(reinterpret_cast<std::uintptr_t>(t.data()) % biqa::cpu_huge_page == 0);
+    REQUIRE(std::isnan(t.data()[0]));
+    REQUIRE(std::isnan(t.data()[t.numel() - 1]));
+    t.fill(0.0f);
+  }
+  Tensor<float> s({7});
+  REQUIRE(std::isnan(s.data()[6]));
+  poison.store(false);
+  Tensor<float> u({7});
+  u.fill(1.0f);
+  REQUIRE(u.data()[6] == 1.0f);
+  poison.store(saved);
 }
 
 TEST_CASE("tensor: views share storage and honour strides", "[core]") {
