@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -106,6 +107,38 @@ void write_weights(const std::string& path, const io::WeightFile& file, const io
 
 TEST_CASE("Clip matches open_clip: QuickGELU, square image, context 77", "[nn][clip]") {
   check_fixture("clip_quickgelu");
+}
+
+TEST_CASE("Clip text tower: tokens after the last end token change nothing (they are not run)", "[nn][clip]") {
+  // Rows 0 and 2 of the fixture end at tokens 5 and 20 of 77: the tower runs 21 positions (the
+  // causal mask makes the rest irrelevant) and must still match open_clip, which ran all 77.
+  const io::WeightFile file = fixture_file("clip_quickgelu");
+  io::WeightStore store(weights_only(file));
+  Clip clip(Clip::Config::from_weights(store.root(), Clip::Config::from_json(fixture_config(file))));
+  clip.load(store.root());
+  Context ctx(1);
+  const Tensor<std::int64_t> ids = io_ids(file, "text");
+  const Tensor<float> ref = io_float(file, "text_features");
+  REQUIRE(ids.size(1) == 77);
+  for (const std::int64_t row : {0, 2}) {
+    const Tensor<float> out = clip.encode_text(ids.slice(0, row, row + 1), ctx);
+    test::check_parity("text row " + std::to_string(row), out, ref.slice(0, row, row + 1).contiguous());
+  }
+  // Rows 0 and 2 together (21 positions run), against the same rows of the reference.
+  Tensor<std::int64_t> pair({2, 77});
+  std::copy_n(ids.data(), 77, pair.data());
+  std::copy_n(ids.data() + 2 * 77, 77, pair.data() + 77);
+  Tensor<float> pair_ref({2, ref.size(1)});
+  std::copy_n(ref.data(), ref.size(1), pair_ref.data());
+  std::copy_n(ref.data() + 2 * ref.size(1), ref.size(1), pair_ref.data() + ref.size(1));
+  test::check_parity("text rows 0 and 2", clip.encode_text(pair, ctx), pair_ref);
+  // Garbage after the end token (any id in range) gives the same features.
+  Tensor<std::int64_t> noisy = pair.clone();
+  for (std::int64_t t = 21; t < 77; ++t) noisy.data()[t] = noisy.data()[77 + t] = 3;
+  test::check_parity("text rows 0 and 2, noisy padding", clip.encode_text(noisy, ctx), pair_ref);
+  // An out-of-range id in the padding is still an error.
+  noisy.data()[60] = 1 << 20;
+  CHECK_THROWS_AS(clip.encode_text(noisy, ctx), Error);
 }
 
 TEST_CASE("Clip matches open_clip: GELU, LayerScale, 24x40 image, proj_bias, logit_bias", "[nn][clip]") {

@@ -112,6 +112,7 @@ int run(biqa::cli::Args& args) {
 
   biqa::LoadOptions o;
   o.low_memory = low_memory;
+  o.threads = threads;
   if (weights) o.weights = *weights;
   o.settings = settings;
   const auto t_load = Clock::now();

@@ -335,6 +335,7 @@ int run(biqa::cli::Args& args) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
 
   biqa::LoadOptions lo;
+  lo.threads = 0;  // loading happens before any image: all cores
   if (weights) lo.weights = *weights;
   lo.settings = settings;
   // Cores not used by parallel images go to each image's network ops.

@@ -40,6 +40,7 @@ int run(biqa::cli::Args& args) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   biqa::LoadOptions o;
+  o.threads = threads;
   if (weights) o.weights = *weights;
   o.settings = settings;
   const auto model = biqa::load_model(model_name, o);

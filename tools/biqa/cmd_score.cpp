@@ -160,6 +160,7 @@ int run(biqa::cli::Args& args) {
   for (const auto& name : model_names) {
     biqa::LoadOptions o;
     o.low_memory = low_memory;
+    o.threads = cores;  // loading happens before any image: all of them
     if (weights) o.weights = *weights;
     o.settings = settings;
     models.push_back(biqa::load_model(name, o));

@@ -36,6 +36,7 @@ inline int run_distortion_id(Args& args) {
   BIQA_CHECK(!files.empty(), ErrorCode::invalid_argument, "eval --task distortion-id: give pristine IMAGE files");
   BIQA_CHECK(repeats >= 1, ErrorCode::invalid_argument, "eval: --repeats must be >= 1");
   LoadOptions o;
+  o.threads = threads;
   if (weights) o.weights = *weights;
   o.settings = settings;
   const auto model = load_model(model_name, o);

@@ -313,7 +313,7 @@ inline std::shared_ptr<const QualityModel> load_dr_experts_scorer(const LoadOpti
   } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
     config = json::parse(it->second, o.weights + " metadata biqa.config");
   }
-  Context ctx;
+  Context ctx(o.threads);
   models::DRExperts net = models::load_dr_experts(store, ctx, config);
   if (const std::string s = setting(o, "sign"); !s.empty()) net.set_sign(models::DRExperts::parse_sign(s));  // wins over the config's
   return std::make_shared<const models::DrExpertsScorer>(std::move(net), std::move(opt));

@@ -166,7 +166,7 @@ inline std::shared_ptr<const QualityModel> load_exiqa_scorer(const LoadOptions& 
   BIQA_CHECK(top >= 0, ErrorCode::invalid_argument, "exiqa: top must be >= 0");
   std::optional<probe::Head> head;
   if (const std::string h = setting(o, "head"); !h.empty()) head = probe::load_head(h);
-  Context ctx;
+  Context ctx(o.threads);
   return std::make_shared<const models::ExiqaScorer>(models::load_exiqa(o.weights, opt, ctx), std::move(head), top);
 }
 

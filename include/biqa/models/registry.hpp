@@ -36,6 +36,9 @@ struct LoadOptions {
   /// layer as it runs (io::WeightStoreOptions::keep_half). Only 16-bit weight files shrink; a
   /// float32 file is unaffected. `biqa convert --dtype f16` makes a 16-bit file.
   bool low_memory = false;
+  /// Threads for the work a model does while loading (ExIQA and DR.Experts encode their text
+  /// prompts with a CLIP text tower); 0 means one per hardware thread.
+  int threads = 1;
 };
 
 namespace models::detail {
