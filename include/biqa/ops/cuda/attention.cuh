@@ -1,0 +1,71 @@
+#pragma once
+/// @file
+/// Scaled dot-product attention on the device, softmax(q·kᵀ·scale)·v for contiguous [B, H, N, D]
+/// tensors, with an optional causal mask: two strided-batched cuBLAS products around a row
+/// softmax. The [B·H, N, M] score matrix is materialised (a fused kernel is still owed, #13).
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+#include "biqa/ops/cuda/gemm.cuh"
+#include "biqa/ops/cuda/norm.cuh"
+#include "biqa/ops/cuda/runtime.cuh"
+
+namespace biqa::cuda {
+
+namespace kernels {
+/// Row r of scores [rows, cols] is query r % queries; under `causal` keys j > that query are blocked.
+__global__ void softmax_rows_causal(float* s, std::int64_t cols, std::int64_t queries, bool causal) {
+  __shared__ float shared[32];
+  float* row = s + blockIdx.x * cols;
+  const std::int64_t last = causal ? static_cast<std::int64_t>(blockIdx.x % queries) : cols - 1;
+  float mx = -INFINITY;
+  for (std::int64_t j = threadIdx.x; j <= last && j < cols; j += blockDim.x) mx = fmaxf(mx, row[j]);
+  mx = block_reduce<true>(mx, shared);
+  float sum = 0.0f;
+  for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float e = j <= last ? expf(row[j] - mx) : 0.0f;
+    row[j] = e;
+    sum += e;
+  }
+  sum = block_reduce<false>(sum, shared);
+  const float inv = 1.0f / sum;
+  for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inv;
+}
+}  // namespace kernels
+
+/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] → [B, H, N, Dv]; scale defaults to 1/√D.
+inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda>& q, const Tensor<float, Cuda>& k,
+                                                        const Tensor<float, Cuda>& v, bool causal = false,
+                                                        std::optional<float> scale = std::nullopt) {
+  BIQA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, ErrorCode::invalid_argument,
+             "cuda::scaled_dot_product_attention: q, k, v of rank 4 [B, H, N, D], got ", q.shape().to_string(), ", ",
+             k.shape().to_string(), ", ", v.shape().to_string());
+  const std::int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), m = k.size(2), dv = v.size(3);
+  BIQA_CHECK(k.size(0) == b && v.size(0) == b && k.size(1) == h && v.size(1) == h && k.size(3) == d && v.size(2) == m,
+             ErrorCode::invalid_argument, "cuda::scaled_dot_product_attention: q ", q.shape().to_string(), ", k ",
+             k.shape().to_string(), " and v ", v.shape().to_string(), " do not agree");
+  for (const auto* t : {&q, &k, &v}) detail::require_contiguous(*t, "scaled_dot_product_attention");
+  BIQA_CHECK(b * h <= 2147483647 && n * m <= 2147483647 && d <= 2147483647 && dv <= 2147483647 && b * h * n <= 2147483647,
+             ErrorCode::unsupported, "cuda::scaled_dot_product_attention: sizes above 2^31");
+  Tensor<float, Cuda> out({b, h, n, dv});
+  if (out.numel() == 0) return out;
+  const int batches = int(b * h);
+  Tensor<float, Cuda> scores({b * h, n, m});
+  // Column-major, per batch: scoresᵀ [m, n] = k · qᵀ (k row-major [m, d] read transposed).
+  const float alpha = scale ? *scale : 1.0f / std::sqrt(static_cast<float>(d)), zero = 0.0f, one = 1.0f;
+  check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(n), int(d), &alpha, k.data(),
+                                  int(d), m * d, q.data(), int(d), n * d, &zero, scores.data(), int(m), n * m, batches),
+        "cublasSgemmStridedBatched (q·kᵀ)");
+  kernels::softmax_rows_causal<<<unsigned(b * h * n), kernels::row_threads, 0, stream()>>>(scores.data(), m, n, causal);
+  check_launch("scaled_dot_product_attention (softmax)");
+  // outᵀ [dv, n] = vᵀ · pᵀ: v row-major [m, dv] is column-major [dv, m]; p row-major [n, m] is column-major [m, n].
+  check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, int(dv), int(n), int(m), &one, v.data(),
+                                  int(dv), m * dv, scores.data(), int(m), n * m, &zero, out.data(), int(dv), n * dv,
+                                  batches),
+        "cublasSgemmStridedBatched (p·v)");
+  return out;
+}
+
+}  // namespace biqa::cuda

@@ -1,0 +1,96 @@
+#pragma once
+/// @file
+/// 2-d convolution on the device (NCHW, PyTorch's cross-correlation, stride, zero padding,
+/// dilation, groups): an im2col kernel writes each (image, group)'s [C/groups·KH·KW, OH·OW]
+/// column matrix and cuBLAS multiplies the group's weight with it. Depthwise convolutions take
+/// the same path (a direct kernel is still owed, #13).
+
+#include <array>
+#include <cstdint>
+
+#include "biqa/ops/cuda/gemm.cuh"
+#include "biqa/ops/cuda/runtime.cuh"
+
+namespace biqa::cuda {
+
+/// The fields of ops::Conv2dOptions (the CPU header cannot be included under nvcc; the two become
+/// one when the layers dispatch on the device).
+struct Conv2dOptions {
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 2> padding{0, 0};
+  std::array<std::int64_t, 2> dilation{1, 1};
+  std::int64_t groups = 1;
+};
+
+namespace kernels {
+struct ConvGeometry {
+  std::int64_t c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+__global__ void im2col(const float* src, float* col, ConvGeometry g) {
+  const std::int64_t positions = g.oh * g.ow, n = g.c * g.kh * g.kw * positions;
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t r = i / positions, p = i % positions;
+    const std::int64_t ci = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
+    const std::int64_t iy = (p / g.ow) * g.sh - g.ph + ky * g.dh, ix = (p % g.ow) * g.sw - g.pw + kx * g.dw;
+    col[i] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? src[(ci * g.h + iy) * g.w + ix] : 0.0f;
+  }
+}
+/// out [N, O, P] = bias[o] everywhere.
+__global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+    out[i] = bias[(i / plane) % channels];
+}
+}  // namespace kernels
+
+/// x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] (optional) → [N, O, OH, OW].
+inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x, const Tensor<float, Cuda>& weight,
+                                  const Tensor<float, Cuda>& bias, const Conv2dOptions& opt = {}) {
+  BIQA_CHECK(x.dim() == 4 && weight.dim() == 4, ErrorCode::invalid_argument, "cuda::conv2d: input [N, C, H, W] and ",
+             "weight [O, C/groups, KH, KW], got ", x.shape().to_string(), " and ", weight.shape().to_string());
+  const auto [sh, sw] = opt.stride;
+  const auto [ph, pw] = opt.padding;
+  const auto [dh, dw] = opt.dilation;
+  const std::int64_t groups = opt.groups;
+  BIQA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0 && groups > 0, ErrorCode::invalid_argument,
+             "cuda::conv2d: stride and dilation must be positive, padding non-negative, groups positive");
+  const std::int64_t nb = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  const std::int64_t o = weight.size(0), cg = weight.size(1), kh = weight.size(2), kw = weight.size(3);
+  BIQA_CHECK(cg * groups == c && o % groups == 0, ErrorCode::invalid_argument, "cuda::conv2d: input ",
+             x.shape().to_string(), " and weight ", weight.shape().to_string(), " do not match with groups=", groups);
+  BIQA_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == o && bias.is_contiguous()),
+             ErrorCode::invalid_argument, "cuda::conv2d: bias ", bias.shape().to_string(), " for ", o, " outputs");
+  detail::require_contiguous(x, "conv2d");
+  detail::require_contiguous(weight, "conv2d");
+  const auto out_size = [](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d) {
+    const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
+    return span < 0 ? std::int64_t(0) : span / s + 1;
+  };
+  const std::int64_t oh = out_size(h, kh, sh, ph, dh), ow = out_size(w, kw, sw, pw, dw);
+  BIQA_CHECK(oh > 0 && ow > 0, ErrorCode::invalid_argument, "cuda::conv2d: input ", x.shape().to_string(),
+             " is smaller than the (dilated, padded) kernel ", kh, "x", kw);
+  const std::int64_t og = o / groups, kdim = cg * kh * kw, plane = oh * ow;
+  BIQA_CHECK(plane <= 2147483647 && kdim <= 2147483647 && og <= 2147483647, ErrorCode::unsupported,
+             "cuda::conv2d: sizes above 2^31");
+  Tensor<float, Cuda> out({nb, o, oh, ow});
+  if (out.numel() == 0) return out;
+  if (bias.defined()) {
+    kernels::fill_channels<<<blocks_for(out.numel()), 256, 0, stream()>>>(bias.data(), out.data(), out.numel(), o, plane);
+    check_launch("conv2d (bias)");
+  }
+  Tensor<float, Cuda> col({kdim, plane});
+  const kernels::ConvGeometry geo{cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow};
+  const float one = 1.0f, beta = bias.defined() ? 1.0f : 0.0f;
+  for (std::int64_t n = 0; n < nb; ++n)
+    for (std::int64_t g = 0; g < groups; ++g) {
+      kernels::im2col<<<blocks_for(kdim * plane), 256, 0, stream()>>>(x.data() + (n * c + g * cg) * h * w, col.data(), geo);
+      check_launch("conv2d (im2col)");
+      // Column-major: outᵀ [plane, og] = colᵀ · weightᵀ, both read as they lie.
+      check(cublasSgemm(blas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, int(plane), int(og), int(kdim), &one, col.data(),
+                        int(plane), weight.data() + g * og * kdim, int(kdim), &beta,
+                        out.data() + (n * o + g * og) * plane, int(plane)),
+            "cublasSgemm (conv2d)");
+    }
+  return out;
+}
+
+}  // namespace biqa::cuda

@@ -1,0 +1,112 @@
+#pragma once
+/// @file
+/// The CUDA backend's base: CUDA errors as biqa::Error (with CUDA's own text), device memory for
+/// Tensor<T, Cuda> (cudaMalloc, never managed memory), host↔device copies and the stream the ops
+/// run on. Every biqa/ops/cuda header needs nvcc and BIQA_WITH_CUDA (docs/cuda.md); a CPU-only
+/// build never includes them.
+///
+/// Streams: the ops run on cudaStreamPerThread, one stream per host thread. A Context belongs to
+/// one thread (core/context.hpp), so this is one stream per Context without CUDA types in core/.
+
+#if !defined(__CUDACC__)
+#error "biqa/ops/cuda/*.cuh are CUDA headers: compile this translation unit with nvcc (BIQA_WITH_CUDA=ON)"
+#endif
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "biqa/core/device.hpp"
+#include "biqa/core/error.hpp"
+#include "biqa/core/tensor.hpp"
+
+namespace biqa {
+namespace cuda {
+
+/// Throws biqa::Error (ErrorCode::internal, or unsupported when no usable device or driver is
+/// present) naming the call and CUDA's message when `status` is not cudaSuccess.
+inline void check(cudaError_t status, const char* call) {
+  if (status == cudaSuccess) return;
+  const bool no_device = status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver ||
+                         status == cudaErrorInvalidDevice;
+  fail(no_device ? ErrorCode::unsupported : ErrorCode::internal, "CUDA: ", call, " failed: ",
+       cudaGetErrorString(status), " (", cudaGetErrorName(status), ")");
+}
+
+/// The stream every biqa CUDA op of the calling thread runs on.
+inline cudaStream_t stream() { return cudaStreamPerThread; }
+
+/// Number of usable CUDA devices; 0 when there is none or no driver that fits this runtime.
+inline int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky-free error state for later calls
+    return 0;
+  }
+  return n;
+}
+
+/// Why there is no device: CUDA's message for cudaGetDeviceCount, empty when a device is present.
+inline std::string unavailable_reason() {
+  int n = 0;
+  const cudaError_t status = cudaGetDeviceCount(&n);
+  (void)cudaGetLastError();
+  if (status != cudaSuccess) return std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+  return n > 0 ? std::string() : std::string("no CUDA device");
+}
+
+/// Waits for the calling thread's stream; reports an error from any op queued on it.
+inline void synchronize() { check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
+
+}  // namespace cuda
+
+/// Device memory for Tensor<T, Cuda>: cudaMalloc'd, released with cudaFree when the last tensor
+/// handle goes (an error there cannot be reported from a destructor and is dropped).
+template <>
+struct DeviceAllocator<Cuda> {
+  static std::shared_ptr<void> allocate(std::size_t bytes) {
+    void* p = nullptr;
+    cuda::check(cudaMalloc(&p, bytes == 0 ? 1 : bytes), "cudaMalloc");
+    return std::shared_ptr<void>(p, [](void* q) { (void)cudaFree(q); });
+  }
+};
+
+namespace cuda {
+
+/// A host tensor copied to the device (made contiguous first).
+template <typename T>
+Tensor<T, Cuda> to_device(const Tensor<T, Cpu>& host) {
+  const Tensor<T, Cpu> src = host.contiguous();
+  Tensor<T, Cuda> dst(src.shape());
+  const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(src.numel());
+  if (bytes) check(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyHostToDevice, stream()), "cudaMemcpyAsync (to device)");
+  synchronize();  // the host buffer may go away as soon as this returns
+  return dst;
+}
+
+/// A contiguous device tensor copied back to the host (waits for the ops queued before it).
+template <typename T>
+Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& dev) {
+  BIQA_CHECK(dev.is_contiguous(), ErrorCode::invalid_argument, "cuda::to_host: a contiguous device tensor, got ",
+             dev.shape().to_string(), " with other strides");
+  Tensor<T, Cpu> dst(dev.shape());
+  const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(dev.numel());
+  if (bytes) check(cudaMemcpyAsync(dst.data(), dev.data(), bytes, cudaMemcpyDeviceToHost, stream()), "cudaMemcpyAsync (to host)");
+  synchronize();
+  return dst;
+}
+
+/// Launch geometry of a grid-stride loop over n elements.
+inline unsigned blocks_for(std::int64_t n, unsigned threads = 256) {
+  const std::int64_t b = (n + threads - 1) / threads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
+}
+
+/// Reports a failed kernel launch (bad configuration) at the call that made it.
+inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+}  // namespace cuda
+}  // namespace biqa
