@@ -5,7 +5,7 @@
 // BIQA_BENCH_PACK_WEIGHTS=1 runs with Context::pack_weights; BIQA_BENCH_DTYPE=f16 reads the 16-bit
 // copy of the weights and BIQA_BENCH_LOW_MEMORY=1 keeps its matrices 16-bit (the low-memory mode). Prints one JSON object: weight file
 // size, load time (open + build + load + finish), resident memory after loading and the peak over
-// loading plus one batch-1 forward at 224×224.
+// loading plus one batch-1 forward at 224×224 (Depth Anything: 518×518).
 
 #include <sys/resource.h>
 
@@ -52,7 +52,7 @@ int main(int argc, char** argv) try {
   const double after_load = resident_mb();
   biqa::Context ctx(argc > 2 ? std::atoi(argv[2]) : 1);
   ctx.pack_weights = bench::pack_weights_requested();
-  const auto images = bench::random_images(1, 224);
+  const auto images = bench::random_images(1, bench::input_size(name));
   const auto t1 = std::chrono::steady_clock::now();
   model.forward(images, ctx);
   const double forward_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();

@@ -1,7 +1,8 @@
 // Whole backbones, batch 1 and 8, 1 and 2 threads, on weight files in $BIQA_BENCH_WEIGHTS
 // (default ./bench-weights): resnet50.safetensors (torchvision), deit3_small.safetensors,
 // vit_base_patch8.safetensors, swin_tiny.safetensors (timm), clip_b32.safetensors (open_clip
-// ViT-B-32; BM_ClipImage runs the image tower, BM_ClipText the text tower on 77-token inputs). `benchmarks/compare` writes them with
+// ViT-B-32; BM_ClipImage runs the image tower, BM_ClipText the text tower on 77-token inputs),
+// depth_anything_vits / _vitl.safetensors (BM_DepthAnythingS / L, 518 × 518). `benchmarks/compare` writes the first five with
 // random weights and runs the same networks in PyTorch and onnxruntime; a missing file skips its
 // benchmarks with a message. Reported: time per batch and the "ms/image" counter.
 
@@ -36,7 +37,7 @@ void run_model(benchmark::State& state, const std::string& name) {
   biqa::Context ctx;
   ctx.threads = static_cast<int>(state.range(1));
   ctx.pack_weights = bench::pack_weights_requested();
-  const Tensor<float> x = random_images(batch, 224);
+  const Tensor<float> x = random_images(batch, bench::input_size(name));
   it->second.forward(x, ctx);  // warm-up: first-touch of the weights, thread pool start
   for (auto _ : state) benchmark::DoNotOptimize(it->second.forward(x, ctx).data());
   state.counters["ms/image"] = benchmark::Counter(
@@ -58,6 +59,20 @@ BENCHMARK(BM_ResNet50)->Apply(model_args);
 BENCHMARK(BM_DeiT3Small)->Apply(model_args);
 BENCHMARK(BM_ViTBase8)->Apply(model_args);
 BENCHMARK(BM_SwinTiny)->Apply(model_args);
+// DGIQA's depth network at its 518 × 518 input (1,370 tokens), batch 1 only: weights
+// depth_anything_vits.safetensors / depth_anything_vitl.safetensors, the authors' DPT_DINOv2
+// state_dict (random ones as tools/reference/check_full_size_depth.py builds them; `biqa convert`
+// turns a released .pth into safetensors).
+void depth_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"batch", "threads"});
+  for (int t : {1, 2}) b->Args({1, t});
+  b->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+}
+void BM_DepthAnythingS(benchmark::State& s) { run_model(s, "depth_anything_vits"); }
+void BM_DepthAnythingL(benchmark::State& s) { run_model(s, "depth_anything_vitl"); }
+BENCHMARK(BM_DepthAnythingS)->Apply(depth_args);
+BENCHMARK(BM_DepthAnythingL)->Apply(depth_args);
+
 void BM_ClipImage(benchmark::State& s) { run_model(s, "clip_b32"); }
 void BM_ClipText(benchmark::State& s) { run_model(s, "clip_b32_text"); }
 BENCHMARK(BM_ClipImage)->Apply(model_args);

@@ -13,6 +13,7 @@
 #include "biqa/core/context.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weights.hpp"
+#include "biqa/models/depth_anything.hpp"
 #include "biqa/nn/clip.hpp"
 #include "biqa/nn/resnet.hpp"
 #include "biqa/nn/swin_transformer.hpp"
@@ -42,6 +43,10 @@ inline bool pack_weights_requested() {
   const char* v = std::getenv("BIQA_BENCH_PACK_WEIGHTS");
   return v && std::string(v) == "1";
 }
+
+// The square input side a network is benchmarked at: 518 for Depth Anything (DGIQA's depth
+// network, 37 × 37 patches of 14), 224 for the rest.
+inline std::int64_t input_size(const std::string& name) { return name.rfind("depth_anything", 0) == 0 ? 518 : 224; }
 
 inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) {
   Tensor<float> t({batch, 3, size, size});
@@ -82,6 +87,8 @@ inline Loaded load(const std::string& name) {
       l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->encode_image(x, ctx); };
     } else {
       // The batch's token ids: start, 40 ordinary tokens, end, then padding (as a typical prompt).
+      // biqa runs the 42 positions up to the end token (the causal mask makes the padding
+      // irrelevant); PyTorch and onnxruntime in benchmarks/compare run all 77.
       l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
         Tensor<std::int64_t> ids = Tensor<std::int64_t>::zeros({x.size(0), 77});
         for (std::int64_t b = 0; b < x.size(0); ++b) {
@@ -92,6 +99,10 @@ inline Loaded load(const std::string& name) {
         return net->encode_text(ids, ctx);
       };
     }
+  } else if (name.rfind("depth_anything", 0) == 0) {  // depth_anything_vits / _vitb / _vitl
+    auto net = std::make_shared<biqa::models::DepthAnything>(biqa::models::DepthAnything::Config::from_weights(*l.store));
+    net->load(root);
+    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
   } else {  // timm VisionTransformer variants
     auto net = std::make_shared<biqa::nn::VisionTransformer>(biqa::nn::VisionTransformer::Config::from_weights(root));
     net->load(root);
