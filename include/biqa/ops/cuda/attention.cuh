@@ -16,7 +16,7 @@ namespace biqa::cuda {
 
 namespace kernels {
 /// Row r of scores [rows, cols] is query r % queries; under `causal` keys j > that query are blocked.
-__global__ void softmax_rows_causal(float* s, std::int64_t cols, std::int64_t queries, bool causal) {
+static __global__ void softmax_rows_causal(float* s, std::int64_t cols, std::int64_t queries, bool causal) {
   __shared__ float shared[32];
   float* row = s + blockIdx.x * cols;
   const std::int64_t last = causal ? static_cast<std::int64_t>(blockIdx.x % queries) : cols - 1;

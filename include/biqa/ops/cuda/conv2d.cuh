@@ -26,7 +26,7 @@ namespace kernels {
 struct ConvGeometry {
   std::int64_t c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
-__global__ void im2col(const float* src, float* col, ConvGeometry g) {
+static __global__ void im2col(const float* src, float* col, ConvGeometry g) {
   const std::int64_t positions = g.oh * g.ow, n = g.c * g.kh * g.kw * positions;
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t r = i / positions, p = i % positions;
@@ -36,7 +36,7 @@ __global__ void im2col(const float* src, float* col, ConvGeometry g) {
   }
 }
 /// out [N, O, P] = bias[o] everywhere.
-__global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
+static __global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
     out[i] = bias[(i / plane) % channels];
 }

@@ -11,7 +11,7 @@
 namespace biqa::cuda {
 
 namespace kernels {
-__global__ void add(const float* a, const float* b, float* out, std::int64_t n) {
+static __global__ void add(const float* a, const float* b, float* out, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
     out[i] = a[i] + b[i];
 }

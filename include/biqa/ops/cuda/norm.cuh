@@ -38,7 +38,7 @@ __device__ float block_reduce(float v, float* shared) {
   return v;
 }
 
-__global__ void softmax_rows(const float* x, float* out, std::int64_t cols) {
+static __global__ void softmax_rows(const float* x, float* out, std::int64_t cols) {
   __shared__ float shared[32];
   const float* in = x + blockIdx.x * cols;
   float* o = out + blockIdx.x * cols;
@@ -56,7 +56,7 @@ __global__ void softmax_rows(const float* x, float* out, std::int64_t cols) {
   for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) o[j] *= inv;
 }
 
-__global__ void layer_norm_rows(const float* x, const float* weight, const float* bias, float* out,
+static __global__ void layer_norm_rows(const float* x, const float* weight, const float* bias, float* out,
                                 std::int64_t cols, float eps) {
   __shared__ float shared[32];
   const float* in = x + blockIdx.x * cols;

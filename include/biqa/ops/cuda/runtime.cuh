@@ -43,7 +43,7 @@ inline cudaStream_t stream() { return cudaStreamPerThread; }
 inline int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();  // clear the sticky-free error state for later calls
+    (void)cudaGetLastError();  // so that the next CUDA call does not report this error
     return 0;
   }
   return n;
@@ -99,7 +99,9 @@ Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& dev) {
   return dst;
 }
 
-/// Launch geometry of a grid-stride loop over n elements.
+/// Launch geometry of a grid-stride loop over n elements. Kernels in these headers are static (or
+/// templates): every translation unit that includes them gets its own copy, so a program may
+/// include them from several (tests/ops/cuda/test_cuda_headers.cu links two).
 inline unsigned blocks_for(std::int64_t n, unsigned threads = 256) {
   const std::int64_t b = (n + threads - 1) / threads;
   return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
