@@ -159,7 +159,7 @@ class ClipTextTransformer {
     // Under the causal mask a token's output depends only on the tokens before it, so the padding
     // after the last pooled token changes nothing and is not run: open_clip pads every prompt to
     // 77 tokens; ExIQA's 250 prompts, the longest 23 tokens, now load in about a quarter of the time.
-    const std::int64_t run = config_.causal ? *std::max_element(pool_at.begin(), pool_at.end()) + 1 : len;
+    const std::int64_t run = config_.causal && n > 0 ? *std::max_element(pool_at.begin(), pool_at.end()) + 1 : len;
     Tensor<float> x({n, run, w});
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t t = 0; t < len; ++t) {
