@@ -14,27 +14,6 @@
 
 namespace biqa::cuda {
 
-namespace kernels {
-/// Row r of scores [rows, cols] is query r % queries; under `causal` keys j > that query are blocked.
-static __global__ void softmax_rows_causal(float* s, std::int64_t cols, std::int64_t queries, bool causal) {
-  __shared__ float shared[32];
-  float* row = s + blockIdx.x * cols;
-  const std::int64_t last = causal ? static_cast<std::int64_t>(blockIdx.x % queries) : cols - 1;
-  float mx = -INFINITY;
-  for (std::int64_t j = threadIdx.x; j <= last && j < cols; j += blockDim.x) mx = fmaxf(mx, row[j]);
-  mx = block_reduce<true>(mx, shared);
-  float sum = 0.0f;
-  for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    const float e = j <= last ? expf(row[j] - mx) : 0.0f;
-    row[j] = e;
-    sum += e;
-  }
-  sum = block_reduce<false>(sum, shared);
-  const float inv = 1.0f / sum;
-  for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inv;
-}
-}  // namespace kernels
-
 /// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] → [B, H, N, Dv]; scale defaults to 1/√D.
 inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda>& q, const Tensor<float, Cuda>& k,
                                                         const Tensor<float, Cuda>& v, bool causal = false,
@@ -58,7 +37,8 @@ inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda
   check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(n), int(d), &alpha, k.data(),
                                   int(d), m * d, q.data(), int(d), n * d, &zero, scores.data(), int(m), n * m, batches),
         "cublasSgemmStridedBatched (q·kᵀ)");
-  kernels::softmax_rows_causal<<<unsigned(b * h * n), kernels::row_threads, 0, stream()>>>(scores.data(), m, n, causal);
+  kernels::softmax_rows<<<unsigned(b * h * n), kernels::row_threads, 0, stream()>>>(scores.data(), scores.data(), m, n,
+                                                                                   causal);
   check_launch("scaled_dot_product_attention (softmax)");
   // outᵀ [dv, n] = vᵀ · pᵀ: v row-major [m, dv] is column-major [dv, m]; p row-major [n, m] is column-major [m, n].
   check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, int(dv), int(n), int(m), &one, v.data(),

@@ -28,7 +28,7 @@ struct ConvGeometry {
 };
 static __global__ void im2col(const float* src, float* col, ConvGeometry g) {
   const std::int64_t positions = g.oh * g.ow, n = g.c * g.kh * g.kw * positions;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride()) {
     const std::int64_t r = i / positions, p = i % positions;
     const std::int64_t ci = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
     const std::int64_t iy = (p / g.ow) * g.sh - g.ph + ky * g.dh, ix = (p % g.ow) * g.sw - g.pw + kx * g.dw;
@@ -37,7 +37,7 @@ static __global__ void im2col(const float* src, float* col, ConvGeometry g) {
 }
 /// out [N, O, P] = bias[o] everywhere.
 static __global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride())
     out[i] = bias[(i / plane) % channels];
 }
 }  // namespace kernels

@@ -12,13 +12,13 @@ namespace biqa::cuda {
 
 namespace kernels {
 static __global__ void add(const float* a, const float* b, float* out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride())
     out[i] = a[i] + b[i];
 }
 enum class Unary { relu, gelu, quick_gelu };
 template <Unary op>
 __global__ void unary(const float* x, float* out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride()) {
     const float v = x[i];
     if constexpr (op == Unary::relu) out[i] = v > 0.0f ? v : 0.0f;
     if constexpr (op == Unary::gelu) out[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));

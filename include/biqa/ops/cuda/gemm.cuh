@@ -37,7 +37,7 @@ inline cublasHandle_t blas_handle() {
 namespace kernels {
 static __global__ void broadcast_rows(const float* bias, float* out, std::int64_t rows, std::int64_t cols) {
   const std::int64_t n = rows * cols;
-  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < n; i += std::int64_t(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride())
     out[i] = bias[i % cols];
 }
 }  // namespace kernels

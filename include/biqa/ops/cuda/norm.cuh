@@ -38,16 +38,21 @@ __device__ float block_reduce(float v, float* shared) {
   return v;
 }
 
-static __global__ void softmax_rows(const float* x, float* out, std::int64_t cols) {
+/// Softmax of row blockIdx.x of x [rows, cols] into out (may be x itself: each element is read
+/// and written by one thread). Under `causal`, row r is query r % queries and keys after it are
+/// blocked (attention's causal mask).
+static __global__ void softmax_rows(const float* x, float* out, std::int64_t cols, std::int64_t queries = 1,
+                                    bool causal = false) {
   __shared__ float shared[32];
   const float* in = x + blockIdx.x * cols;
   float* o = out + blockIdx.x * cols;
+  const std::int64_t last = causal ? static_cast<std::int64_t>(blockIdx.x % queries) : cols - 1;
   float mx = -INFINITY;
-  for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) mx = fmaxf(mx, in[j]);
+  for (std::int64_t j = threadIdx.x; j <= last && j < cols; j += blockDim.x) mx = fmaxf(mx, in[j]);
   mx = block_reduce<true>(mx, shared);
   float sum = 0.0f;
   for (std::int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
-    const float e = expf(in[j] - mx);
+    const float e = j <= last ? expf(in[j] - mx) : 0.0f;
     o[j] = e;
     sum += e;
   }

@@ -107,6 +107,10 @@ inline unsigned blocks_for(std::int64_t n, unsigned threads = 256) {
   return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
 }
 
+/// A grid-stride loop's first index and step for the calling thread.
+__device__ inline std::int64_t grid_index() { return blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; }
+__device__ inline std::int64_t grid_stride() { return std::int64_t(gridDim.x) * blockDim.x; }
+
 /// Reports a failed kernel launch (bad configuration) at the call that made it.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
