@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "biqa/ops/cpu/interpolate.hpp"
+#include "support/op_cases.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
@@ -12,14 +13,8 @@ TEST_CASE("interpolate: nearest, bilinear, bicubic, align_corners, antialias, sc
   biqa::test::OpFixture f("interpolate");
   Context ctx(2);
   for (const auto& c : f.cases()) {
-    const std::string name = c["name"].as_string(), mode = c["mode"].as_string();
-    ops::InterpolateOptions opt;
-    opt.mode = mode == "nearest"         ? ops::InterpolateMode::nearest
-               : mode == "nearest-exact" ? ops::InterpolateMode::nearest_exact
-               : mode == "bicubic"       ? ops::InterpolateMode::bicubic
-                                         : ops::InterpolateMode::bilinear;
-    opt.align_corners = c["align_corners"].as_bool();
-    opt.antialias = c["antialias"].as_bool();
+    const std::string name = c["name"].as_string();
+    const ops::InterpolateOptions opt = biqa::test::interpolate_options(c);
     const Tensor<float> x = f.get(c, "x");
     Tensor<float> out;
     if (c.find("scale")) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "biqa/ops/cpu/pool.hpp"
+#include "support/op_cases.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
@@ -23,19 +24,8 @@ TEST_CASE("pool: max, average (ceil_mode, count_include_pad, divisor) and adapti
       const auto s = biqa::test::pair_of(c["output"]);
       out = ops::adaptive_avg_pool2d(x, s[0], s[1], ctx);
     } else {
-      ops::Pool2dOptions opt;
-      opt.kernel = biqa::test::pair_of(c["kernel"]);
-      opt.stride = biqa::test::pair_of(c["stride"]);
-      opt.padding = biqa::test::pair_of(c["padding"]);
-      opt.ceil_mode = c["ceil_mode"].as_bool();
-      if (op == "max") {
-        opt.dilation = biqa::test::pair_of(c["dilation"]);
-        out = ops::max_pool2d(x, ctx, opt);
-      } else {
-        opt.count_include_pad = c["count_include_pad"].as_bool();
-        if (c.find("divisor_override")) opt.divisor_override = c["divisor_override"].as_int();
-        out = ops::avg_pool2d(x, ctx, opt);
-      }
+      const ops::Pool2dOptions opt = biqa::test::pool_options(c);
+      out = op == "max" ? ops::max_pool2d(x, ctx, opt) : ops::avg_pool2d(x, ctx, opt);
     }
     biqa::test::check_parity("pool/" + name, out, f.get(c, "out"));
   }

@@ -20,35 +20,9 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::ops {
-
-/// The activations layers can be configured with (timm's act_layer, open_clip's QuickGELU ...).
-enum class Activation { identity, relu, gelu, gelu_tanh, quick_gelu, silu, sigmoid, selu, tanh };
-
-inline const char* activation_name(Activation a) {
-  switch (a) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::gelu: return "gelu";
-    case Activation::gelu_tanh: return "gelu_tanh";
-    case Activation::quick_gelu: return "quick_gelu";
-    case Activation::silu: return "silu";
-    case Activation::sigmoid: return "sigmoid";
-    case Activation::selu: return "selu";
-    case Activation::tanh: return "tanh";
-  }
-  return "?";
-}
-
-inline Activation parse_activation(std::string_view name) {
-  for (auto a : {Activation::identity, Activation::relu, Activation::gelu, Activation::gelu_tanh,
-                 Activation::quick_gelu, Activation::silu, Activation::sigmoid, Activation::selu,
-                 Activation::tanh})
-    if (name == activation_name(a)) return a;
-  fail(ErrorCode::invalid_argument, "unknown activation '", std::string(name),
-       "' (expected identity, relu, gelu, gelu_tanh, quick_gelu, silu, sigmoid, selu or tanh)");
-}
 
 namespace scalar {
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

@@ -21,15 +21,9 @@
 #include "biqa/ops/cpu/gemm.hpp"
 #include "biqa/ops/cpu/packed_gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::ops {
-
-struct Conv2dOptions {
-  std::array<std::int64_t, 2> stride{1, 1};    ///< (h, w)
-  std::array<std::int64_t, 2> padding{0, 0};   ///< zeros on both sides
-  std::array<std::int64_t, 2> dilation{1, 1};
-  std::int64_t groups = 1;
-};
 
 /// What conv2d does to its output before returning it, in the same pass that adds the bias:
 /// out = activation(conv(x) + bias + residual). Fusing saves a ResNet block two full passes over

@@ -19,22 +19,9 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::ops {
-
-struct ConvTranspose2dOptions {
-  std::array<std::int64_t, 2> stride{1, 1};          ///< (h, w)
-  std::array<std::int64_t, 2> padding{0, 0};         ///< cropped from both sides of the output
-  std::array<std::int64_t, 2> output_padding{0, 0};  ///< added at the bottom / right; < stride or dilation
-  std::array<std::int64_t, 2> dilation{1, 1};
-  std::int64_t groups = 1;
-};
-
-/// PyTorch's output extent of a transposed convolution.
-inline std::int64_t conv_transpose_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
-                                               std::int64_t pad, std::int64_t output_pad, std::int64_t dilation) {
-  return (in - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_pad + 1;
-}
 
 /// x [N, C_in, H, W], weight [C_in, C_out / groups, KH, KW], bias [C_out] (optional: an undefined
 /// tensor) → [N, C_out, OH, OW].

@@ -12,10 +12,9 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::ops {
-
-enum class BinaryOp { add, sub, mul, div };
 
 namespace detail {
 

@@ -18,57 +18,11 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::ops {
 
-struct Pool2dOptions {
-  std::array<std::int64_t, 2> kernel{1, 1};
-  std::array<std::int64_t, 2> stride{0, 0};  // 0: equal to the kernel (PyTorch's default)
-  std::array<std::int64_t, 2> padding{0, 0};
-  std::array<std::int64_t, 2> dilation{1, 1};  ///< max pooling only
-  bool ceil_mode = false;
-  bool count_include_pad = true;               ///< average pooling only
-  std::optional<std::int64_t> divisor_override;  ///< average pooling only
-};
-
-/// PyTorch's pooling output extent, including the ceil_mode rule that the last window must start
-/// inside the input or its left padding.
-inline std::int64_t pool_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,
-                                     std::int64_t pad, std::int64_t dilation, bool ceil_mode) {
-  const std::int64_t num = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  std::int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
-
 namespace detail {
-struct PoolGeometry {
-  std::int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
-};
-
-inline PoolGeometry pool_geometry(const char* op, const Tensor<float>& x, const Pool2dOptions& o,
-                                  bool dilated) {
-  BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, op, " needs input [N, C, H, W], got ",
-             x.shape().to_string());
-  PoolGeometry g{};
-  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
-  g.kh = o.kernel[0], g.kw = o.kernel[1];
-  g.sh = o.stride[0] ? o.stride[0] : g.kh, g.sw = o.stride[1] ? o.stride[1] : g.kw;
-  g.ph = o.padding[0], g.pw = o.padding[1];
-  g.dh = dilated ? o.dilation[0] : 1, g.dw = dilated ? o.dilation[1] : 1;
-  BIQA_CHECK(g.kh > 0 && g.kw > 0 && g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0 && g.ph >= 0 && g.pw >= 0,
-             ErrorCode::invalid_argument, op, ": kernel, stride and dilation must be positive");
-  // PyTorch's limit: padding at most half the (dilated) kernel.
-  BIQA_CHECK(g.ph <= ((g.kh - 1) * g.dh + 1) / 2 && g.pw <= ((g.kw - 1) * g.dw + 1) / 2,
-             ErrorCode::invalid_argument, op, ": padding (", g.ph, ", ", g.pw,
-             ") must be at most half the kernel (", g.kh, ", ", g.kw, ")");
-  g.oh = pool_output_size(g.h, g.kh, g.sh, g.ph, g.dh, o.ceil_mode);
-  g.ow = pool_output_size(g.w, g.kw, g.sw, g.pw, g.dw, o.ceil_mode);
-  BIQA_CHECK(g.oh > 0 && g.ow > 0, ErrorCode::invalid_argument, op, ": input ",
-             x.shape().to_string(), " is too small for kernel ", g.kh, "x", g.kw);
-  return g;
-}
-
 /// The taps k of a pooling window starting at input index `start` (dilation d, kernel k_size) that
 /// land inside [0, extent): [lo, hi).
 inline std::pair<std::int64_t, std::int64_t> taps_inside(std::int64_t start, std::int64_t d,
@@ -80,7 +34,7 @@ inline std::pair<std::int64_t, std::int64_t> taps_inside(std::int64_t start, std
 }  // namespace detail
 
 inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const Pool2dOptions& opt) {
-  const auto g = detail::pool_geometry("max_pool2d", x_in, opt, true);
+  const auto g = detail::pool_geometry("max_pool2d", x_in.shape(), opt, true);
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> out({g.n, g.c, g.oh, g.ow});
   // The kernel taps that fall inside the input, per output column: [kx_lo, kx_hi).
@@ -117,7 +71,7 @@ inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const P
 }
 
 inline Tensor<float> avg_pool2d(const Tensor<float>& x_in, Context& ctx, const Pool2dOptions& opt) {
-  const auto g = detail::pool_geometry("avg_pool2d", x_in, opt, false);
+  const auto g = detail::pool_geometry("avg_pool2d", x_in.shape(), opt, false);
   BIQA_CHECK(!opt.divisor_override || *opt.divisor_override != 0, ErrorCode::invalid_argument,
              "avg_pool2d: divisor_override must not be zero");
   const Tensor<float> x = x_in.contiguous();
