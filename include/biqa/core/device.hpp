@@ -2,10 +2,10 @@
 /// @file
 /// Device tags. A tensor's device is part of its type, so CPU-only code never sees CUDA.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <new>
@@ -30,6 +30,12 @@ inline constexpr std::size_t cpu_alignment = 64;  ///< one cache line; enough fo
 /// Memory management per device; the CUDA specialisation lives in ops/cuda.
 template <typename Device>
 struct DeviceAllocator;
+
+/// Copies on a device other than the CPU: `contiguous_copy(t)` returns a row-major copy of any
+/// view `t` (what Tensor::clone and Tensor::contiguous do there). The CUDA specialisation lives in
+/// ops/cuda/runtime.cuh, so code written once calls contiguous() on tensors of either device.
+template <typename Device>
+struct DeviceCopy;
 
 /// Buffers of at least this size are placed on 2 MiB boundaries and, on Linux, offered to the
 /// kernel as transparent huge pages: a fresh activation buffer then costs one page fault per 2 MiB
@@ -65,9 +71,7 @@ struct DeviceAllocator<Cpu> {
     if (huge) ::madvise(p, rounded / cpu_huge_page * cpu_huge_page, MADV_HUGEPAGE);  // advice only
 #endif
     if (cpu_poison_buffers().load(std::memory_order_relaxed)) {
-      const float nan = std::numeric_limits<float>::quiet_NaN();
-      for (std::size_t i = 0; i + sizeof(float) <= rounded; i += sizeof(float))
-        std::memcpy(static_cast<char*>(p) + i, &nan, sizeof(float));
+      std::fill_n(static_cast<float*>(p), rounded / sizeof(float), std::numeric_limits<float>::quiet_NaN());
     }
     return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   }

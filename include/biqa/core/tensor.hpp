@@ -210,12 +210,15 @@ class Tensor {
 
   // ---- copies ----
 
-  // A contiguous copy (always new storage).
+  // A contiguous copy (always new storage); on another device, that device's copy kernel.
   Tensor clone() const {
-    static_assert(on_cpu, "clone() on the CPU; the CUDA backend has its own copy");
-    Tensor t(shape_);
-    copy_to(t.data_);
-    return t;
+    if constexpr (on_cpu) {
+      Tensor t(shape_);
+      copy_to(t.data_);
+      return t;
+    } else {
+      return DeviceCopy<Device>::contiguous_copy(*this);
+    }
   }
   // This tensor if already contiguous, else a contiguous copy.
   Tensor contiguous() const { return is_contiguous() ? *this : clone(); }

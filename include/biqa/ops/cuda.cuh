@@ -5,7 +5,11 @@
 
 #include "biqa/ops/cuda/attention.cuh"
 #include "biqa/ops/cuda/conv2d.cuh"
+#include "biqa/ops/cuda/conv_transpose2d.cuh"
 #include "biqa/ops/cuda/elementwise.cuh"
 #include "biqa/ops/cuda/gemm.cuh"
+#include "biqa/ops/cuda/interpolate.cuh"
 #include "biqa/ops/cuda/norm.cuh"
+#include "biqa/ops/cuda/pool.cuh"
 #include "biqa/ops/cuda/runtime.cuh"
+#include "biqa/ops/cuda/shape_ops.cuh"

@@ -13,55 +13,32 @@
 
 #include "biqa/core/error.hpp"
 #include "biqa/ops/cuda.cuh"
+#include "ops/cuda/support.hpp"
 
 using biqa::Cpu;
 using biqa::Cuda;
 using biqa::Shape;
 using biqa::Tensor;
 
-namespace {
-
-Tensor<float> random_host(const Shape& shape, std::uint32_t seed, float scale = 1.0f) {
-  Tensor<float> t(shape);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
-  return t;
-}
-
-double max_abs(const std::vector<double>& v) {
-  double m = 0.0;
-  for (double x : v) m = std::max(m, std::abs(x));
-  return m;
-}
-
-// max |out − ref| / max |ref| (ref all zero: the absolute error).
-double relative_error(const Tensor<float>& out, const std::vector<double>& ref) {
-  REQUIRE(out.numel() == static_cast<std::int64_t>(ref.size()));
-  double e = 0.0;
-  for (std::size_t i = 0; i < ref.size(); ++i) e = std::max(e, std::abs(double(out.data()[i]) - ref[i]));
-  const double scale = max_abs(ref);
-  return scale > 0.0 ? e / scale : e;
-}
-
-}  // namespace
+using biqa::test::error_against;
+using biqa::test::random_tensor;
 
 TEST_CASE("cuda: host -> device -> host copies are exact, any shape", "[cuda]") {
   for (const Shape& s : {Shape{0}, Shape{1}, Shape{3, 5}, Shape{2, 3, 1025}}) {
-    const Tensor<float> h = random_host(s, 1);
+    const Tensor<float> h = random_tensor(s, 1);
     const Tensor<float> back = biqa::cuda::to_host(biqa::cuda::to_device(h));
     REQUIRE(back.shape() == s);
     for (std::int64_t i = 0; i < h.numel(); ++i) REQUIRE(back.data()[i] == h.data()[i]);
   }
   // A non-contiguous host view is copied in row-major order.
-  const Tensor<float> h = random_host({4, 6}, 2);
+  const Tensor<float> h = random_tensor({4, 6}, 2);
   const Tensor<float> t = biqa::cuda::to_host(biqa::cuda::to_device(h.transpose(0, 1)));
   REQUIRE(t.shape() == Shape{6, 4});
   CHECK(t.data()[1] == h.data()[6]);
 }
 
 TEST_CASE("cuda: add and the activations match their formulas", "[cuda]") {
-  const Tensor<float> a = random_host({7, 300}, 3, 3.0f), b = random_host({7, 300}, 4);
+  const Tensor<float> a = random_tensor({7, 300}, 3, 3.0f), b = random_tensor({7, 300}, 4);
   const auto da = biqa::cuda::to_device(a), db = biqa::cuda::to_device(b);
   std::vector<double> sum(a.numel()), relu(a.numel()), gelu(a.numel()), quick(a.numel());
   for (std::int64_t i = 0; i < a.numel(); ++i) {
@@ -71,16 +48,16 @@ TEST_CASE("cuda: add and the activations match their formulas", "[cuda]") {
     gelu[i] = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     quick[i] = x / (1.0 + std::exp(-1.702 * x));
   }
-  CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::add(da, db)), sum) <= 1e-6);
-  CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::relu(da)), relu) == 0.0);
-  CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::gelu(da)), gelu) <= 1e-5);
-  CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::quick_gelu(da)), quick) <= 1e-5);
-  CHECK_THROWS_AS(biqa::cuda::add(da, biqa::cuda::to_device(random_host({7, 299}, 5))), biqa::Error);
+  CHECK(error_against(biqa::cuda::to_host(biqa::cuda::add(da, db)), sum) <= 1e-6);
+  CHECK(error_against(biqa::cuda::to_host(biqa::cuda::relu(da)), relu) == 0.0);
+  CHECK(error_against(biqa::cuda::to_host(biqa::cuda::gelu(da)), gelu) <= 1e-5);
+  CHECK(error_against(biqa::cuda::to_host(biqa::cuda::quick_gelu(da)), quick) <= 1e-5);
+  CHECK_THROWS_AS(biqa::cuda::add(da, biqa::cuda::to_device(random_tensor({7, 299}, 5))), biqa::Error);
 }
 
 TEST_CASE("cuda: softmax and LayerNorm over the last axis", "[cuda]") {
   for (const std::int64_t cols : {1, 31, 197, 785, 3000}) {
-    const Tensor<float> x = random_host({5, cols}, 6, 4.0f), w = random_host({cols}, 7), b = random_host({cols}, 8);
+    const Tensor<float> x = random_tensor({5, cols}, 6, 4.0f), w = random_tensor({cols}, 7), b = random_tensor({cols}, 8);
     std::vector<double> sm(x.numel()), ln(x.numel());
     for (std::int64_t r = 0; r < 5; ++r) {
       const float* row = x.data() + r * cols;
@@ -96,8 +73,8 @@ TEST_CASE("cuda: softmax and LayerNorm over the last axis", "[cuda]") {
       }
     }
     const auto dx = biqa::cuda::to_device(x);
-    CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::softmax(dx)), sm) <= 1e-5);
-    CHECK(relative_error(biqa::cuda::to_host(biqa::cuda::layer_norm(dx, biqa::cuda::to_device(w),
+    CHECK(error_against(biqa::cuda::to_host(biqa::cuda::softmax(dx)), sm) <= 1e-5);
+    CHECK(error_against(biqa::cuda::to_host(biqa::cuda::layer_norm(dx, biqa::cuda::to_device(w),
                                                                     biqa::cuda::to_device(b), 1e-6f)),
                          ln) <= 1e-5);
   }
@@ -106,7 +83,7 @@ TEST_CASE("cuda: softmax and LayerNorm over the last axis", "[cuda]") {
 TEST_CASE("cuda: linear (cuBLAS) equals x·Wᵀ + b in PyTorch's layout", "[cuda]") {
   struct Case { std::int64_t m, n, k; bool bias; };
   for (const Case c : {Case{1, 1, 1, true}, Case{197, 1152, 384, true}, Case{50, 3072, 768, false}, Case{3, 5, 0, true}}) {
-    const Tensor<float> x = random_host({c.m, c.k}, 9), w = random_host({c.n, c.k}, 10), b = random_host({c.n}, 11);
+    const Tensor<float> x = random_tensor({c.m, c.k}, 9), w = random_tensor({c.n, c.k}, 10), b = random_tensor({c.n}, 11);
     std::vector<double> ref(static_cast<std::size_t>(c.m * c.n));
     for (std::int64_t i = 0; i < c.m; ++i)
       for (std::int64_t j = 0; j < c.n; ++j) {
@@ -118,10 +95,10 @@ TEST_CASE("cuda: linear (cuBLAS) equals x·Wᵀ + b in PyTorch's layout", "[cuda
     const Tensor<float> y =
         biqa::cuda::to_host(biqa::cuda::linear(biqa::cuda::to_device(x), biqa::cuda::to_device(w), bias));
     REQUIRE(y.shape() == Shape{c.m, c.n});
-    CHECK(relative_error(y, ref) <= 1e-4);
+    CHECK(error_against(y, ref) <= 1e-4);
   }
-  CHECK_THROWS_AS(biqa::cuda::linear(biqa::cuda::to_device(random_host({2, 3}, 12)),
-                                     biqa::cuda::to_device(random_host({4, 5}, 13)), Tensor<float, Cuda>()),
+  CHECK_THROWS_AS(biqa::cuda::linear(biqa::cuda::to_device(random_tensor({2, 3}, 12)),
+                                     biqa::cuda::to_device(random_tensor({4, 5}, 13)), Tensor<float, Cuda>()),
                   biqa::Error);
 }
 
@@ -129,8 +106,8 @@ TEST_CASE("cuda: attention, plain and causal, equals softmax(q·kᵀ/√d)·v", 
   struct Case { std::int64_t b, h, n, m, d, dv; bool causal; };
   for (const Case c : {Case{1, 2, 5, 7, 8, 4, false}, Case{2, 3, 197, 197, 64, 64, false}, Case{1, 4, 77, 77, 16, 16, true},
                        Case{1, 1, 3, 6, 4, 5, true}}) {
-    const Tensor<float> q = random_host({c.b, c.h, c.n, c.d}, 20), k = random_host({c.b, c.h, c.m, c.d}, 21),
-                        v = random_host({c.b, c.h, c.m, c.dv}, 22);
+    const Tensor<float> q = random_tensor({c.b, c.h, c.n, c.d}, 20), k = random_tensor({c.b, c.h, c.m, c.d}, 21),
+                        v = random_tensor({c.b, c.h, c.m, c.dv}, 22);
     std::vector<double> ref(static_cast<std::size_t>(c.b * c.h * c.n * c.dv));
     std::vector<double> p(static_cast<std::size_t>(c.m));
     for (std::int64_t bh = 0; bh < c.b * c.h; ++bh)
@@ -152,7 +129,7 @@ TEST_CASE("cuda: attention, plain and causal, equals softmax(q·kᵀ/√d)·v", 
     const Tensor<float> out = biqa::cuda::to_host(biqa::cuda::scaled_dot_product_attention(
         biqa::cuda::to_device(q), biqa::cuda::to_device(k), biqa::cuda::to_device(v), c.causal));
     REQUIRE(out.shape() == Shape{c.b, c.h, c.n, c.dv});
-    CHECK(relative_error(out, ref) <= 1e-4);
+    CHECK(error_against(out, ref) <= 1e-4);
   }
 }
 
@@ -160,8 +137,8 @@ TEST_CASE("cuda: conv2d with stride, padding, dilation and groups equals the dir
   struct Case { std::int64_t n, c, h, w, o, k, s, p, d, g; bool bias; };
   for (const Case t : {Case{1, 3, 17, 20, 8, 7, 2, 3, 1, 1, true}, Case{2, 16, 14, 14, 32, 3, 1, 1, 1, 1, false},
                        Case{1, 8, 9, 11, 8, 3, 1, 2, 2, 8, true}, Case{1, 12, 10, 10, 6, 1, 1, 0, 1, 3, true}}) {
-    const Tensor<float> x = random_host({t.n, t.c, t.h, t.w}, 30), wt = random_host({t.o, t.c / t.g, t.k, t.k}, 31),
-                        b = random_host({t.o}, 32);
+    const Tensor<float> x = random_tensor({t.n, t.c, t.h, t.w}, 30), wt = random_tensor({t.o, t.c / t.g, t.k, t.k}, 31),
+                        b = random_tensor({t.o}, 32);
     const std::int64_t oh = (t.h + 2 * t.p - t.d * (t.k - 1) - 1) / t.s + 1, ow = (t.w + 2 * t.p - t.d * (t.k - 1) - 1) / t.s + 1;
     const std::int64_t cg = t.c / t.g, og = t.o / t.g;
     std::vector<double> ref(static_cast<std::size_t>(t.n * t.o * oh * ow));
@@ -189,7 +166,7 @@ TEST_CASE("cuda: conv2d with stride, padding, dilation and groups equals the dir
     const Tensor<float> out =
         biqa::cuda::to_host(biqa::cuda::conv2d(biqa::cuda::to_device(x), biqa::cuda::to_device(wt), bias, opt));
     REQUIRE(out.shape() == Shape{t.n, t.o, oh, ow});
-    CHECK(relative_error(out, ref) <= 1e-4);
+    CHECK(error_against(out, ref) <= 1e-4);
   }
 }
 
@@ -207,6 +184,6 @@ TEST_CASE("cuda: without a usable device, device memory is a biqa::Error with CU
     CHECK(what.find("CUDA: cudaMalloc failed: ") != std::string::npos);
     CHECK(e.code() == biqa::ErrorCode::unsupported);
   }
-  CHECK_THROWS_AS(biqa::cuda::to_device(random_host({3}, 14)), biqa::Error);
+  CHECK_THROWS_AS(biqa::cuda::to_device(random_tensor({3}, 14)), biqa::Error);
   CHECK_FALSE(biqa::cuda::unavailable_reason().empty());
 }

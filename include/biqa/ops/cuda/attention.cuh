@@ -1,8 +1,8 @@
 #pragma once
 /// @file
-/// Scaled dot-product attention on the device, softmax(q·kᵀ·scale)·v for contiguous [B, H, N, D]
-/// tensors, with an optional causal mask: two strided-batched cuBLAS products around a row
-/// softmax. The [B·H, N, M] score matrix is materialised (a fused kernel is still owed, #13).
+/// Scaled dot-product attention on the device, softmax(q·kᵀ·scale)·v for [B, H, N, D] tensors,
+/// with an optional causal mask: two strided-batched cuBLAS products around a row softmax. The
+/// [B·H, N, M] score matrix is materialised (a fused kernel is still owed, #13).
 
 #include <cmath>
 #include <cstdint>
@@ -14,10 +14,12 @@
 
 namespace biqa::cuda {
 
-/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] → [B, H, N, Dv]; scale defaults to 1/√D.
-inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda>& q, const Tensor<float, Cuda>& k,
-                                                        const Tensor<float, Cuda>& v, bool causal = false,
+/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] (any layout) → [B, H, N, Dv]; scale defaults to 1/√D.
+inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda>& q_in, const Tensor<float, Cuda>& k_in,
+                                                        const Tensor<float, Cuda>& v_in, bool causal = false,
                                                         std::optional<float> scale = std::nullopt) {
+  // cuBLAS reads each head as a dense matrix: views (heads selected from a fused qkv) are copied.
+  const Tensor<float, Cuda> q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   BIQA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, ErrorCode::invalid_argument,
              "cuda::scaled_dot_product_attention: q, k, v of rank 4 [B, H, N, D], got ", q.shape().to_string(), ", ",
              k.shape().to_string(), ", ", v.shape().to_string());
@@ -25,7 +27,6 @@ inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda
   BIQA_CHECK(k.size(0) == b && v.size(0) == b && k.size(1) == h && v.size(1) == h && k.size(3) == d && v.size(2) == m,
              ErrorCode::invalid_argument, "cuda::scaled_dot_product_attention: q ", q.shape().to_string(), ", k ",
              k.shape().to_string(), " and v ", v.shape().to_string(), " do not agree");
-  for (const auto* t : {&q, &k, &v}) detail::require_contiguous(*t, "scaled_dot_product_attention");
   BIQA_CHECK(b * h <= 2147483647 && n * m <= 2147483647 && d <= 2147483647 && dv <= 2147483647 && b * h * n <= 2147483647,
              ErrorCode::unsupported, "cuda::scaled_dot_product_attention: sizes above 2^31");
   Tensor<float, Cuda> out({b, h, n, dv});

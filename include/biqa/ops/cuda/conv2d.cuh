@@ -2,38 +2,25 @@
 /// @file
 /// 2-d convolution on the device (NCHW, PyTorch's cross-correlation, stride, zero padding,
 /// dilation, groups): an im2col kernel writes each (image, group)'s [C/groups·KH·KW, OH·OW]
-/// column matrix and cuBLAS multiplies the group's weight with it. Depthwise convolutions take
-/// the same path (a direct kernel is still owed, #13).
+/// column matrix (bodies::im2col_value) and cuBLAS multiplies the group's weight with it.
+/// Depthwise convolutions take the same path (a direct kernel is still owed, #13).
 
 #include <array>
 #include <cstdint>
 
+#include "biqa/ops/cuda/bodies/conv.hpp"
 #include "biqa/ops/cuda/gemm.cuh"
 #include "biqa/ops/cuda/runtime.cuh"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::cuda {
 
-/// The fields of ops::Conv2dOptions (the CPU header cannot be included under nvcc; the two become
-/// one when the layers dispatch on the device).
-struct Conv2dOptions {
-  std::array<std::int64_t, 2> stride{1, 1};
-  std::array<std::int64_t, 2> padding{0, 0};
-  std::array<std::int64_t, 2> dilation{1, 1};
-  std::int64_t groups = 1;
-};
+using ops::Conv2dOptions;
 
 namespace kernels {
-struct ConvGeometry {
-  std::int64_t c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
-};
-static __global__ void im2col(const float* src, float* col, ConvGeometry g) {
-  const std::int64_t positions = g.oh * g.ow, n = g.c * g.kh * g.kw * positions;
-  for (std::int64_t i = grid_index(); i < n; i += grid_stride()) {
-    const std::int64_t r = i / positions, p = i % positions;
-    const std::int64_t ci = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
-    const std::int64_t iy = (p / g.ow) * g.sh - g.ph + ky * g.dh, ix = (p % g.ow) * g.sw - g.pw + kx * g.dw;
-    col[i] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? src[(ci * g.h + iy) * g.w + ix] : 0.0f;
-  }
+static __global__ void im2col(const float* src, float* col, bodies::ConvGeometry g) {
+  const std::int64_t n = g.c * g.kh * g.kw * g.oh * g.ow;
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride()) col[i] = bodies::im2col_value(src, g, i);
 }
 /// out [N, O, P] = bias[o] everywhere.
 static __global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
@@ -43,8 +30,9 @@ static __global__ void fill_channels(const float* bias, float* out, std::int64_t
 }  // namespace kernels
 
 /// x [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] (optional) → [N, O, OH, OW].
-inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x, const Tensor<float, Cuda>& weight,
+inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x_in, const Tensor<float, Cuda>& weight,
                                   const Tensor<float, Cuda>& bias, const Conv2dOptions& opt = {}) {
+  const Tensor<float, Cuda> x = contiguous(x_in);  // row-major for the kernel
   BIQA_CHECK(x.dim() == 4 && weight.dim() == 4, ErrorCode::invalid_argument, "cuda::conv2d: input [N, C, H, W] and ",
              "weight [O, C/groups, KH, KW], got ", x.shape().to_string(), " and ", weight.shape().to_string());
   const auto [sh, sw] = opt.stride;
@@ -59,7 +47,6 @@ inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x, const Tensor<flo
              x.shape().to_string(), " and weight ", weight.shape().to_string(), " do not match with groups=", groups);
   BIQA_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == o && bias.is_contiguous()),
              ErrorCode::invalid_argument, "cuda::conv2d: bias ", bias.shape().to_string(), " for ", o, " outputs");
-  detail::require_contiguous(x, "conv2d");
   detail::require_contiguous(weight, "conv2d");
   const auto out_size = [](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, std::int64_t d) {
     const std::int64_t span = in + 2 * p - d * (k - 1) - 1;
@@ -78,7 +65,7 @@ inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x, const Tensor<flo
     check_launch("conv2d (bias)");
   }
   Tensor<float, Cuda> col({kdim, plane});
-  const kernels::ConvGeometry geo{cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow};
+  const bodies::ConvGeometry geo{cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow};
   const float one = 1.0f, beta = bias.defined() ? 1.0f : 0.0f;
   for (std::int64_t n = 0; n < nb; ++n)
     for (std::int64_t g = 0; g < groups; ++g) {

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// The CUDA backend's base: CUDA errors as biqa::Error (with CUDA's own text), device memory for
-/// Tensor<T, Cuda> (cudaMalloc, never managed memory), host↔device copies and the stream the ops
+/// Tensor<T, Cuda> (cudaMalloc, never managed memory), host↔device copies, the device copy behind
+/// Tensor<T, Cuda>::contiguous() (any view, broadcast ones included), and the stream the ops
 /// run on. Every biqa/ops/cuda header needs nvcc and BIQA_WITH_CUDA (docs/cuda.md); a CPU-only
 /// build never includes them.
 ///
@@ -22,6 +23,7 @@
 #include "biqa/core/device.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/ops/cuda/bodies/strided.hpp"
 
 namespace biqa {
 namespace cuda {
@@ -87,18 +89,6 @@ Tensor<T, Cuda> to_device(const Tensor<T, Cpu>& host) {
   return dst;
 }
 
-/// A contiguous device tensor copied back to the host (waits for the ops queued before it).
-template <typename T>
-Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& dev) {
-  BIQA_CHECK(dev.is_contiguous(), ErrorCode::invalid_argument, "cuda::to_host: a contiguous device tensor, got ",
-             dev.shape().to_string(), " with other strides");
-  Tensor<T, Cpu> dst(dev.shape());
-  const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(dev.numel());
-  if (bytes) check(cudaMemcpyAsync(dst.data(), dev.data(), bytes, cudaMemcpyDeviceToHost, stream()), "cudaMemcpyAsync (to host)");
-  synchronize();
-  return dst;
-}
-
 /// Launch geometry of a grid-stride loop over n elements. Kernels in these headers are static (or
 /// templates): every translation unit that includes them gets its own copy, so a program may
 /// include them from several (tests/ops/cuda/test_cuda_headers.cu links two).
@@ -113,6 +103,71 @@ __device__ inline std::int64_t grid_stride() { return std::int64_t(gridDim.x) * 
 
 /// Reports a failed kernel launch (bad configuration) at the call that made it.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+namespace detail {
+/// The layout of `t` read as a tensor of shape `target` (which it broadcasts to: stride 0 along a
+/// stretched or new leading axis), as ops::broadcast_to does on the host.
+template <typename T>
+bodies::Layout layout_as(const Tensor<T, Cuda>& t, const Shape& target) {
+  const int r = target.rank(), tr = t.dim();
+  BIQA_CHECK(tr <= r, ErrorCode::invalid_argument, "cuda: cannot broadcast ", t.shape().to_string(), " to the lower-rank ",
+             target.to_string());
+  bodies::Layout l;
+  l.rank = r;
+  for (int i = 0; i < r; ++i) {
+    l.shape[i] = target[i];
+    const int j = tr - r + i;
+    if (j < 0) continue;
+    BIQA_CHECK(t.size(j) == target[i] || t.size(j) == 1, ErrorCode::invalid_argument, "cuda: cannot broadcast ",
+               t.shape().to_string(), " to ", target.to_string());
+    l.strides[i] = t.size(j) == target[i] ? t.stride(j) : 0;
+  }
+  return l;
+}
+}  // namespace detail
+
+namespace kernels {
+template <typename T>
+__global__ void gather_strided(const T* src, T* out, bodies::Layout layout, std::int64_t n) {
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride()) out[i] = src[bodies::offset_of(layout, i)];
+}
+}  // namespace kernels
+
+/// `t` itself when already contiguous, else a row-major copy of it (as t.contiguous()).
+template <typename T>
+Tensor<T, Cuda> contiguous(const Tensor<T, Cuda>& t) {
+  return t.contiguous();
+}
+
+}  // namespace cuda
+
+/// Tensor<T, Cuda>::clone() and contiguous(): a gather kernel writes the view in row-major order.
+template <>
+struct DeviceCopy<Cuda> {
+  template <typename T>
+  static Tensor<T, Cuda> contiguous_copy(const Tensor<T, Cuda>& t) {
+    Tensor<T, Cuda> out(t.shape());
+    if (out.numel() == 0) return out;
+    cuda::kernels::gather_strided<T><<<cuda::blocks_for(out.numel()), 256, 0, cuda::stream()>>>(
+        t.data(), out.data(), cuda::detail::layout_as(t, t.shape()), out.numel());
+    cuda::check_launch("contiguous");
+    return out;
+  }
+};
+
+namespace cuda {
+
+/// A device tensor (any view) copied back to the host in row-major order; waits for the ops queued
+/// before it.
+template <typename T>
+Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& dev_in) {
+  const Tensor<T, Cuda> dev = dev_in.contiguous();
+  Tensor<T, Cpu> dst(dev.shape());
+  const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(dev.numel());
+  if (bytes) check(cudaMemcpyAsync(dst.data(), dev.data(), bytes, cudaMemcpyDeviceToHost, stream()), "cudaMemcpyAsync (to host)");
+  synchronize();
+  return dst;
+}
 
 }  // namespace cuda
 }  // namespace biqa
