@@ -162,6 +162,34 @@ TEST_CASE("DPT head: projections, transposed convs, refinenets, output convs", "
   }
 }
 
+TEST_CASE("DPT head: the last stage in row bands gives the whole-map result", "[models][depth_anything]") {
+  // Bands of 1 and 5 rows, and one larger than the map, against the whole map (0) and PyTorch.
+  Tensor<float> whole;
+  for (const std::int64_t band_rows : {0, 1, 5, 1000}) {
+    Fixture f("head");
+    const auto& c = f.config;
+    models::dpt::DptHead::Config hc;
+    hc.in_channels = c["in_channels"].as_int();
+    hc.features = c["features"].as_int();
+    for (int i = 0; i < 4; ++i) hc.out_channels[i] = c["out_channels"].as_array()[static_cast<std::size_t>(i)].as_int();
+    std::vector<Tensor<float>> tokens;
+    for (int i = 0; i < 4; ++i) tokens.push_back(f.io("tokens" + std::to_string(i)));
+    const auto [gh, gw] = biqa::test::pair_of(c["grid"]);
+    const std::int64_t row_bytes = tokens[0].size(0) * (hc.features / 2) * hc.patch_size * gw * std::int64_t(sizeof(float));
+    hc.output_band_bytes = band_rows * row_bytes;
+    models::dpt::DptHead head(hc);
+    head.load(f.store.root());
+    const Tensor<float> ref = f.io("output");
+    f.store.finish();
+    REQUIRE(hc.patch_size * gh > 5);  // several bands
+    Context ctx(2);
+    const Tensor<float> out = head.forward(tokens, gh, gw, ctx);
+    biqa::test::check_parity("dpt/head/band_rows=" + std::to_string(band_rows), out, ref);
+    if (band_rows == 0) whole = out;
+    else CHECK(biqa::test::parity_error(out, whole) == 0.0);  // the same arithmetic, row by row
+  }
+}
+
 TEST_CASE("DepthAnything: the whole DPT_DINOv2 network with a config read from the weights",
           "[models][depth_anything]") {
   for (const char* name : {"net", "net_s2"}) {

@@ -13,8 +13,8 @@
 ///            a 3×3 stride-2 conv; scratch.layer{1..4}_rn (3×3, no bias) to F channels; four fusion
 ///            blocks (residual conv units, bilinear align_corners=True resizes, 1×1 out_conv);
 ///            output_conv1 (F → F/2), a bilinear align_corners=True resize to 14·(gh, gw),
-///            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU); then the resize to the input size and a
-///            final ReLU.
+///            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU), the last two in row bands
+///            (Config::output_band_bytes); then the resize to the input size and a final ReLU.
 ///
 /// Variants (Config::vits / vitb / vitl): D = 384 / 768 / 1024, 12 / 12 / 24 blocks, 6 / 12 / 16
 /// heads, F = 64 / 128 / 256, oc = [48, 96, 192, 384] / [96, 192, 384, 768] / [256, 512, 1024, 1024].
@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "biqa/core/context.hpp"
@@ -51,6 +52,8 @@
 #include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
+#include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/resample_table.hpp"
 #include "biqa/transforms/opencv_bicubic.hpp"
 
 namespace biqa::models {
@@ -70,6 +73,49 @@ inline Tensor<float> resize_align_corners(const Tensor<float>& x, std::int64_t h
   opt.mode = ops::InterpolateMode::bilinear;
   opt.align_corners = true;
   return ops::interpolate(x, h, w, ctx, opt);
+}
+
+/// Rows [row0, row1) of resize_align_corners(x, h, w), computed alone: the same tap tables and the
+/// same arithmetic in the same order as ops::interpolate (width pass, then the height taps in order,
+/// zero weights skipped), so the band equals those rows of the full resize.
+inline Tensor<float> resize_rows_align_corners(const Tensor<float>& x_in, std::int64_t h, std::int64_t w,
+                                               std::int64_t row0, std::int64_t row1, Context& ctx) {
+  BIQA_CHECK(x_in.dim() == 4 && 0 <= row0 && row0 < row1 && row1 <= h, ErrorCode::invalid_argument,
+             "dpt::resize_rows_align_corners: rows [", row0, ", ", row1, ") of ", h, " from ", x_in.shape().to_string());
+  ops::InterpolateOptions opt;
+  opt.mode = ops::InterpolateMode::bilinear;
+  opt.align_corners = true;
+  const Tensor<float> x = x_in.contiguous();
+  const std::int64_t in_h = x.size(2), in_w = x.size(3), rows = row1 - row0;
+  const ops::detail::ResampleTable th = ops::detail::resample_table(in_h, h, opt, std::nullopt);
+  const ops::detail::ResampleTable tw = ops::detail::resample_table(in_w, w, opt, std::nullopt);
+  Tensor<float> out({x.size(0), x.size(1), rows, w});
+  ops::parallel_for(ctx, x.size(0) * x.size(1), 1, [&](std::int64_t p0, std::int64_t p1) {
+    std::vector<float> resized_row(static_cast<std::size_t>(w));
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* src = x.data() + p * in_h * in_w;
+      for (std::int64_t y = row0; y < row1; ++y) {
+        float* drow = out.data() + (p * rows + (y - row0)) * w;
+        std::fill_n(drow, w, 0.0f);
+        for (std::int64_t k = 0; k < th.taps; ++k) {
+          const auto i = static_cast<std::size_t>(y * th.taps + k);
+          const float wgt = th.weight[i];
+          if (wgt == 0.0f) continue;
+          const float* row = src + th.index[i] * in_w;
+          for (std::int64_t ox = 0; ox < w; ++ox) {
+            float acc = 0.0f;
+            for (std::int64_t t = 0; t < tw.taps; ++t) {
+              const auto j = static_cast<std::size_t>(ox * tw.taps + t);
+              acc += tw.weight[j] * row[tw.index[j]];
+            }
+            resized_row[static_cast<std::size_t>(ox)] = acc;
+          }
+          for (std::int64_t ox = 0; ox < w; ++ox) drow[ox] += wgt * resized_row[static_cast<std::size_t>(ox)];
+        }
+      }
+    }
+  });
+  return out;
 }
 
 /// ResidualConvUnit (DPT's blocks.py, without BatchNorm): x + conv2(relu(conv1(relu(x)))), 3×3
@@ -96,7 +142,8 @@ class ResidualConvUnit {
 
 /// FeatureFusionBlock (deconv=False, bn=False, expand=False, align_corners=True):
 ///   y = x (+ resConfUnit1(skip)); y = resConfUnit2(y); bilinear align_corners=True to the given
-///   size; out_conv (1×1, bias). Keys resConfUnit1.*, resConfUnit2.*, out_conv.*.
+///   size; out_conv (1×1, bias), here applied before the resize (equal up to rounding).
+///   Keys resConfUnit1.*, resConfUnit2.*, out_conv.*.
 class FeatureFusionBlock {
  public:
   FeatureFusionBlock() = default;
@@ -117,8 +164,9 @@ class FeatureFusionBlock {
     with_skip_ = with_skip;
   }
 
-  /// x (and skip, same shape, or an undefined tensor) [B, F, h, w] → [B, F, out_h, out_w].
-  Tensor<float> forward(const Tensor<float>& x, const Tensor<float>& skip, std::int64_t out_h, std::int64_t out_w,
+  /// x (and skip, same shape, or an undefined tensor) [B, F, h, w] → [B, F, out_h, out_w]. Taken
+  /// by value: inputs passed as rvalues are released as soon as they are used.
+  Tensor<float> forward(Tensor<float> x, Tensor<float> skip, std::int64_t out_h, std::int64_t out_w,
                         Context& ctx) const {
     Tensor<float> y;
     if (skip.defined()) {
@@ -126,14 +174,18 @@ class FeatureFusionBlock {
                  "dpt::FeatureFusionBlock: loaded without resConfUnit1, so it cannot fuse a second input");
       BIQA_CHECK(skip.shape() == x.shape(), ErrorCode::invalid_argument, "dpt::FeatureFusionBlock: inputs ",
                  x.shape().to_string(), " and ", skip.shape().to_string(), " differ");
-      y = unit1_.forward(skip, ctx);
-      ops::add_inplace(y, x, ctx);  // x + res (addition commutes exactly)
+      y = unit1_.forward(std::exchange(skip, {}), ctx);
+      ops::add_inplace(y, std::exchange(x, {}), ctx);  // x + res (addition commutes exactly)
       y = unit2_.forward(y, ctx);
     } else {
-      y = unit2_.forward(x, ctx);
+      y = unit2_.forward(std::exchange(x, {}), ctx);
     }
-    y = resize_align_corners(y, out_h, out_w, ctx);
-    return out_conv_.forward(y, ctx);
+    // out_conv (1×1) before the resize, not after as in the authors' code: both are linear and the
+    // bilinear weights of each output sum to 1, so the order changes only rounding, while the
+    // convolution sees a quarter of the pixels and the upsampled map exists once, not twice
+    // (Depth Anything vitl at 518: 90 MB less at the head's peak).
+    y = out_conv_.forward(y, ctx);
+    return resize_align_corners(y, out_h, out_w, ctx);
   }
 
  private:
@@ -152,6 +204,10 @@ class DptHead {
     std::int64_t features = 256;
     std::array<std::int64_t, 4> out_channels{256, 512, 1024, 1024};
     std::int64_t patch_size = 14;  ///< the output map is patch_size × the token grid
+    /// The last stage (resize to patch_size × the grid, output_conv2) runs in row bands whose
+    /// resized features take about this many bytes, so the full-size F/2-channel map never exists
+    /// (vitl at 518: 137 MB); 0 runs it whole. The result does not depend on it.
+    std::int64_t output_band_bytes = std::int64_t(16) << 20;
   };
 
   DptHead() = default;
@@ -189,14 +245,16 @@ class DptHead {
 
   /// tokens: four patch-token maps [B, gh·gw, in_channels] (row-major over the grid, class token
   /// dropped) → depth [B, 1, patch·gh, patch·gw].
-  Tensor<float> forward(const std::vector<Tensor<float>>& tokens, std::int64_t gh, std::int64_t gw, Context& ctx) const {
+  /// Taken by value: a map passed as an rvalue is released once its level is built.
+  Tensor<float> forward(std::vector<Tensor<float>> tokens, std::int64_t gh, std::int64_t gw, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "dpt::DptHead: forward() before load()");
     BIQA_CHECK(tokens.size() == 4, ErrorCode::invalid_argument, "dpt::DptHead: needs 4 token maps, got ", tokens.size());
     std::array<Tensor<float>, 4> level;
+    const std::int64_t batch = tokens[0].dim() == 3 ? tokens[0].size(0) : -1;
     for (int i = 0; i < 4; ++i) {
       const Tensor<float>& t = tokens[static_cast<std::size_t>(i)];
       BIQA_CHECK(t.dim() == 3 && t.size(1) == gh * gw && t.size(2) == config_.in_channels &&
-                     t.size(0) == tokens[0].size(0),
+                     t.size(0) == batch,
                  ErrorCode::invalid_argument, "dpt::DptHead: token map ", i, " is ", t.shape().to_string(),
                  ", expected [B, ", gh * gw, ", ", config_.in_channels, "]");
       const Tensor<float> map = t.transpose(1, 2).contiguous().reshape({t.size(0), config_.in_channels, gh, gw});
@@ -205,23 +263,47 @@ class DptHead {
       else if (i == 1) y = up2_.forward(y, ctx);
       else if (i == 3) y = down2_.forward(y, ctx);
       level[i] = layer_rn_[i].forward(y, ctx);
+      tokens[static_cast<std::size_t>(i)] = Tensor<float>();
     }
     auto size = [](const Tensor<float>& t) { return std::array<std::int64_t, 2>{t.size(2), t.size(3)}; };
     const auto s3 = size(level[2]), s2 = size(level[1]), s1 = size(level[0]);
-    Tensor<float> path = refinenet_[3].forward(level[3], {}, s3[0], s3[1], ctx);
-    path = refinenet_[2].forward(path, level[2], s2[0], s2[1], ctx);
-    path = refinenet_[1].forward(path, level[1], s1[0], s1[1], ctx);
-    path = refinenet_[0].forward(path, level[0], 2 * s1[0], 2 * s1[1], ctx);  // scale_factor 2
-    Tensor<float> out = output_conv1_.forward(path, ctx);
-    out = resize_align_corners(out, config_.patch_size * gh, config_.patch_size * gw, ctx);
-    out = output_conv2a_.forward(out, ctx, {{}, ops::Activation::relu});
-    out = output_conv2b_.forward(out, ctx, {{}, ops::Activation::relu});
-    return out;
+    // Each level is released as soon as its fusion block has used it.
+    Tensor<float> path = refinenet_[3].forward(std::exchange(level[3], {}), {}, s3[0], s3[1], ctx);
+    path = refinenet_[2].forward(std::move(path), std::exchange(level[2], {}), s2[0], s2[1], ctx);
+    path = refinenet_[1].forward(std::move(path), std::exchange(level[1], {}), s1[0], s1[1], ctx);
+    path = refinenet_[0].forward(std::move(path), std::exchange(level[0], {}), 2 * s1[0], 2 * s1[1], ctx);  // scale_factor 2
+    const Tensor<float> features = output_conv1_.forward(std::exchange(path, {}), ctx);
+    return output_stage(features, config_.patch_size * gh, config_.patch_size * gw, ctx);
   }
 
   const Config& config() const { return config_; }
 
  private:
+  /// Resize to h × w, output_conv2 (3×3 with ReLU, 1×1 with ReLU), band by band: a band of output
+  /// rows needs one resized row above and below it (the 3×3 kernel); the convolution pads each
+  /// band as the whole map, and the rows next to a band's edge that padding would spoil are
+  /// computed but not kept (at the map's own edges they are the padded rows, as on the whole map).
+  Tensor<float> output_stage(const Tensor<float>& features, std::int64_t h, std::int64_t w, Context& ctx) const {
+    const std::int64_t row_bytes = features.size(0) * features.size(1) * w * std::int64_t(sizeof(float));
+    const std::int64_t band =
+        config_.output_band_bytes > 0 ? std::clamp<std::int64_t>(config_.output_band_bytes / row_bytes, 1, h) : h;
+    if (band >= h) {
+      Tensor<float> out = resize_align_corners(features, h, w, ctx);
+      out = output_conv2a_.forward(out, ctx, {{}, ops::Activation::relu});
+      return output_conv2b_.forward(out, ctx, {{}, ops::Activation::relu});
+    }
+    Tensor<float> depth({features.size(0), 1, h, w});
+    for (std::int64_t r0 = 0; r0 < h; r0 += band) {
+      const std::int64_t r1 = std::min(h, r0 + band);
+      const std::int64_t lo = std::max<std::int64_t>(0, r0 - 1), hi = std::min(h, r1 + 1);
+      Tensor<float> y = output_conv2a_.forward(resize_rows_align_corners(features, h, w, lo, hi, ctx), ctx,
+                                               {{}, ops::Activation::relu});
+      y = output_conv2b_.forward(y, ctx, {{}, ops::Activation::relu});
+      depth.slice(2, r0, r1).assign(y.slice(2, r0 - lo, r1 - lo));
+    }
+    return depth;
+  }
+
   Config config_;
   std::array<nn::Conv2d, 4> projects_, layer_rn_;
   nn::ConvTranspose2d up4_, up2_;
@@ -399,11 +481,11 @@ class DepthAnything {
   /// patch_tokens / class_tokens, when given, receive encode()'s taps of the same pass.
   Tensor<float> forward(const Tensor<float>& x, Context& ctx, std::vector<Tensor<float>>* patch_tokens = nullptr,
                         std::vector<Tensor<float>>* class_tokens = nullptr) const {
-    const std::vector<Tensor<float>> tokens = encode(x, ctx, class_tokens);
+    std::vector<Tensor<float>> tokens = encode(x, ctx, class_tokens);
     if (patch_tokens) *patch_tokens = tokens;
     const std::int64_t b = x.size(0), h = x.size(2), w = x.size(3);
     const std::int64_t gh = h / config_.patch_size, gw = w / config_.patch_size;
-    Tensor<float> depth = head_.forward(tokens, gh, gw, ctx);
+    Tensor<float> depth = head_.forward(std::move(tokens), gh, gw, ctx);  // the head frees each map after use
     if (depth.size(2) != h || depth.size(3) != w) depth = dpt::resize_align_corners(depth, h, w, ctx);
     ops::activate_inplace(depth, ops::Activation::relu, ctx);
     return depth.reshape({b, h, w});
