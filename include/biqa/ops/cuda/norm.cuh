@@ -137,9 +137,7 @@ inline std::vector<int> inverse_permutation(const std::vector<int>& order) {
   for (std::size_t i = 0; i < order.size(); ++i) inverse[static_cast<std::size_t>(order[i])] = static_cast<int>(i);
   return inverse;
 }
-}  // namespace detail
 
-namespace detail {
 /// Runs a row kernel (`launch(in, out, rows, cols)`) over `axis`: the axis is moved last (a copy)
 /// when it is not already, and moved back afterwards.
 template <typename Launch>
