@@ -124,6 +124,45 @@ inline PoolGeometry pool_geometry(const char* op, const Shape& shape, const Pool
              " is too small for kernel ", g.kh, "x", g.kw);
   return g;
 }
+
+/// A transposed convolution's geometry: input [n, c_in, h, w], weight [c_in, out_per_group, kh,
+/// kw] in `groups` groups, stride, padding, dilation, output oh × ow.
+struct ConvTransposeGeometry {
+  std::int64_t n, c_in, h, w, groups, out_per_group, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+};
+
+/// Checks a transposed convolution's shapes and options against PyTorch's rules (bias: its shape,
+/// or null without one) and computes its geometry.
+inline ConvTransposeGeometry conv_transpose_geometry(const char* op, const Shape& x, const Shape& weight,
+                                                     const Shape* bias, const ConvTranspose2dOptions& o) {
+  BIQA_CHECK(x.rank() == 4, ErrorCode::invalid_argument, op, " needs input [N, C, H, W], got ", x.to_string());
+  BIQA_CHECK(weight.rank() == 4, ErrorCode::invalid_argument, op, " needs weight [C_in, C_out/groups, KH, KW], got ",
+             weight.to_string());
+  ConvTransposeGeometry g{};
+  g.sh = o.stride[0], g.sw = o.stride[1], g.ph = o.padding[0], g.pw = o.padding[1];
+  g.dh = o.dilation[0], g.dw = o.dilation[1], g.groups = o.groups;
+  const auto [oph, opw] = o.output_padding;
+  BIQA_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0 && g.ph >= 0 && g.pw >= 0 && g.groups > 0 && oph >= 0 &&
+                 opw >= 0,
+             ErrorCode::invalid_argument, op,
+             ": stride, dilation and groups must be positive, padding and output_padding non-negative");
+  // PyTorch's rule: output_padding must be smaller than either stride or dilation.
+  BIQA_CHECK((oph < g.sh || oph < g.dh) && (opw < g.sw || opw < g.dw), ErrorCode::invalid_argument, op,
+             ": output_padding (", oph, ", ", opw, ") must be smaller than stride or dilation");
+  g.n = x[0], g.c_in = x[1], g.h = x[2], g.w = x[3];
+  g.out_per_group = weight[1], g.kh = weight[2], g.kw = weight[3];
+  BIQA_CHECK(weight[0] == g.c_in && g.c_in % g.groups == 0, ErrorCode::invalid_argument, op, ": input ", x.to_string(),
+             " and weight ", weight.to_string(), " do not match with groups=", g.groups,
+             " (the weight's first axis must equal the ", g.c_in, " input channels)");
+  const std::int64_t c_out = g.out_per_group * g.groups;
+  BIQA_CHECK(!bias || (bias->rank() == 1 && (*bias)[0] == c_out), ErrorCode::invalid_argument, op, ": bias ",
+             bias ? bias->to_string() : std::string(), " for ", c_out, " output channels");
+  g.oh = conv_transpose_output_size(g.h, g.kh, g.sh, g.ph, oph, g.dh);
+  g.ow = conv_transpose_output_size(g.w, g.kw, g.sw, g.pw, opw, g.dw);
+  BIQA_CHECK(g.oh > 0 && g.ow > 0, ErrorCode::invalid_argument, op, ": input ", x.to_string(),
+             " gives an empty output (", g.oh, "x", g.ow, ") with padding (", g.ph, ", ", g.pw, ")");
+  return g;
+}
 }  // namespace detail
 
 }  // namespace biqa::ops

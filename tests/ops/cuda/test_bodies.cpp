@@ -185,15 +185,14 @@ TEST_CASE("cuda bodies: the gathering transposed convolution matches PyTorch", "
   int checked = 0;
   for (const auto& c : f.cases()) {
     const Tensor<float> x = f.get(c, "x"), weight = f.get(c, "weight"), bias = f.optional(c, "bias");
-    const auto stride = biqa::test::pair_of(c["stride"]), pad = biqa::test::pair_of(c["padding"]),
-               opad = biqa::test::pair_of(c["output_padding"]), dil = biqa::test::pair_of(c["dilation"]);
-    const std::int64_t groups = c["groups"].as_int();
-    const std::int64_t c_in = x.size(1), h = x.size(2), w = x.size(3);
-    const std::int64_t og = weight.size(1), kh = weight.size(2), kw = weight.size(3), c_out = og * groups;
-    const std::int64_t oh = ops::conv_transpose_output_size(h, kh, stride[0], pad[0], opad[0], dil[0]);
-    const std::int64_t ow = ops::conv_transpose_output_size(w, kw, stride[1], pad[1], opad[1], dil[1]);
-    const bodies::ConvTransposeGeometry g{c_in, h, w, groups, og, kh, kw, stride[0], stride[1],
-                                          pad[0], pad[1], dil[0], dil[1], oh, ow};
+    ops::ConvTranspose2dOptions opt;
+    opt.stride = biqa::test::pair_of(c["stride"]);
+    opt.padding = biqa::test::pair_of(c["padding"]);
+    opt.output_padding = biqa::test::pair_of(c["output_padding"]);
+    opt.dilation = biqa::test::pair_of(c["dilation"]);
+    opt.groups = c["groups"].as_int();
+    const auto g = ops::detail::conv_transpose_geometry("conv_transpose2d", x.shape(), weight.shape(), nullptr, opt);
+    const std::int64_t c_in = g.c_in, h = g.h, w = g.w, oh = g.oh, ow = g.ow, c_out = g.out_per_group * g.groups;
     Tensor<float> out({x.size(0), c_out, oh, ow});
     for (std::int64_t n = 0; n < x.size(0); ++n)
       for (std::int64_t oc = 0; oc < c_out; ++oc)

@@ -127,10 +127,8 @@ TEST_CASE("cuda: conv_transpose2d gives what the gathering body gives", "[cuda]"
     ops::ConvTranspose2dOptions opt;
     opt.stride = {t.s, t.s}, opt.padding = {t.p, t.p}, opt.output_padding = {t.op, t.op}, opt.dilation = {t.d, t.d};
     opt.groups = t.g;
-    const std::int64_t oh = ops::conv_transpose_output_size(t.h, t.k, t.s, t.p, t.op, t.d);
-    const std::int64_t ow = ops::conv_transpose_output_size(t.w, t.k, t.s, t.p, t.op, t.d);
-    const bodies::ConvTransposeGeometry g{t.cin, t.h, t.w, t.g, t.og, t.k, t.k, t.s, t.s, t.p, t.p, t.d, t.d, oh, ow};
-    const std::int64_t c_out = t.og * t.g;
+    const auto g = ops::detail::conv_transpose_geometry("conv_transpose2d", x.shape(), wt.shape(), nullptr, opt);
+    const std::int64_t oh = g.oh, ow = g.ow, c_out = t.og * t.g;
     Tensor<float> ref({t.n, c_out, oh, ow});
     for (std::int64_t n = 0; n < t.n; ++n)
       for (std::int64_t oc = 0; oc < c_out; ++oc)

@@ -28,34 +28,13 @@ namespace biqa::ops {
 inline Tensor<float> conv_transpose2d(const Tensor<float>& x_in, const Tensor<float>& weight,
                                       const Tensor<float>& bias, Context& ctx,
                                       const ConvTranspose2dOptions& opt = {}) {
-  BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument, "conv_transpose2d needs input [N, C, H, W], got ",
-             x_in.shape().to_string());
-  BIQA_CHECK(weight.dim() == 4, ErrorCode::invalid_argument,
-             "conv_transpose2d needs weight [C_in, C_out/groups, KH, KW], got ", weight.shape().to_string());
-  const auto [sh, sw] = opt.stride;
-  const auto [ph, pw] = opt.padding;
-  const auto [oph, opw] = opt.output_padding;
-  const auto [dh, dw] = opt.dilation;
-  const std::int64_t groups = opt.groups;
-  BIQA_CHECK(sh > 0 && sw > 0 && dh > 0 && dw > 0 && ph >= 0 && pw >= 0 && groups > 0 && oph >= 0 && opw >= 0,
-             ErrorCode::invalid_argument,
-             "conv_transpose2d: stride, dilation and groups must be positive, padding and output_padding "
-             "non-negative");
-  // PyTorch's rule: output_padding must be smaller than either stride or dilation.
-  BIQA_CHECK((oph < sh || oph < dh) && (opw < sw || opw < dw), ErrorCode::invalid_argument,
-             "conv_transpose2d: output_padding (", oph, ", ", opw, ") must be smaller than stride or dilation");
-  const std::int64_t n_batch = x_in.size(0), c_in = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
-  const std::int64_t og = weight.size(1), kh = weight.size(2), kw = weight.size(3);
-  BIQA_CHECK(weight.size(0) == c_in && c_in % groups == 0, ErrorCode::invalid_argument, "conv_transpose2d: input ",
-             x_in.shape().to_string(), " and weight ", weight.shape().to_string(), " do not match with groups=",
-             groups, " (the weight's first axis must equal the ", c_in, " input channels)");
+  const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
+  const auto geo = detail::conv_transpose_geometry("conv_transpose2d", x_in.shape(), weight.shape(),
+                                                   bias.defined() ? &bias_shape : nullptr, opt);
+  const std::int64_t n_batch = geo.n, c_in = geo.c_in, h = geo.h, w = geo.w, groups = geo.groups;
+  const std::int64_t og = geo.out_per_group, kh = geo.kh, kw = geo.kw, oh = geo.oh, ow = geo.ow;
+  const std::int64_t sh = geo.sh, sw = geo.sw, ph = geo.ph, pw = geo.pw, dh = geo.dh, dw = geo.dw;
   const std::int64_t c_out = og * groups, cg = c_in / groups;
-  BIQA_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == c_out), ErrorCode::invalid_argument,
-             "conv_transpose2d: bias ", bias.shape().to_string(), " for ", c_out, " output channels");
-  const std::int64_t oh = conv_transpose_output_size(h, kh, sh, ph, oph, dh);
-  const std::int64_t ow = conv_transpose_output_size(w, kw, sw, pw, opw, dw);
-  BIQA_CHECK(oh > 0 && ow > 0, ErrorCode::invalid_argument, "conv_transpose2d: input ", x_in.shape().to_string(),
-             " gives an empty output (", oh, "x", ow, ") with padding (", ph, ", ", pw, ")");
 
   Tensor<float> out = Tensor<float>::zeros({n_batch, c_out, oh, ow});
   if (out.numel() == 0) return out;

@@ -46,9 +46,10 @@ Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
   return Tensor<T>::borrow(const_cast<T*>(t.data()), shape, st, t.owner());
 }
 
-/// Joins tensors along `axis`; all other extents must agree.
-template <typename T>
-Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
+/// The shape of the tensors in `parts` (of any device) joined along `axis`, checked: at least one
+/// part, equal ranks, and all other extents equal.
+template <typename Parts>
+Shape concat_shape(const Parts& parts, int axis) {
   BIQA_CHECK(!parts.empty(), ErrorCode::invalid_argument, "concat of no tensors");
   const Shape& first = parts.front().shape();
   const int a = first.normalize_axis(axis);
@@ -63,7 +64,14 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
     total += p.size(a);
   }
   out_shape[a] = total;
-  Tensor<T> out(out_shape);
+  return out_shape;
+}
+
+/// Joins tensors along `axis`; all other extents must agree.
+template <typename T>
+Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
+  Tensor<T> out(concat_shape(parts, axis));
+  const int a = out.shape().normalize_axis(axis);
   std::int64_t offset = 0;
   for (const auto& p : parts) {
     out.slice(a, offset, offset + p.size(a)).assign(p);

@@ -57,6 +57,13 @@ inline void require_contiguous(const Tensor<float, Cuda>& t, const char* op) {
   BIQA_CHECK(t.is_contiguous(), ErrorCode::invalid_argument, "cuda::", op, ": a contiguous tensor, got ",
              t.shape().to_string(), " with other strides");
 }
+/// A per-channel parameter (a norm's weight, bias or statistics): undefined, or contiguous [channels].
+inline void require_channel_param(const char* op, const Tensor<float, Cuda>& p, std::int64_t channels, const char* what) {
+  BIQA_CHECK(!p.defined() || (p.dim() == 1 && p.size(0) == channels && p.is_contiguous()), ErrorCode::invalid_argument,
+             "cuda::", op, ": ", what, " must be [", channels, "], got ", p.shape().to_string());
+}
+/// An optional tensor's data for a kernel: null when undefined.
+inline const float* data_or_null(const Tensor<float, Cuda>& t) { return t.defined() ? t.data() : nullptr; }
 }  // namespace detail
 
 namespace detail {

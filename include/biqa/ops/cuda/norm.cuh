@@ -178,14 +178,13 @@ inline Tensor<float, Cuda> rms_norm(const Tensor<float, Cuda>& x_in, const Tenso
   const Tensor<float, Cuda> x = contiguous(x_in);  // row-major for the kernel
   BIQA_CHECK(x.dim() >= 1, ErrorCode::invalid_argument, "cuda::rms_norm of a scalar");
   const std::int64_t c = x.size(-1);
-  BIQA_CHECK(!weight.defined() || (weight.dim() == 1 && weight.size(0) == c && weight.is_contiguous()),
-             ErrorCode::invalid_argument, "cuda::rms_norm: weight must be [", c, "], got ", weight.shape().to_string());
+  detail::require_channel_param("rms_norm", weight, c, "weight");
   Tensor<float, Cuda> out(x.shape());
   const std::int64_t rows = detail::rows_of(x);
   BIQA_CHECK(rows <= 2147483647, ErrorCode::unsupported, "cuda::rms_norm: more than 2^31 rows");
   if (rows == 0) return out;
   kernels::rms_norm_rows<<<unsigned(rows), kernels::row_threads, 0, stream()>>>(
-      x.data(), weight.defined() ? weight.data() : nullptr, out.data(), c, eps);
+      x.data(), detail::data_or_null(weight), out.data(), c, eps);
   check_launch("rms_norm");
   return out;
 }
@@ -196,26 +195,17 @@ inline Tensor<float, Cuda> layer_norm(const Tensor<float, Cuda>& x_in, const Ten
   const Tensor<float, Cuda> x = contiguous(x_in);  // row-major for the kernel
   BIQA_CHECK(x.dim() >= 1, ErrorCode::invalid_argument, "cuda::layer_norm: a tensor of rank >= 1");
   const std::int64_t c = x.size(-1);
-  for (const auto* p : {&weight, &bias})
-    BIQA_CHECK(!p->defined() || (p->dim() == 1 && p->size(0) == c && p->is_contiguous()), ErrorCode::invalid_argument,
-               "cuda::layer_norm: weight and bias must be [", c, "], got ", p->shape().to_string());
+  detail::require_channel_param("layer_norm", weight, c, "weight");
+  detail::require_channel_param("layer_norm", bias, c, "bias");
   Tensor<float, Cuda> out(x.shape());
   const std::int64_t rows = detail::rows_of(x);
   BIQA_CHECK(rows <= 2147483647, ErrorCode::unsupported, "cuda::layer_norm: more than 2^31 rows");
   if (rows == 0) return out;
   kernels::normalize_rows<<<unsigned(rows), kernels::row_threads, 0, stream()>>>(
-      x.data(), weight.defined() ? weight.data() : nullptr, bias.defined() ? bias.data() : nullptr, out.data(), c, eps);
+      x.data(), detail::data_or_null(weight), detail::data_or_null(bias), out.data(), c, eps);
   check_launch("layer_norm");
   return out;
 }
-
-namespace detail {
-inline void require_channel_param(const char* op, const Tensor<float, Cuda>& p, std::int64_t channels, const char* what) {
-  BIQA_CHECK(!p.defined() || (p.dim() == 1 && p.size(0) == channels && p.is_contiguous()), ErrorCode::invalid_argument,
-             "cuda::", op, ": ", what, " must be [", channels, "], got ", p.shape().to_string());
-}
-inline const float* data_or_null(const Tensor<float, Cuda>& t) { return t.defined() ? t.data() : nullptr; }
-}  // namespace detail
 
 /// GroupNorm on x [N, C, *]: statistics per sample over each group of C / num_groups channels and
 /// all positions; weight and bias [C] may be undefined.

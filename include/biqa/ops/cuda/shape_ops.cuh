@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "biqa/ops/cpu/shape_ops.hpp"
 #include "biqa/ops/cuda/bodies/strided.hpp"
 #include "biqa/ops/cuda/runtime.cuh"
 
@@ -35,20 +36,8 @@ void assign(Tensor<T, Cuda> dst, const Tensor<T, Cuda>& src) {
 /// Joins tensors along `axis`; all other extents must agree (ops::concat on the device).
 template <typename T>
 Tensor<T, Cuda> concat(const std::vector<Tensor<T, Cuda>>& parts, int axis) {
-  BIQA_CHECK(!parts.empty(), ErrorCode::invalid_argument, "cuda::concat of no tensors");
-  const Shape& first = parts.front().shape();
-  const int a = first.normalize_axis(axis);
-  Shape out_shape = first;
-  std::int64_t total = 0;
-  for (const auto& p : parts) {
-    BIQA_CHECK(p.dim() == first.rank(), ErrorCode::invalid_argument, "cuda::concat: rank ", p.dim(), " vs ", first.rank());
-    for (int i = 0; i < first.rank(); ++i)
-      BIQA_CHECK(i == a || p.size(i) == first[i], ErrorCode::invalid_argument, "cuda::concat along axis ", a,
-                 ": shape ", p.shape().to_string(), " does not match ", first.to_string());
-    total += p.size(a);
-  }
-  out_shape[a] = total;
-  Tensor<T, Cuda> out(out_shape);
+  Tensor<T, Cuda> out(ops::concat_shape(parts, axis));
+  const int a = out.shape().normalize_axis(axis);
   std::int64_t offset = 0;
   for (const auto& p : parts) {
     assign(out.slice(a, offset, offset + p.size(a)), p);

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "biqa/ops/cuda/bodies/host_device.hpp"
+#include "biqa/ops/options.hpp"
 
 namespace biqa::cuda::bodies {
 
@@ -25,17 +26,12 @@ BIQA_HOST_DEVICE inline float im2col_value(const float* src, const ConvGeometry&
   return iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? src[(ci * g.h + iy) * g.w + ix] : 0.0f;
 }
 
-/// A transposed convolution: input [c_in, h, w] per image, weight [c_in, out_per_group, kh, kw],
-/// `groups` groups, output oh × ow.
-struct ConvTransposeGeometry {
-  std::int64_t c_in, h, w, groups, out_per_group, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
-};
-
-/// Output (oc, y, x) of the image at `src`; `bias` may be null. Sums over the taps in (ky, kx)
+/// Output (oc, y, x) of the image at `src` ([c_in, h, w]); `bias` may be null. The geometry is
+/// ops::detail::conv_transpose_geometry's, shared with the CPU. Sums over the taps in (ky, kx)
 /// order and the group's input channels within each tap, then adds the bias.
 BIQA_HOST_DEVICE inline float conv_transpose_value(const float* src, const float* weight, const float* bias,
-                                                   const ConvTransposeGeometry& g, std::int64_t oc, std::int64_t y,
-                                                   std::int64_t x) {
+                                                   const ops::detail::ConvTransposeGeometry& g, std::int64_t oc,
+                                                   std::int64_t y, std::int64_t x) {
   const std::int64_t cg = g.c_in / g.groups, group = oc / g.out_per_group, o = oc % g.out_per_group;
   float acc = 0.0f;
   for (std::int64_t ky = 0; ky < g.kh; ++ky) {
