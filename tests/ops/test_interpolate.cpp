@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "biqa/ops/cpu/interpolate.hpp"
 #include "support/op_cases.hpp"
 #include "support/parity.hpp"
@@ -26,6 +28,34 @@ TEST_CASE("interpolate: nearest, bilinear, bicubic, align_corners, antialias, sc
     }
     biqa::test::check_parity("interpolate/" + name, out, f.get(c, "out"));
   }
+}
+
+TEST_CASE("interpolate_rows: a band of rows equals those rows of the whole resize, bit for bit",
+          "[ops][interpolate]") {
+  // Every fixture case given by size, in bands of 1, 3 and all rows.
+  biqa::test::OpFixture f("interpolate");
+  Context ctx(2);
+  int checked = 0;
+  for (const auto& c : f.cases()) {
+    if (c.find("scale")) continue;  // interpolate_rows takes an output size
+    const ops::InterpolateOptions opt = biqa::test::interpolate_options(c);
+    const Tensor<float> x = f.get(c, "x");
+    const auto s = biqa::test::pair_of(c["size"]);
+    const Tensor<float> whole = ops::interpolate(x, s[0], s[1], ctx, opt);
+    for (const std::int64_t band : {std::int64_t(1), std::int64_t(3), s[0]})
+      for (std::int64_t r0 = 0; r0 < s[0]; r0 += band) {
+        const std::int64_t r1 = std::min(s[0], r0 + band);
+        INFO(c["name"].as_string() << " rows [" << r0 << ", " << r1 << ")");
+        CHECK(biqa::test::parity_error(ops::interpolate_rows(x, s[0], s[1], r0, r1, ctx, opt),
+                                       whole.slice(2, r0, r1).contiguous()) == 0.0);
+      }
+    ++checked;
+  }
+  CHECK(checked > 0);
+  const auto x = Tensor<float>::zeros({1, 1, 4, 4});
+  REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, 3, 3, ctx), biqa::Error);   // empty band
+  REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, -1, 2, ctx), biqa::Error);
+  REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, 5, 9, ctx), biqa::Error);   // past the output
 }
 
 TEST_CASE("interpolate: bad arguments raise biqa::Error", "[ops][interpolate]") {

@@ -52,8 +52,6 @@
 #include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
-#include "biqa/ops/cpu/parallel.hpp"
-#include "biqa/ops/resample_table.hpp"
 #include "biqa/transforms/opencv_bicubic.hpp"
 
 namespace biqa::models {
@@ -68,54 +66,10 @@ inline nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::i
   return nn::Conv2d(c);
 }
 
-inline Tensor<float> resize_align_corners(const Tensor<float>& x, std::int64_t h, std::int64_t w, Context& ctx) {
-  ops::InterpolateOptions opt;
-  opt.mode = ops::InterpolateMode::bilinear;
-  opt.align_corners = true;
-  return ops::interpolate(x, h, w, ctx, opt);
-}
+inline constexpr ops::InterpolateOptions align_corners_bilinear{ops::InterpolateMode::bilinear, true, false};
 
-/// Rows [row0, row1) of resize_align_corners(x, h, w), computed alone: the same tap tables and the
-/// same arithmetic in the same order as ops::interpolate (width pass, then the height taps in order,
-/// zero weights skipped), so the band equals those rows of the full resize.
-inline Tensor<float> resize_rows_align_corners(const Tensor<float>& x_in, std::int64_t h, std::int64_t w,
-                                               std::int64_t row0, std::int64_t row1, Context& ctx) {
-  BIQA_CHECK(x_in.dim() == 4 && 0 <= row0 && row0 < row1 && row1 <= h, ErrorCode::invalid_argument,
-             "dpt::resize_rows_align_corners: rows [", row0, ", ", row1, ") of ", h, " from ", x_in.shape().to_string());
-  ops::InterpolateOptions opt;
-  opt.mode = ops::InterpolateMode::bilinear;
-  opt.align_corners = true;
-  const Tensor<float> x = x_in.contiguous();
-  const std::int64_t in_h = x.size(2), in_w = x.size(3), rows = row1 - row0;
-  const ops::detail::ResampleTable th = ops::detail::resample_table(in_h, h, opt, std::nullopt);
-  const ops::detail::ResampleTable tw = ops::detail::resample_table(in_w, w, opt, std::nullopt);
-  Tensor<float> out({x.size(0), x.size(1), rows, w});
-  ops::parallel_for(ctx, x.size(0) * x.size(1), 1, [&](std::int64_t p0, std::int64_t p1) {
-    std::vector<float> resized_row(static_cast<std::size_t>(w));
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const float* src = x.data() + p * in_h * in_w;
-      for (std::int64_t y = row0; y < row1; ++y) {
-        float* drow = out.data() + (p * rows + (y - row0)) * w;
-        std::fill_n(drow, w, 0.0f);
-        for (std::int64_t k = 0; k < th.taps; ++k) {
-          const auto i = static_cast<std::size_t>(y * th.taps + k);
-          const float wgt = th.weight[i];
-          if (wgt == 0.0f) continue;
-          const float* row = src + th.index[i] * in_w;
-          for (std::int64_t ox = 0; ox < w; ++ox) {
-            float acc = 0.0f;
-            for (std::int64_t t = 0; t < tw.taps; ++t) {
-              const auto j = static_cast<std::size_t>(ox * tw.taps + t);
-              acc += tw.weight[j] * row[tw.index[j]];
-            }
-            resized_row[static_cast<std::size_t>(ox)] = acc;
-          }
-          for (std::int64_t ox = 0; ox < w; ++ox) drow[ox] += wgt * resized_row[static_cast<std::size_t>(ox)];
-        }
-      }
-    }
-  });
-  return out;
+inline Tensor<float> resize_align_corners(const Tensor<float>& x, std::int64_t h, std::int64_t w, Context& ctx) {
+  return ops::interpolate(x, h, w, ctx, align_corners_bilinear);
 }
 
 /// ResidualConvUnit (DPT's blocks.py, without BatchNorm): x + conv2(relu(conv1(relu(x)))), 3×3
@@ -296,8 +250,8 @@ class DptHead {
     for (std::int64_t r0 = 0; r0 < h; r0 += band) {
       const std::int64_t r1 = std::min(h, r0 + band);
       const std::int64_t lo = std::max<std::int64_t>(0, r0 - 1), hi = std::min(h, r1 + 1);
-      Tensor<float> y = output_conv2a_.forward(resize_rows_align_corners(features, h, w, lo, hi, ctx), ctx,
-                                               {{}, ops::Activation::relu});
+      Tensor<float> y = output_conv2a_.forward(ops::interpolate_rows(features, h, w, lo, hi, ctx, align_corners_bilinear),
+                                               ctx, {{}, ops::Activation::relu});
       y = output_conv2b_.forward(y, ctx, {{}, ops::Activation::relu});
       depth.slice(2, r0, r1).assign(y.slice(2, r0 - lo, r1 - lo));
     }

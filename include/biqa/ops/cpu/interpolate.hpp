@@ -25,9 +25,13 @@ namespace biqa::ops {
 
 namespace detail {
 
+/// Output rows [row0, row1) of the resize (row1 < 0: to out_h): [N, C, row1 − row0, out_w]. The
+/// width pass covers only the input rows those rows read, and every output row is computed as in
+/// the whole resize, so a band of rows equals those rows of the full result bit for bit.
 inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std::int64_t out_w,
                               std::optional<double> scale_h, std::optional<double> scale_w,
-                              Context& ctx, const InterpolateOptions& opt) {
+                              Context& ctx, const InterpolateOptions& opt, std::int64_t row0 = 0,
+                              std::int64_t row1 = -1) {
   BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument, "interpolate needs input [N, C, H, W], got ",
              x_in.shape().to_string());
   const bool nearest = opt.mode == InterpolateMode::nearest || opt.mode == InterpolateMode::nearest_exact;
@@ -38,17 +42,24 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
   const std::int64_t n = x_in.size(0), c = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
   BIQA_CHECK(h > 0 && w > 0, ErrorCode::invalid_argument, "interpolate of an empty input ",
              x_in.shape().to_string());
+  if (row1 < 0) row1 = out_h;
+  BIQA_CHECK(0 <= row0 && row0 < row1 && row1 <= out_h, ErrorCode::invalid_argument, "interpolate: rows [", row0,
+             ", ", row1, ") of an output of ", out_h, " rows");
   const Tensor<float> x = x_in.contiguous();
   const ResampleTable th = resample_table(h, out_h, opt, scale_h);
   const ResampleTable tw = resample_table(w, out_w, opt, scale_w);
-  Tensor<float> out({n, c, out_h, out_w});
+  // The input rows the output rows [row0, row1) read: [in0, in1).
+  const auto taps_begin = th.index.begin() + row0 * th.taps, taps_end = th.index.begin() + row1 * th.taps;
+  const std::int64_t in0 = *std::min_element(taps_begin, taps_end), in1 = *std::max_element(taps_begin, taps_end) + 1;
+  const std::int64_t rows = row1 - row0;
+  Tensor<float> out({n, c, rows, out_w});
   // Width pass into a per-plane buffer, then the height pass.
   parallel_for(ctx, n * c, 1, [&](std::int64_t p0, std::int64_t p1) {
-    std::vector<float> tmp(static_cast<std::size_t>(h * out_w));
+    std::vector<float> tmp(static_cast<std::size_t>((in1 - in0) * out_w));
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* src = x.data() + p * h * w;
-      float* dst = out.data() + p * out_h * out_w;
-      for (std::int64_t y = 0; y < h; ++y) {
+      float* dst = out.data() + p * rows * out_w;
+      for (std::int64_t y = in0; y < in1; ++y) {
         const float* row = src + y * w;
         for (std::int64_t ox = 0; ox < out_w; ++ox) {
           float acc = 0.0f;
@@ -56,17 +67,17 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
             const auto i = static_cast<std::size_t>(ox * tw.taps + k);
             acc += tw.weight[i] * row[tw.index[i]];
           }
-          tmp[static_cast<std::size_t>(y * out_w + ox)] = acc;
+          tmp[static_cast<std::size_t>((y - in0) * out_w + ox)] = acc;
         }
       }
-      for (std::int64_t oy = 0; oy < out_h; ++oy) {
-        float* drow = dst + oy * out_w;
+      for (std::int64_t oy = row0; oy < row1; ++oy) {
+        float* drow = dst + (oy - row0) * out_w;
         std::fill_n(drow, out_w, 0.0f);
         for (std::int64_t k = 0; k < th.taps; ++k) {
           const auto i = static_cast<std::size_t>(oy * th.taps + k);
           const float wgt = th.weight[i];
           if (wgt == 0.0f) continue;
-          const float* trow = tmp.data() + th.index[i] * out_w;
+          const float* trow = tmp.data() + (th.index[i] - in0) * out_w;
           for (std::int64_t ox = 0; ox < out_w; ++ox) drow[ox] += wgt * trow[ox];
         }
       }
@@ -81,6 +92,15 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
 inline Tensor<float> interpolate(const Tensor<float>& x, std::int64_t out_h, std::int64_t out_w,
                                  Context& ctx, const InterpolateOptions& opt = {}) {
   return detail::resample(x, out_h, out_w, std::nullopt, std::nullopt, ctx, opt);
+}
+
+/// Rows [row0, row1) of interpolate(x, out_h, out_w, ctx, opt), computed alone and equal to those
+/// rows of the whole result bit for bit: a resize followed by a convolution can run in bands of
+/// rows without the full-size map (Depth Anything's output stage does).
+inline Tensor<float> interpolate_rows(const Tensor<float>& x, std::int64_t out_h, std::int64_t out_w,
+                                      std::int64_t row0, std::int64_t row1, Context& ctx,
+                                      const InterpolateOptions& opt = {}) {
+  return detail::resample(x, out_h, out_w, std::nullopt, std::nullopt, ctx, opt, row0, row1);
 }
 
 /// F.interpolate(x, scale_factor=(scale_h, scale_w), ...) with recompute_scale_factor unset: the
