@@ -19,55 +19,15 @@
 #include "biqa/io/weights.hpp"
 #include "biqa/models/dgiqa_scorer.hpp"
 #include "biqa/models/registry.hpp"
+#include "support/dgiqa_pipeline.hpp"
 #include "support/helpers.hpp"
 #include "support/parity.hpp"
 
 using namespace biqa;
 
-namespace {
-
-struct Pipeline {
-  io::WeightFile file;
-  json::Value config;
-  Tensor<std::uint8_t> image, depth_image;
-};
-
-Tensor<std::uint8_t> as_u8(const io::WeightFile& f, const std::string& name) {
-  const Tensor<float> t = f.to_float(f.at(name));
-  Tensor<std::uint8_t> out(t.shape());
-  for (std::int64_t i = 0; i < t.numel(); ++i) out.data()[i] = static_cast<std::uint8_t>(t.data()[i]);
-  return out;
-}
-
-const Pipeline& pipeline() {
-  static const Pipeline p = [] {
-    Pipeline q;
-    q.file = io::load_weights(test::fixture_path("models/dgiqa/pipeline.safetensors"));
-    q.config = json::parse(q.file.metadata.at("config"), "pipeline config");
-    q.image = as_u8(q.file, "io.image");
-    q.depth_image = as_u8(q.file, "io.depth_image");
-    return q;
-  }();
-  return p;
-}
-
-// The two shrunken networks of the fixture, loaded strictly from their prefixes.
-models::DgiqaScorer make_scorer(models::DgiqaOptions options) {
-  const Pipeline& p = pipeline();
-  auto store = std::make_shared<io::WeightStore>(p.file);
-  const auto dgiqa_scope = store->scope("dgiqa");
-  models::DGIQA net(models::DGIQA::Config::from_weights(dgiqa_scope, models::DGIQA::Config::from_json(p.config["dgiqa"])));
-  net.load(dgiqa_scope);
-  auto depth = std::make_shared<models::DepthAnything>(models::DepthAnything::Config::from_json(p.config["depth"]));
-  depth->load(store->scope("depth"));
-  store->ignore_prefix("io.");
-  store->finish();
-  options.short_side = p.config["short_side"].as_int();
-  options.crops = static_cast<int>(p.config["crops"].as_int());
-  return models::DgiqaScorer(std::move(net), std::move(depth), std::move(options));
-}
-
-}  // namespace
+using test::make_scorer;
+using test::Pipeline;
+using test::pipeline;
 
 TEST_CASE("DGIQA pipeline equals the authors' inference script", "[dgiqa][models][pipeline]") {
   const Pipeline& p = pipeline();
@@ -186,6 +146,25 @@ TEST_CASE("DGIQA explanation: values and maps", "[dgiqa][models][pipeline]") {
   float hi = 0;
   for (std::int64_t i = 0; i < e.maps[1].second.numel(); ++i) hi = std::max(hi, e.maps[1].second.data()[i]);
   CHECK(hi == Approx(1.0f));
+}
+
+TEST_CASE("DGIQA's scorer on a device this program has no backend for: one clear error", "[dgiqa][models][pipeline]") {
+  const models::DgiqaScorer scorer = make_scorer({});
+  Context ctx(1);
+  ctx.device = DeviceType::cuda;  // the CPU test program does not include biqa/cuda.cuh
+  try {
+    scorer.run(pipeline().image, nullptr, ctx);
+    FAIL("a CUDA run without the CUDA backend went through");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::unsupported);
+    CHECK_THAT(e.what(), Catch::Contains("built without the cuda backend") && Catch::Contains("BIQA_WITH_CUDA"));
+  }
+  CHECK_THROWS_WITH(require_device(DeviceType::cuda), Catch::Contains("built without the cuda backend"));
+  CHECK_THROWS_WITH(parse_device_type("gpu"), Catch::Contains("unknown device 'gpu'"));
+  CHECK(parse_device_type("cuda") == DeviceType::cuda);
+  const auto r = test::run_cli("score --device cuda " + test::data_path("io/exif/orient_1.jpg"));
+  CHECK(r.status == 2);
+  CHECK_THAT(r.out, Catch::Contains("built without the cuda backend"));
 }
 
 TEST_CASE("dgiqa in the registry: card, settings, clear errors", "[dgiqa][models][registry]") {

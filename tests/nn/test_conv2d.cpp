@@ -4,31 +4,18 @@
 
 #include "biqa/nn/batch_norm.hpp"
 #include "biqa/nn/conv2d.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace nn = biqa::nn;
 
-namespace {
-nn::Conv2d conv_from(const biqa::json::Value& c) {
-  nn::Conv2d::Config cfg;
-  cfg.in_channels = c["in_channels"].as_int();
-  cfg.out_channels = c["out_channels"].as_int();
-  cfg.kernel_size = biqa::test::pair_of(c["kernel_size"]);
-  cfg.stride = biqa::test::pair_of(c["stride"]);
-  cfg.padding = biqa::test::pair_of(c["padding"]);
-  cfg.dilation = biqa::test::pair_of(c["dilation"]);
-  cfg.groups = c["groups"].as_int();
-  cfg.bias = c["bias"].as_bool();
-  return nn::Conv2d(cfg);
-}
-}  // namespace
 
 TEST_CASE("nn::Conv2d loads torch.nn.Conv2d's state_dict and matches it", "[nn][conv2d]") {
   for (const char* name : {"conv2d_stride2", "conv2d_groups_dilated"}) {
     biqa::test::LayerFixture f(name);
-    nn::Conv2d conv = conv_from(f.config());
+    nn::Conv2d conv = biqa::test::conv_from(f.config());
     conv.load(f.root());
     const Tensor<float> x = f.io("input"), ref = f.io("output");
     f.store().finish();
@@ -39,7 +26,7 @@ TEST_CASE("nn::Conv2d loads torch.nn.Conv2d's state_dict and matches it", "[nn][
 
 TEST_CASE("nn::Conv2d folds the BatchNorm2d after it (all BatchNorm keys consumed)", "[nn][conv2d]") {
   biqa::test::LayerFixture f("conv2d_bn");
-  nn::Conv2d conv = conv_from(f.config());
+  nn::Conv2d conv = biqa::test::conv_from(f.config());
   conv.load(f.root().scope("conv"));
   conv.fold_batchnorm(f.root().scope("bn"), static_cast<float>(f.config()["bn_eps"].as_number()));
   const Tensor<float> x = f.io("input"), ref = f.io("output");
@@ -61,7 +48,7 @@ TEST_CASE("nn::BatchNorm2d in eval mode matches torch.nn.BatchNorm2d", "[nn][con
 
 TEST_CASE("nn::Conv2d reports missing BatchNorm statistics and bad inputs", "[nn][conv2d]") {
   biqa::test::LayerFixture f("conv2d_bn", "bn.running_var");
-  nn::Conv2d conv = conv_from(f.config());
+  nn::Conv2d conv = biqa::test::conv_from(f.config());
   conv.load(f.root().scope("conv"));
   conv.fold_batchnorm(f.root().scope("bn"));
   f.io("input"), f.io("output");
@@ -69,7 +56,7 @@ TEST_CASE("nn::Conv2d reports missing BatchNorm statistics and bad inputs", "[nn
 
   Context ctx;
   biqa::test::LayerFixture g("conv2d_stride2");
-  nn::Conv2d c2 = conv_from(g.config());
+  nn::Conv2d c2 = biqa::test::conv_from(g.config());
   c2.load(g.root());
   REQUIRE_THROWS_AS(c2.forward(Tensor<float>::zeros({1, 3, 8, 8}), ctx), biqa::Error);  // 3 channels, not 4
   nn::BatchNorm2d wrong({4});
@@ -84,7 +71,7 @@ TEST_CASE("nn::Conv2d gives the same outputs packed (pack_weights, after folding
   };
   for (const char* name : {"conv2d_stride2", "conv2d_groups_dilated"}) {
     biqa::test::LayerFixture f(name);
-    nn::Conv2d conv = conv_from(f.config());
+    nn::Conv2d conv = biqa::test::conv_from(f.config());
     conv.load(f.root());
     const Tensor<float> x = f.io("input");
     Context plain(2), packing(2);
@@ -95,7 +82,7 @@ TEST_CASE("nn::Conv2d gives the same outputs packed (pack_weights, after folding
   }
   // A folded weight is kept only in packed form; weight() unpacks it exactly.
   biqa::test::LayerFixture f("conv2d_bn");
-  nn::Conv2d conv = conv_from(f.config());
+  nn::Conv2d conv = biqa::test::conv_from(f.config());
   conv.load(f.root().scope("conv"));
   const Tensor<float> raw = conv.weight();
   nn::BatchNorm2d bn({conv.config().out_channels, static_cast<float>(f.config()["bn_eps"].as_number())});

@@ -1,22 +1,18 @@
 #include <catch2/catch.hpp>
 
 #include "biqa/nn/linear.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace nn = biqa::nn;
 
-namespace {
-nn::Linear linear_from(const biqa::json::Value& c) {
-  return nn::Linear(c["in_features"].as_int(), c["out_features"].as_int(), c["bias"].as_bool());
-}
-}  // namespace
 
 TEST_CASE("nn::Linear loads torch.nn.Linear's state_dict and matches it", "[nn][linear]") {
   for (const char* name : {"linear_bias", "linear_nobias"}) {
     biqa::test::LayerFixture f(name);
-    nn::Linear layer = linear_from(f.config());
+    nn::Linear layer = biqa::test::linear_from(f.config());
     layer.load(f.root());
     const Tensor<float> x = f.io("input"), ref = f.io("output");
     f.store().finish();  // exactly the module's keys
@@ -33,7 +29,7 @@ TEST_CASE("nn::Linear loads torch.nn.Linear's state_dict and matches it", "[nn][
 TEST_CASE("nn::Linear reports missing and mis-shaped weights and bad inputs", "[nn][linear]") {
   {
     biqa::test::LayerFixture f("linear_bias", "bias");
-    nn::Linear layer = linear_from(f.config());
+    nn::Linear layer = biqa::test::linear_from(f.config());
     layer.load(f.root());
     f.io("input"), f.io("output");
     try {
@@ -62,7 +58,7 @@ TEST_CASE("nn::Linear reports missing and mis-shaped weights and bad inputs", "[
   nn::Linear unloaded(4, 2);
   REQUIRE_THROWS_AS(unloaded.forward(Tensor<float>::zeros({1, 4}), ctx), biqa::Error);
   biqa::test::LayerFixture f("linear_bias");
-  nn::Linear layer = linear_from(f.config());
+  nn::Linear layer = biqa::test::linear_from(f.config());
   layer.load(f.root());
   REQUIRE_THROWS_AS(layer.forward(Tensor<float>::zeros({2, 7}), ctx), biqa::Error);
   REQUIRE_THROWS_AS(nn::Linear(0, 3), biqa::Error);

@@ -3,41 +3,24 @@
 #include <cstdint>
 
 #include "biqa/nn/multihead_attention.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace nn = biqa::nn;
 
-namespace {
-nn::MultiheadAttention mha_from(const biqa::json::Value& c) {
-  nn::MultiheadAttention::Config cfg;
-  cfg.embed_dim = c["embed_dim"].as_int();
-  cfg.num_heads = c["num_heads"].as_int();
-  cfg.bias = c["bias"].as_bool();
-  cfg.batch_first = c["batch_first"].as_bool();
-  if (c.find("kdim")) cfg.kdim = c["kdim"].as_int();
-  if (c.find("vdim")) cfg.vdim = c["vdim"].as_int();
-  return nn::MultiheadAttention(cfg);
-}
-
-Tensor<std::uint8_t> as_bool(const Tensor<float>& t) {
-  Tensor<std::uint8_t> b(t.shape());
-  for (std::int64_t i = 0; i < t.numel(); ++i) b.data()[i] = t.data()[i] != 0.0f;
-  return b;
-}
-}  // namespace
 
 TEST_CASE("nn::MultiheadAttention matches torch.nn.MultiheadAttention", "[nn][mha]") {
   for (const char* name : {"mha_seq_first_causal", "mha_batch_first_masks", "mha_cross", "mha_kdim_vdim_nobias",
                            "mha_unbatched"}) {
     biqa::test::LayerFixture f(name);
-    nn::MultiheadAttention mha = mha_from(f.config());
+    nn::MultiheadAttention mha = biqa::test::mha_from(f.config());
     mha.load(f.root());
     nn::MultiheadAttention::Masks masks;
     if (f.has_io("attn_mask")) masks.attn_mask = f.io("attn_mask");
-    if (f.has_io("attn_mask_bool")) masks.attn_mask_bool = as_bool(f.io("attn_mask_bool"));
-    if (f.has_io("key_padding_mask")) masks.key_padding_mask = as_bool(f.io("key_padding_mask"));
+    if (f.has_io("attn_mask_bool")) masks.attn_mask_bool = biqa::test::as_bool(f.io("attn_mask_bool"));
+    if (f.has_io("key_padding_mask")) masks.key_padding_mask = biqa::test::as_bool(f.io("key_padding_mask"));
     Tensor<float> q, k, v;
     if (f.has_io("input")) {
       q = k = v = f.io("input");
@@ -60,7 +43,7 @@ TEST_CASE("nn::MultiheadAttention matches torch.nn.MultiheadAttention", "[nn][mh
 
 TEST_CASE("nn::MultiheadAttention: causal flag equals the -inf mask; bad shapes raise", "[nn][mha]") {
   biqa::test::LayerFixture f("mha_seq_first_causal");
-  nn::MultiheadAttention mha = mha_from(f.config());
+  nn::MultiheadAttention mha = biqa::test::mha_from(f.config());
   mha.load(f.root());
   const Tensor<float> x = f.io("input"), ref = f.io("output");
   Context ctx;
@@ -78,7 +61,7 @@ TEST_CASE("nn::MultiheadAttention: causal flag equals the -inf mask; bad shapes 
   REQUIRE_THROWS_AS(nn::MultiheadAttention({16, 3}), biqa::Error);
 
   biqa::test::LayerFixture g("mha_cross", "in_proj_weight");
-  nn::MultiheadAttention m2 = mha_from(g.config());
+  nn::MultiheadAttention m2 = biqa::test::mha_from(g.config());
   m2.load(g.root());
   for (const char* k : {"query", "key", "value", "output"}) g.io(k);
   REQUIRE_THROWS_WITH(g.store().finish(), Catch::Contains("in_proj_weight [48, 16]"));

@@ -7,31 +7,18 @@
 #include "biqa/io/safetensors.hpp"
 #include "biqa/nn/resnet.hpp"
 #include "support/helpers.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace nn = biqa::nn;
 
-namespace {
-// The network described by a fixture's "config" metadata (written by make_resnet_fixtures.py).
-nn::ResNet::Config config_of(const biqa::json::Value& c) {
-  nn::ResNet::Config cfg;
-  cfg.block = c["block"].as_string() == "basic" ? nn::ResNetBlock::basic : nn::ResNetBlock::bottleneck;
-  for (int s = 0; s < 4; ++s) cfg.layers[s] = c["layers"].as_array().at(s).as_int();
-  cfg.base_width = c["base_width"].as_int();
-  cfg.groups = c["groups"].as_int();
-  cfg.width_per_group = c["width_per_group"].as_int();
-  for (int s = 0; s < 3; ++s) cfg.replace_stride_with_dilation[s] = c["replace_stride_with_dilation"].as_array().at(s).as_bool();
-  cfg.num_classes = c["num_classes"].as_int();
-  return cfg;
-}
-}  // namespace
 
 TEST_CASE("nn::ResNet matches torchvision (logits, pooled features, every stage)", "[nn][resnet]") {
   for (const char* name : {"resnet18_small", "resnet50_small", "resnet50_dilated_nofc"}) {
     biqa::test::LayerFixture f(name);
-    const auto cfg = config_of(f.config());
+    const auto cfg = biqa::test::resnet_config_from(f.config());
     // What detect() reads from the weights agrees with the configuration that produced them.
     const auto detected = nn::ResNet::detect(cfg.block == nn::ResNetBlock::basic ? nn::ResNet::Config::for_depth(18)
                                                                                   : nn::ResNet::Config::for_depth(50),
@@ -67,21 +54,21 @@ TEST_CASE("nn::ResNet matches torchvision (logits, pooled features, every stage)
 TEST_CASE("nn::ResNet loads strictly and names missing and unexpected keys", "[nn][resnet]") {
   SECTION("a missing downsample BatchNorm statistic") {
     biqa::test::LayerFixture f("resnet50_small", "layer2.0.downsample.1.running_mean");
-    nn::ResNet net(config_of(f.config()));
+    nn::ResNet net(biqa::test::resnet_config_from(f.config()));
     net.load(f.root());
     f.store().ignore_prefix("io.");
     REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("layer2.0.downsample.1.running_mean [32]"));
   }
   SECTION("a missing classifier") {
     biqa::test::LayerFixture f("resnet18_small", "fc.weight");
-    nn::ResNet net(config_of(f.config()));
+    nn::ResNet net(biqa::test::resnet_config_from(f.config()));
     net.load(f.root());
     f.store().ignore_prefix("io.");
     REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("fc.weight [10, 16]"));
   }
   SECTION("fewer blocks than the weights hold") {
     biqa::test::LayerFixture f("resnet50_small");
-    auto cfg = config_of(f.config());
+    auto cfg = biqa::test::resnet_config_from(f.config());
     cfg.layers[1] = 1;
     nn::ResNet net(cfg);
     net.load(f.root());
@@ -94,7 +81,7 @@ TEST_CASE("nn::ResNet loads strictly and names missing and unexpected keys", "[n
     basic.replace_stride_with_dilation[2] = true;
     REQUIRE_THROWS_AS(nn::ResNet(basic), biqa::Error);
     biqa::test::LayerFixture f("resnet18_small");
-    nn::ResNet net(config_of(f.config()));
+    nn::ResNet net(biqa::test::resnet_config_from(f.config()));
     Context ctx;
     REQUIRE_THROWS_AS(net.forward(Tensor<float>::zeros({1, 3, 32, 32}), ctx), biqa::Error);  // before load
     net.load(f.root());

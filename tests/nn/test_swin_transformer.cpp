@@ -253,3 +253,24 @@ TEST_CASE("biqa infer --model swin", "[nn][swin][cli]") {
   CHECK(bad.status == 2);
   CHECK(bad.out.find("relative_position_bias_table") != std::string::npos);
 }
+
+TEST_CASE("Swin windows written with views (the device path) equal the CPU's gather, roll and padding included",
+          "[nn][swin]") {
+  using S = nn::swin_detail::Size2;
+  Context ctx(2);
+  // 9×11 maps: a 4×4 window pads both axes (to 12×12); 3×11 divides both; shifts of 0, 1 and 2.
+  for (const S win : {S{4, 4}, S{3, 11}}) {
+    for (const S shift : {S{0, 0}, S{2, 1}, S{1, 2}}) {
+      const Tensor<float> x = test::random_tensor({2, 9, 11, 5}, 7);
+      const Tensor<float> gathered = nn::swin_detail::partition(x, win, shift, ctx);
+      const Tensor<float> by_views = nn::swin_detail::partition_by_views(x, win, shift);
+      INFO("window " << win[0] << "x" << win[1] << ", shift " << shift[0] << "," << shift[1]);
+      REQUIRE(by_views.shape() == gathered.shape());
+      REQUIRE(by_views.to_vector() == gathered.to_vector());  // copies only: equal bit for bit
+      const Tensor<float> merged = nn::swin_detail::merge(gathered, 2, {9, 11}, win, shift, ctx);
+      const Tensor<float> merged_by_views = nn::swin_detail::merge_by_views(gathered, 2, {9, 11}, win, shift);
+      REQUIRE(merged_by_views.to_vector() == merged.to_vector());
+      REQUIRE(merged.to_vector() == x.to_vector());  // merge undoes partition
+    }
+  }
+}

@@ -1,29 +1,18 @@
 #include <catch2/catch.hpp>
 
 #include "biqa/nn/transformer_block.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace nn = biqa::nn;
 
-namespace {
-nn::TransformerBlock block_from(const biqa::json::Value& c) {
-  nn::TransformerBlock::Config cfg;
-  cfg.dim = c["dim"].as_int();
-  cfg.num_heads = c["num_heads"].as_int();
-  cfg.mlp_ratio = c["mlp_ratio"].as_number();
-  cfg.qkv_bias = c["qkv_bias"].as_bool();
-  cfg.layer_scale = c["layer_scale"].as_bool();
-  cfg.norm_eps = static_cast<float>(c["norm_eps"].as_number());
-  return nn::TransformerBlock(cfg);
-}
-}  // namespace
 
 TEST_CASE("nn::TransformerBlock matches timm's Block, with and without LayerScale", "[nn][block]") {
   for (const char* name : {"block", "block_layer_scale"}) {
     biqa::test::LayerFixture f(name);
-    nn::TransformerBlock block = block_from(f.config());
+    nn::TransformerBlock block = biqa::test::block_from(f.config());
     block.load(f.root());
     const Tensor<float> x = f.io("input"), ref = f.io("output");
     f.store().finish();
@@ -47,7 +36,7 @@ TEST_CASE("nn::TransformerBlock is strict about LayerScale keys", "[nn][block]")
   }
   {
     biqa::test::LayerFixture f("block_layer_scale", "ls2.gamma");
-    nn::TransformerBlock block = block_from(f.config());
+    nn::TransformerBlock block = biqa::test::block_from(f.config());
     block.load(f.root());
     f.io("input"), f.io("output");
     REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("ls2.gamma [16]"));

@@ -5,6 +5,7 @@
 
 #include "biqa/nn/conv_transpose2d.hpp"
 #include "biqa/ops/cpu/conv_transpose2d.hpp"
+#include "support/nn_fixtures.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
@@ -80,27 +81,12 @@ TEST_CASE("conv_transpose2d rejects bad shapes and options", "[ops][conv_transpo
   REQUIRE_THROWS_AS(ops::conv_transpose2d(x, Tensor<float>::zeros({4, 2, 2, 2}), {}, ctx, crop), biqa::Error);
 }
 
-namespace {
-nn::ConvTranspose2d deconv_from(const biqa::json::Value& c) {
-  nn::ConvTranspose2d::Config cfg;
-  cfg.in_channels = c["in_channels"].as_int();
-  cfg.out_channels = c["out_channels"].as_int();
-  cfg.kernel_size = biqa::test::pair_of(c["kernel_size"]);
-  cfg.stride = biqa::test::pair_of(c["stride"]);
-  cfg.padding = biqa::test::pair_of(c["padding"]);
-  cfg.output_padding = biqa::test::pair_of(c["output_padding"]);
-  cfg.dilation = biqa::test::pair_of(c["dilation"]);
-  cfg.groups = c["groups"].as_int();
-  cfg.bias = c["bias"].as_bool();
-  return nn::ConvTranspose2d(cfg);
-}
-}  // namespace
 
 TEST_CASE("nn::ConvTranspose2d loads torch.nn.ConvTranspose2d's state_dict and matches it",
           "[nn][conv_transpose2d]") {
   for (const char* name : {"conv_transpose2d", "conv_transpose2d_groups_nobias"}) {
     biqa::test::LayerFixture f(name);
-    nn::ConvTranspose2d layer = deconv_from(f.config());
+    nn::ConvTranspose2d layer = biqa::test::deconv_from(f.config());
     layer.load(f.root());
     const Tensor<float> x = f.io("input"), ref = f.io("output");
     f.store().finish();
@@ -111,7 +97,7 @@ TEST_CASE("nn::ConvTranspose2d loads torch.nn.ConvTranspose2d's state_dict and m
 
 TEST_CASE("nn::ConvTranspose2d names a missing or mis-shaped weight", "[nn][conv_transpose2d]") {
   biqa::test::LayerFixture f("conv_transpose2d", "bias");
-  nn::ConvTranspose2d layer = deconv_from(f.config());
+  nn::ConvTranspose2d layer = biqa::test::deconv_from(f.config());
   layer.load(f.root());
   f.io("input"), f.io("output");
   REQUIRE_THROWS_WITH(f.store().finish(), Catch::Contains("bias [4]"));

@@ -1,11 +1,14 @@
 #pragma once
-// Shared test helpers: temporary paths, running the CLI, relative-error comparison.
+// Shared test helpers: temporary paths, running the CLI, relative-error comparison, seeded random
+// tensors.
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +16,15 @@
 #include "biqa/core/tensor.hpp"
 
 namespace biqa::test {
+
+/// A host tensor of N(0, scale²) values from a seeded generator.
+inline Tensor<float> random_tensor(const Shape& shape, std::uint32_t seed, float scale = 1.0f) {
+  Tensor<float> t(shape);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
+  return t;
+}
 
 inline std::string data_path(const std::string& rel) { return std::string(BIQA_TEST_DATA_DIR) + "/" + rel; }
 

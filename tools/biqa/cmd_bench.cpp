@@ -20,7 +20,8 @@ namespace {
 
 const char* usage =
     "biqa bench [-m|--model NAME] [--weights FILE] [--set KEY=VALUE]... [--threads N]\n"
-    "           [--pack-weights] [--low-memory] [--runs N] [--warmup N] [--size WxH] [--json]\n"
+    "           [--pack-weights] [--low-memory] [--device cpu|cuda] [--runs N] [--warmup N]\n"
+    "           [--size WxH] [--json]\n"
     "           [IMAGE]\n"
     "\n"
     "Loads a model once, scores one image `--warmup` times untimed and `--runs` times timed, and\n"
@@ -35,6 +36,7 @@ const char* usage =
     "  --threads N        threads for the network models (default: the cores)\n"
     "  --pack-weights     as in biqa score\n"
     "  --low-memory       as in biqa score\n"
+    "  --device D         as in biqa score\n"
     "  --runs N           timed runs (default 5)\n"
     "  --warmup N         untimed runs after the first (default 1)\n"
     "  --size WxH         the synthetic picture's size (default 512x384)\n"
@@ -96,6 +98,7 @@ int run(biqa::cli::Args& args) {
   const int threads_option = args.int_option("--threads", 0);
   const bool pack_weights = args.flag("--pack-weights");
   const bool low_memory = args.flag("--low-memory");
+  const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
   const int runs = args.int_option("--runs", 5);
   const int warmup = args.int_option("--warmup", 1);
   const auto size = parse_size(args.option_or("--size", "512x384"));
@@ -104,6 +107,7 @@ int run(biqa::cli::Args& args) {
   if (runs < 1 || runs > 100000) biqa::fail(biqa::ErrorCode::invalid_argument, "bench: --runs must be 1 to 100000");
   if (warmup < 0 || warmup > 100000) biqa::fail(biqa::ErrorCode::invalid_argument, "bench: --warmup must be 0 to 100000");
   if (inputs.size() > 1) biqa::fail(biqa::ErrorCode::invalid_argument, "bench: at most one image");
+  biqa::require_device(device);
   const int threads = threads_option > 0 ? threads_option
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -121,6 +125,7 @@ int run(biqa::cli::Args& args) {
 
   biqa::Context ctx(threads);
   ctx.pack_weights = pack_weights;
+  ctx.device = device;
   auto t0 = Clock::now();
   const double score = model->score(image, ctx);
   const double first_ms = ms_since(t0);
@@ -147,6 +152,7 @@ int run(biqa::cli::Args& args) {
     j.set("image", image_name);
     j.set("width", double(image.size(1)));
     j.set("height", double(image.size(0)));
+    j.set("device", biqa::device_type_name(device));
     j.set("threads", double(threads));
     j.set("pack_weights", pack_weights);
     j.set("low_memory", low_memory);
@@ -165,6 +171,7 @@ int run(biqa::cli::Args& args) {
     std::printf("model            %s\n", model->info().name.c_str());
     std::printf("image            %s (%lldx%lld)\n", image_name.c_str(), static_cast<long long>(image.size(1)),
                 static_cast<long long>(image.size(0)));
+    std::printf("device           %s\n", biqa::device_type_name(device));
     std::printf("threads          %d%s%s\n", threads, pack_weights ? ", packed weights" : "",
                 low_memory ? ", low memory" : "");
     std::printf("score            %s\n", fixed(score, 4).c_str());

@@ -28,7 +28,7 @@ const char* usage =
     "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--set KEY=VALUE]...\n"
     "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
     "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--pack-weights]\n"
-    "           [--low-memory] [--quiet]\n"
+    "           [--low-memory] [--device cpu|cuda] [--quiet]\n"
     "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
@@ -51,6 +51,8 @@ const char* usage =
     "                     layout: transformers score 10-40% faster, using that much more memory\n"
     "  --low-memory       keep f16/bf16 weight matrices 16-bit in memory, widened per layer as it\n"
     "                     runs (for 16-bit weight files: biqa convert --dtype f16)\n"
+    "  --device D         cpu (default) or cuda: where the networks run (cuda needs a biqa built\n"
+    "                     with -DBIQA_WITH_CUDA=ON; brisque and niqe have no network and run on the CPU)\n"
     "  -q, --quiet        no progress bar and no per-image error lines\n"
     "Objects carry image, model, score and lower_is_better. Unreadable images are reported on\n"
     "stderr and skipped; the exit status is then 2.";
@@ -137,6 +139,7 @@ int run(biqa::cli::Args& args) {
   int threads = args.int_option("--threads", 0);
   const bool pack_weights = args.flag("--pack-weights");
   const bool low_memory = args.flag("--low-memory");
+  const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
   const auto settings = biqa::cli::model_settings(args, "score");
   const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
@@ -152,6 +155,7 @@ int run(biqa::cli::Args& args) {
     biqa::fail(biqa::ErrorCode::invalid_argument, "score: --depth applies to --model dgiqa only");
   if (depth && inputs.size() > 1 && !fs::is_directory(*depth))
     biqa::fail(biqa::ErrorCode::invalid_argument, "score: with several images --depth must be a folder");
+  biqa::require_device(device);  // before any loading: a missing backend or GPU is one clear error
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (jobs <= 0) jobs = cores;
   if (threads <= 0) threads = std::max(1, cores / jobs);
@@ -177,6 +181,7 @@ int run(biqa::cli::Args& args) {
   auto worker = [&] {
     biqa::Context ctx(threads);
     ctx.pack_weights = pack_weights;
+    ctx.device = device;
     for (std::size_t i; (i = next++) < inputs.size();) {
       try {
         if (depth) {  // dgiqa with a precomputed depth image

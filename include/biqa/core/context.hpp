@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "biqa/core/device.hpp"
+#include "biqa/core/error.hpp"
 
 namespace biqa {
 
@@ -62,6 +64,41 @@ class ScratchArena {
   std::size_t block_ = 0;
 };
 
+/// Where code that picks its device at run time (the scorers, the CLI's --device) runs the networks.
+/// Code written against a tensor type picks it at compile time instead (Tensor<float, Cuda>).
+enum class DeviceType { cpu, cuda };
+
+inline const char* device_type_name(DeviceType d) { return d == DeviceType::cuda ? "cuda" : "cpu"; }
+
+/// "cpu" or "cuda".
+inline DeviceType parse_device_type(const std::string& name) {
+  if (name == "cpu") return DeviceType::cpu;
+  if (name == "cuda") return DeviceType::cuda;
+  fail(ErrorCode::invalid_argument, "unknown device '", name, "' (cpu or cuda)");
+}
+
+/// The error for a run-time device whose backend this program does not contain: CUDA runs come from
+/// a translation unit compiled by nvcc that includes biqa/cuda.cuh (the biqa tool has one when
+/// configured with -DBIQA_WITH_CUDA=ON).
+[[noreturn]] inline void fail_missing_backend(DeviceType d, const char* what) {
+  fail(ErrorCode::unsupported, what, " on ", device_type_name(d), ": this program was built without the ",
+       device_type_name(d), " backend (configure with -DBIQA_WITH_CUDA=ON; a CUDA translation unit must include "
+       "biqa/cuda.cuh)");
+}
+
+/// Set by biqa/cuda.cuh when the program contains the CUDA backend: why no CUDA device can run
+/// (an empty string when one can).
+inline std::string (*cuda_unavailable_reason)() = nullptr;
+
+/// Fails unless `d` can run here: its backend is in the program and, for CUDA, a device is usable.
+/// Run-time entry points (the biqa tool's --device) call it once before any work.
+inline void require_device(DeviceType d) {
+  if (d == DeviceType::cpu) return;
+  if (!cuda_unavailable_reason) fail_missing_backend(d, "--device cuda");
+  const std::string why = cuda_unavailable_reason();
+  BIQA_CHECK(why.empty(), ErrorCode::unsupported, "--device cuda: no usable CUDA device (", why, ")");
+}
+
 struct Context {
   /// Worker threads for the CPU kernels; 0 means one per hardware thread.
   int threads = 1;
@@ -70,6 +107,8 @@ struct Context {
   /// at the cost of that copy (about the size of the Linear weights). Off: weights are used where
   /// they were loaded (zero-copy from a safetensors mapping) and packed per call.
   bool pack_weights = false;
+  /// The device of run-time dispatch (what the scorers use; see DeviceType).
+  DeviceType device = DeviceType::cpu;
   ScratchArena arena;
 
   Context() = default;

@@ -32,8 +32,9 @@ template <typename Device>
 struct DeviceAllocator;
 
 /// Copies on a device other than the CPU: `contiguous_copy(t)` returns a row-major copy of any
-/// view `t` (what Tensor::clone and Tensor::contiguous do there). The CUDA specialisation lives in
-/// ops/cuda/runtime.cuh, so code written once calls contiguous() on tensors of either device.
+/// view `t` (what Tensor::clone and Tensor::contiguous do there); `from_host(t)` and `to_host(t)`
+/// move a tensor between the host and the device (biqa::to_device). The CUDA specialisation lives
+/// in ops/cuda/runtime.cuh, so code written once calls contiguous() on tensors of either device.
 template <typename Device>
 struct DeviceCopy;
 

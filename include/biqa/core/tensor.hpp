@@ -314,6 +314,22 @@ class Tensor {
   Strides strides_{};
 };
 
+/// `t` on device `To`: the same handle when it is there already, else a row-major copy (from the
+/// host through DeviceCopy<To>::from_host, back to it through DeviceCopy<From>::to_host). Code
+/// written once over the device moves its inputs and results with it; a device other than the CPU
+/// needs its backend's header (ops/cuda.cuh) where the copy is instantiated.
+template <typename To, typename T, typename From>
+Tensor<T, To> to_device(const Tensor<T, From>& t) {
+  if constexpr (std::is_same_v<To, From>) {
+    return t;
+  } else if constexpr (std::is_same_v<From, Cpu>) {
+    return DeviceCopy<To>::from_host(t);
+  } else {
+    static_assert(std::is_same_v<To, Cpu>, "to_device: copies between two non-CPU devices go through the host");
+    return DeviceCopy<From>::to_host(t);
+  }
+}
+
 /// Views raw float data of any dtype as float32: borrowed when already f32, converted otherwise.
 inline Tensor<float> to_float_tensor(const void* data, DType dtype, const Shape& shape,
                                      std::shared_ptr<void> keep_alive = {}) {

@@ -24,6 +24,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,11 @@
 #include "biqa/nn/clip_tokenizer.hpp"
 #include "biqa/nn/clip_transformer.hpp"
 #include "biqa/nn/conv2d.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
+#include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::models {
 
@@ -96,10 +99,13 @@ class DaClip {
     }
   };
 
-  struct Outputs {
-    Tensor<float> degradation;  ///< [N, E], unit rows
-    Tensor<float> hidden;       ///< [N, 1 + grid², width]: the last zero-linear output
+  /// hidden on the images' device; degradation (a few numbers per image) on the host.
+  template <typename Device = Cpu>
+  struct BasicOutputs {
+    Tensor<float> degradation;      ///< [N, E], unit rows
+    Tensor<float, Device> hidden;   ///< [N, 1 + grid², width]: the last zero-linear output
   };
+  using Outputs = BasicOutputs<Cpu>;
 
   DaClip() = default;
   explicit DaClip(const Config& config) : config_(config), text_(config.clip.text) {
@@ -160,6 +166,7 @@ class DaClip {
                ids.shape().to_string());
     // Text features are a constant of the weights: encoded once, unit rows.
     text_features_ = unit_rows(text_.forward(ids, ctx));
+    device_ = std::make_shared<nn::DeviceWeights>();
     loaded_ = true;
   }
 
@@ -168,8 +175,10 @@ class DaClip {
     return tokenizer.tokenize(config_.prompts, static_cast<int>(config_.clip.text.context_length));
   }
 
-  /// images [N, 3, S, S], CLIP-normalised → degradation embedding and last controller hidden.
-  Outputs encode_image(const Tensor<float>& images, Context& ctx) const {
+  /// images [N, 3, S, S], CLIP-normalised → degradation embedding and last controller hidden, on
+  /// either device.
+  template <typename Device>
+  BasicOutputs<Device> encode_image(const Tensor<float, Device>& images, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DaClip: encode_image() before load()");
     const auto& v = config_.clip.vision;
     BIQA_CHECK(images.dim() == 4 && images.size(1) == v.in_chans && images.size(2) == v.image_size[0] &&
@@ -177,23 +186,30 @@ class DaClip {
                ErrorCode::invalid_argument, "DaClip: images must be [N, ", v.in_chans, ", ", v.image_size[0], ", ",
                v.image_size[1], "], got ", images.shape().to_string());
     const std::int64_t n = images.size(0), w = v.width, t = v.num_tokens();
-    const Tensor<float> patches = conv1_.forward(images, ctx).contiguous();  // [N, width, gh, gw]
-    Tensor<float> x({n, t, w});
-    const float* cls = class_embedding_.data();
-    const float* pos = positional_embedding_.data();
-    for (std::int64_t b = 0; b < n; ++b) {
-      float* dst = x.data() + b * t * w;
-      const float* src = patches.data() + b * w * (t - 1);
-      for (std::int64_t c = 0; c < w; ++c) {
-        dst[c] = cls[c] + pos[c];
-        for (std::int64_t p = 1; p < t; ++p) dst[p * w + c] = src[c * (t - 1) + p - 1] + pos[p * w + c];
+    const Tensor<float, Device> patches = conv1_.forward(images, ctx).contiguous();  // [N, width, gh, gw]
+    Tensor<float, Device> x;
+    if constexpr (nn::on_host<Device>) {
+      x = Tensor<float>({n, t, w});
+      const float* cls = class_embedding_.data();
+      const float* pos = positional_embedding_.data();
+      for (std::int64_t b = 0; b < n; ++b) {
+        float* dst = x.data() + b * t * w;
+        const float* src = patches.data() + b * w * (t - 1);
+        for (std::int64_t c = 0; c < w; ++c) {
+          dst[c] = cls[c] + pos[c];
+          for (std::int64_t p = 1; p < t; ++p) dst[p * w + c] = src[c * (t - 1) + p - 1] + pos[p * w + c];
+        }
       }
+    } else {  // the same sums: class or patch token + its positional embedding
+      const Tensor<float, Device> cls = ops::broadcast_to(device_->get<Device>(0, class_embedding_), {n, 1, w});
+      x = ops::concat(std::vector<Tensor<float, Device>>{cls, patches.reshape({n, w, t - 1}).permute({0, 2, 1})}, 1);
+      ops::add_inplace(x, device_->get<Device>(1, positional_embedding_), ctx);
     }
     x = transformer_.forward(ln_pre_.forward(x, ctx), ctx, false);
-    Outputs out;
+    BasicOutputs<Device> out;
     out.hidden = zero_last_.forward(x, ctx);
-    const Tensor<float> pooled = ln_post_.forward(x.select(1, 0).contiguous(), ctx);
-    out.degradation = unit_rows(ops::matmul(pooled, proj_, ctx));
+    const Tensor<float, Device> pooled = ln_post_.forward(x.select(1, 0).contiguous(), ctx);
+    out.degradation = unit_rows(to_device<Cpu>(ops::matmul(pooled, device_->get<Device>(2, proj_), ctx)));
     return out;
   }
 
@@ -241,6 +257,7 @@ class DaClip {
   nn::ClipTransformer transformer_;
   nn::Linear zero_last_;
   bool loaded_ = false;
+  std::shared_ptr<nn::DeviceWeights> device_ = std::make_shared<nn::DeviceWeights>();  // class, positional, proj
 };
 
 /// Builds and strictly loads a stand-alone DA-CLIP: sizes from `config` (an open_clip model config;

@@ -48,6 +48,7 @@
 #include "biqa/io/weight_store.hpp"
 #include "biqa/nn/conv2d.hpp"
 #include "biqa/nn/conv_transpose2d.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/vision_transformer.hpp"
 #include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
@@ -68,7 +69,8 @@ inline nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::i
 
 inline constexpr ops::InterpolateOptions align_corners_bilinear{ops::InterpolateMode::bilinear, true, false};
 
-inline Tensor<float> resize_align_corners(const Tensor<float>& x, std::int64_t h, std::int64_t w, Context& ctx) {
+template <typename Device>
+Tensor<float, Device> resize_align_corners(const Tensor<float, Device>& x, std::int64_t h, std::int64_t w, Context& ctx) {
   return ops::interpolate(x, h, w, ctx, align_corners_bilinear);
 }
 
@@ -84,9 +86,10 @@ class ResidualConvUnit {
     conv2_.load(scope.scope("conv2"));
   }
 
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     // The inner ReLU and the shortcut add run in the convolutions' output pass (Conv2dEpilogue).
-    Tensor<float> y = conv1_.forward(ops::relu(x, ctx), ctx, {{}, ops::Activation::relu});
+    Tensor<float, Device> y = conv1_.forward(ops::relu(x, ctx), ctx, {{}, ops::Activation::relu});
     return conv2_.forward(y, ctx, {x, ops::Activation::identity});
   }
 
@@ -120,9 +123,10 @@ class FeatureFusionBlock {
 
   /// x (and skip, same shape, or an undefined tensor) [B, F, h, w] → [B, F, out_h, out_w]. Taken
   /// by value: inputs passed as rvalues are released as soon as they are used.
-  Tensor<float> forward(Tensor<float> x, Tensor<float> skip, std::int64_t out_h, std::int64_t out_w,
-                        Context& ctx) const {
-    Tensor<float> y;
+  template <typename Device>
+  Tensor<float, Device> forward(Tensor<float, Device> x, Tensor<float, Device> skip, std::int64_t out_h,
+                                std::int64_t out_w, Context& ctx) const {
+    Tensor<float, Device> y;
     if (skip.defined()) {
       BIQA_CHECK(with_skip_, ErrorCode::invalid_argument,
                  "dpt::FeatureFusionBlock: loaded without resConfUnit1, so it cannot fuse a second input");
@@ -200,33 +204,35 @@ class DptHead {
   /// tokens: four patch-token maps [B, gh·gw, in_channels] (row-major over the grid, class token
   /// dropped) → depth [B, 1, patch·gh, patch·gw].
   /// Taken by value: a map passed as an rvalue is released once its level is built.
-  Tensor<float> forward(std::vector<Tensor<float>> tokens, std::int64_t gh, std::int64_t gw, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(std::vector<Tensor<float, Device>> tokens, std::int64_t gh, std::int64_t gw,
+                                Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "dpt::DptHead: forward() before load()");
     BIQA_CHECK(tokens.size() == 4, ErrorCode::invalid_argument, "dpt::DptHead: needs 4 token maps, got ", tokens.size());
-    std::array<Tensor<float>, 4> level;
+    std::array<Tensor<float, Device>, 4> level;
     const std::int64_t batch = tokens[0].dim() == 3 ? tokens[0].size(0) : -1;
     for (int i = 0; i < 4; ++i) {
-      const Tensor<float>& t = tokens[static_cast<std::size_t>(i)];
+      const Tensor<float, Device>& t = tokens[static_cast<std::size_t>(i)];
       BIQA_CHECK(t.dim() == 3 && t.size(1) == gh * gw && t.size(2) == config_.in_channels &&
                      t.size(0) == batch,
                  ErrorCode::invalid_argument, "dpt::DptHead: token map ", i, " is ", t.shape().to_string(),
                  ", expected [B, ", gh * gw, ", ", config_.in_channels, "]");
-      const Tensor<float> map = t.transpose(1, 2).contiguous().reshape({t.size(0), config_.in_channels, gh, gw});
-      Tensor<float> y = projects_[i].forward(map, ctx);
+      const Tensor<float, Device> map = t.transpose(1, 2).contiguous().reshape({t.size(0), config_.in_channels, gh, gw});
+      Tensor<float, Device> y = projects_[i].forward(map, ctx);
       if (i == 0) y = up4_.forward(y, ctx);
       else if (i == 1) y = up2_.forward(y, ctx);
       else if (i == 3) y = down2_.forward(y, ctx);
       level[i] = layer_rn_[i].forward(y, ctx);
-      tokens[static_cast<std::size_t>(i)] = Tensor<float>();
+      tokens[static_cast<std::size_t>(i)] = Tensor<float, Device>();
     }
-    auto size = [](const Tensor<float>& t) { return std::array<std::int64_t, 2>{t.size(2), t.size(3)}; };
+    auto size = [](const Tensor<float, Device>& t) { return std::array<std::int64_t, 2>{t.size(2), t.size(3)}; };
     const auto s3 = size(level[2]), s2 = size(level[1]), s1 = size(level[0]);
     // Each level is released as soon as its fusion block has used it.
-    Tensor<float> path = refinenet_[3].forward(std::exchange(level[3], {}), {}, s3[0], s3[1], ctx);
+    Tensor<float, Device> path = refinenet_[3].forward(std::exchange(level[3], {}), {}, s3[0], s3[1], ctx);
     path = refinenet_[2].forward(std::move(path), std::exchange(level[2], {}), s2[0], s2[1], ctx);
     path = refinenet_[1].forward(std::move(path), std::exchange(level[1], {}), s1[0], s1[1], ctx);
     path = refinenet_[0].forward(std::move(path), std::exchange(level[0], {}), 2 * s1[0], 2 * s1[1], ctx);  // scale_factor 2
-    const Tensor<float> features = output_conv1_.forward(std::exchange(path, {}), ctx);
+    const Tensor<float, Device> features = output_conv1_.forward(std::exchange(path, {}), ctx);
     return output_stage(features, config_.patch_size * gh, config_.patch_size * gw, ctx);
   }
 
@@ -237,25 +243,33 @@ class DptHead {
   /// rows needs one resized row above and below it (the 3×3 kernel); the convolution pads each
   /// band as the whole map, and the rows next to a band's edge that padding would spoil are
   /// computed but not kept (at the map's own edges they are the padded rows, as on the whole map).
-  Tensor<float> output_stage(const Tensor<float>& features, std::int64_t h, std::int64_t w, Context& ctx) const {
-    const std::int64_t row_bytes = features.size(0) * features.size(1) * w * std::int64_t(sizeof(float));
-    const std::int64_t band =
-        config_.output_band_bytes > 0 ? std::clamp<std::int64_t>(config_.output_band_bytes / row_bytes, 1, h) : h;
-    if (band >= h) {
-      Tensor<float> out = resize_align_corners(features, h, w, ctx);
+  /// On a device other than the CPU the stage runs whole (the bands save host memory).
+  template <typename Device>
+  Tensor<float, Device> output_stage(const Tensor<float, Device>& features, std::int64_t h, std::int64_t w,
+                                     Context& ctx) const {
+    const auto whole = [&] {
+      Tensor<float, Device> out = resize_align_corners(features, h, w, ctx);
       out = output_conv2a_.forward(out, ctx, {{}, ops::Activation::relu});
       return output_conv2b_.forward(out, ctx, {{}, ops::Activation::relu});
+    };
+    if constexpr (!nn::on_host<Device>) {
+      return whole();
+    } else {
+      const std::int64_t row_bytes = features.size(0) * features.size(1) * w * std::int64_t(sizeof(float));
+      const std::int64_t band =
+          config_.output_band_bytes > 0 ? std::clamp<std::int64_t>(config_.output_band_bytes / row_bytes, 1, h) : h;
+      if (band >= h) return whole();
+      Tensor<float> depth({features.size(0), 1, h, w});
+      for (std::int64_t r0 = 0; r0 < h; r0 += band) {
+        const std::int64_t r1 = std::min(h, r0 + band);
+        const std::int64_t lo = std::max<std::int64_t>(0, r0 - 1), hi = std::min(h, r1 + 1);
+        Tensor<float> y = output_conv2a_.forward(
+            ops::interpolate_rows(features, h, w, lo, hi, ctx, align_corners_bilinear), ctx, {{}, ops::Activation::relu});
+        y = output_conv2b_.forward(y, ctx, {{}, ops::Activation::relu});
+        depth.slice(2, r0, r1).assign(y.slice(2, r0 - lo, r1 - lo));
+      }
+      return depth;
     }
-    Tensor<float> depth({features.size(0), 1, h, w});
-    for (std::int64_t r0 = 0; r0 < h; r0 += band) {
-      const std::int64_t r1 = std::min(h, r0 + band);
-      const std::int64_t lo = std::max<std::int64_t>(0, r0 - 1), hi = std::min(h, r1 + 1);
-      Tensor<float> y = output_conv2a_.forward(ops::interpolate_rows(features, h, w, lo, hi, ctx, align_corners_bilinear),
-                                               ctx, {{}, ops::Activation::relu});
-      y = output_conv2b_.forward(y, ctx, {{}, ops::Activation::relu});
-      depth.slice(2, r0, r1).assign(y.slice(2, r0 - lo, r1 - lo));
-    }
-    return depth;
   }
 
   Config config_;
@@ -417,14 +431,16 @@ class DepthAnything {
 
   /// The encoder's taps: for each of the last four blocks, its output through the final norm,
   /// split into patch tokens [B, gh·gw, D] (returned) and the class token [B, D] (class_tokens).
-  std::vector<Tensor<float>> encode(const Tensor<float>& x, Context& ctx,
-                                    std::vector<Tensor<float>>* class_tokens = nullptr) const {
+  template <typename Device>
+  std::vector<Tensor<float, Device>> encode(const Tensor<float, Device>& x, Context& ctx,
+                                            std::vector<Tensor<float, Device>>* class_tokens = nullptr) const {
     check_input(x);
     const std::int64_t d = encoder_.depth();
-    std::vector<Tensor<float>> taps = encoder_.forward_intermediates(x, {d - 4, d - 3, d - 2, d - 1}, ctx, true);
-    std::vector<Tensor<float>> patches;
+    std::vector<Tensor<float, Device>> taps =
+        encoder_.forward_intermediates(x, {d - 4, d - 3, d - 2, d - 1}, ctx, true);
+    std::vector<Tensor<float, Device>> patches;
     if (class_tokens) class_tokens->clear();
-    for (const Tensor<float>& t : taps) {
+    for (const Tensor<float, Device>& t : taps) {
       patches.push_back(encoder_.patch_tokens(t).contiguous());
       if (class_tokens) class_tokens->push_back(t.select(1, 0).contiguous());
     }
@@ -433,16 +449,29 @@ class DepthAnything {
 
   /// x [B, 3, H, W] (ImageNet-normalised, H and W multiples of 14) → relative inverse depth [B, H, W].
   /// patch_tokens / class_tokens, when given, receive encode()'s taps of the same pass.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, std::vector<Tensor<float>>* patch_tokens = nullptr,
-                        std::vector<Tensor<float>>* class_tokens = nullptr) const {
-    std::vector<Tensor<float>> tokens = encode(x, ctx, class_tokens);
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
+                                std::vector<Tensor<float, Device>>* patch_tokens = nullptr,
+                                std::vector<Tensor<float, Device>>* class_tokens = nullptr) const {
+    std::vector<Tensor<float, Device>> tokens = encode(x, ctx, class_tokens);
     if (patch_tokens) *patch_tokens = tokens;
     const std::int64_t b = x.size(0), h = x.size(2), w = x.size(3);
     const std::int64_t gh = h / config_.patch_size, gw = w / config_.patch_size;
-    Tensor<float> depth = head_.forward(std::move(tokens), gh, gw, ctx);  // the head frees each map after use
+    Tensor<float, Device> depth = head_.forward(std::move(tokens), gh, gw, ctx);  // the head frees each map after use
     if (depth.size(2) != h || depth.size(3) != w) depth = dpt::resize_align_corners(depth, h, w, ctx);
     ops::activate_inplace(depth, ops::Activation::relu, ctx);
     return depth.reshape({b, h, w});
+  }
+
+  /// The forward on the CUDA device, host tensors in and out; set by biqa/cuda.cuh.
+  using HostForward = Tensor<float> (*)(const DepthAnything&, const Tensor<float>&, Context&);
+  static inline HostForward cuda_forward = nullptr;
+
+  /// forward() on ctx.device with host tensors in and out (what depth_map calls).
+  Tensor<float> forward_on(const Tensor<float>& x, Context& ctx) const {
+    if (ctx.device == DeviceType::cpu) return forward(x, ctx);
+    if (!cuda_forward) fail_missing_backend(ctx.device, "Depth Anything");
+    return cuda_forward(*this, x, ctx);
   }
 
   const Config& config() const { return config_; }
@@ -450,7 +479,8 @@ class DepthAnything {
   const dpt::DptHead& head() const { return head_; }
 
  private:
-  void check_input(const Tensor<float>& x) const {
+  template <typename Device>
+  void check_input(const Tensor<float, Device>& x) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DepthAnything: forward() before load()");
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(0) > 0, ErrorCode::invalid_argument,
                "DepthAnything: input must be [B, 3, H, W], got ", x.shape().to_string());
@@ -547,7 +577,7 @@ inline Tensor<float> depth_map_from_input(const DepthAnything& model, const Tens
                                           std::int64_t w, Context& ctx) {
   BIQA_CHECK(input.dim() == 4 && input.size(0) == 1, ErrorCode::invalid_argument,
              "depth_map: the input must be a batch of one [1, 3, H, W], got ", input.shape().to_string());
-  const Tensor<float> d = model.forward(input, ctx);  // [1, H1, W1]
+  const Tensor<float> d = model.forward_on(input, ctx);  // [1, H1, W1], on ctx.device
   const Tensor<float> r = ops::interpolate(d.unsqueeze(1), h, w, ctx);  // bilinear, align_corners=False
   return r.reshape({h, w});
 }

@@ -131,19 +131,22 @@ class DGIQA {
 
   /// What forward() returns. logits and scores always; cross_attention_probs always (cheap); the
   /// rest with ForwardOptions::intermediates.
-  struct Outputs {
-    Tensor<float> logits;  ///< [N], before the sigmoid
-    Tensor<float> scores;  ///< [N], sigmoid(logits)
+  /// On the inputs' device, except cross_attention_probs (on the host: it is for explanation).
+  template <typename Device = Cpu>
+  struct BasicOutputs {
+    Tensor<float, Device> logits;  ///< [N], before the sigmoid
+    Tensor<float, Device> scores;  ///< [N], sigmoid(logits)
     /// Depth queries over RGB positions, averaged over the heads: [N, L, L], L = h·w of the fused
     /// map (49 at 224), positions row-major.
     Tensor<float> cross_attention_probs;
     std::array<std::int64_t, 2> fused_size{0, 0};  ///< (h, w) of the fused map: 7×7 at 224
-    std::vector<Tensor<float>> rgb_stages, depth_stages;    ///< [N, H_s, W_s, C_s] (NHWC)
-    std::vector<Tensor<float>> rgb_bridges, depth_bridges;  ///< [N, bridge_s, H_s, W_s]
-    Tensor<float> fused_rgb, fused_depth;                   ///< [N, fused, h, w]
-    Tensor<float> cross_attention, refined;                 ///< [N, fused, h, w]
-    Tensor<float> dilated;                                  ///< [N, stack, h, w]
+    std::vector<Tensor<float, Device>> rgb_stages, depth_stages;    ///< [N, H_s, W_s, C_s] (NHWC)
+    std::vector<Tensor<float, Device>> rgb_bridges, depth_bridges;  ///< [N, bridge_s, H_s, W_s]
+    Tensor<float, Device> fused_rgb, fused_depth;                   ///< [N, fused, h, w]
+    Tensor<float, Device> cross_attention, refined;                 ///< [N, fused, h, w]
+    Tensor<float, Device> dilated;                                  ///< [N, stack, h, w]
   };
+  using Outputs = BasicOutputs<Cpu>;
   struct ForwardOptions {
     bool intermediates = false;
   };
@@ -200,22 +203,25 @@ class DGIQA {
     loaded_ = true;
   }
 
-  /// rgb, depth [N, 3, H, W] (H, W = the Swin img_size), both ImageNet-normalised.
-  Outputs forward(const Tensor<float>& rgb, const Tensor<float>& depth, Context& ctx) const {
+  /// rgb, depth [N, 3, H, W] (H, W = the Swin img_size), both ImageNet-normalised, on either device.
+  template <typename Device>
+  BasicOutputs<Device> forward(const Tensor<float, Device>& rgb, const Tensor<float, Device>& depth,
+                               Context& ctx) const {
     return forward(rgb, depth, ctx, ForwardOptions());
   }
-  Outputs forward(const Tensor<float>& rgb, const Tensor<float>& depth, Context& ctx,
-                  const ForwardOptions& options) const {
+  template <typename Device>
+  BasicOutputs<Device> forward(const Tensor<float, Device>& rgb, const Tensor<float, Device>& depth, Context& ctx,
+                               const ForwardOptions& options) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DGIQA: forward() before load()");
     const auto [ih, iw] = config_.swin.img_size;
     BIQA_CHECK(rgb.dim() == 4 && rgb.shape() == depth.shape() && rgb.size(1) == config_.swin.in_chans &&
                    rgb.size(2) == ih && rgb.size(3) == iw,
                ErrorCode::invalid_argument, "DGIQA: image and depth must both be [N, ", config_.swin.in_chans,
                ", ", ih, ", ", iw, "], got ", rgb.shape().to_string(), " and ", depth.shape().to_string());
-    Outputs out;
-    const std::vector<Tensor<float>> rgb_stages = backbone_.forward_stages(rgb, ctx);
-    const std::vector<Tensor<float>> depth_stages = depth_backbone_.forward_stages(depth, ctx);
-    std::vector<Tensor<float>> rgb_bridges, depth_bridges;
+    BasicOutputs<Device> out;
+    const std::vector<Tensor<float, Device>> rgb_stages = backbone_.forward_stages(rgb, ctx);
+    const std::vector<Tensor<float, Device>> depth_stages = depth_backbone_.forward_stages(depth, ctx);
+    std::vector<Tensor<float, Device>> rgb_bridges, depth_bridges;
     for (std::size_t s = 0; s < bridges_.size(); ++s) {
       rgb_bridges.push_back(bridges_[s].forward(ops::permute_contiguous(rgb_stages[s], {0, 3, 1, 2}), ctx));
       depth_bridges.push_back(depth_bridges_[s].forward(ops::permute_contiguous(depth_stages[s], {0, 3, 1, 2}), ctx));
@@ -223,18 +229,18 @@ class DGIQA {
     // The smallest RGB map's size, used for both branches (as the authors' code takes it).
     std::int64_t h = rgb_bridges[0].size(2), w = rgb_bridges[0].size(3);
     for (const auto& b : rgb_bridges) h = std::min(h, b.size(2)), w = std::min(w, b.size(3));
-    const Tensor<float> fused_rgb = fuse(rgb_bridges, h, w, ctx), fused_depth = fuse(depth_bridges, h, w, ctx);
+    const Tensor<float, Device> fused_rgb = fuse(rgb_bridges, h, w, ctx), fused_depth = fuse(depth_bridges, h, w, ctx);
 
-    const Tensor<float> crossed = cross_.forward(dgiqa::map_to_tokens(fused_depth), dgiqa::map_to_tokens(fused_rgb),
-                                                 ctx, &out.cross_attention_probs);
-    const Tensor<float> refined = refine_.forward(crossed, crossed, ctx);
-    const Tensor<float> refined_map = dgiqa::tokens_to_map(refined, h, w);
-    Tensor<float> y = stack_[0].forward(refined_map, ctx);
+    const Tensor<float, Device> crossed = cross_.forward(
+        dgiqa::map_to_tokens(fused_depth), dgiqa::map_to_tokens(fused_rgb), ctx, &out.cross_attention_probs);
+    const Tensor<float, Device> refined = refine_.forward(crossed, crossed, ctx);
+    const Tensor<float, Device> refined_map = dgiqa::tokens_to_map(refined, h, w);
+    Tensor<float, Device> y = stack_[0].forward(refined_map, ctx);
     ops::activate_inplace(y, ops::Activation::relu, ctx);
     y = stack_[1].forward(y, ctx);
     ops::activate_inplace(y, ops::Activation::relu, ctx);
     const std::int64_t n = rgb.size(0);
-    const Tensor<float> pooled = ops::adaptive_avg_pool2d(y, 1, 1, ctx).reshape({n, config_.stack_channels});
+    const Tensor<float, Device> pooled = ops::adaptive_avg_pool2d(y, 1, 1, ctx).reshape({n, config_.stack_channels});
     out.fused_size = {h, w};
     out.logits = fc_.forward(pooled, ctx).reshape({n});
     out.scores = ops::activate(out.logits, ops::Activation::sigmoid, ctx);
@@ -253,11 +259,48 @@ class DGIQA {
     return out;
   }
 
+  /// The outputs with every tensor on the host.
+  template <typename Device>
+  static Outputs on_host(const BasicOutputs<Device>& o) {
+    const auto host = [](const std::vector<Tensor<float, Device>>& v) {
+      std::vector<Tensor<float>> h;
+      for (const auto& t : v) h.push_back(to_device<Cpu>(t));
+      return h;
+    };
+    const auto one = [](const Tensor<float, Device>& t) { return t.defined() ? to_device<Cpu>(t) : Tensor<float>(); };
+    Outputs out;
+    out.logits = one(o.logits), out.scores = one(o.scores);
+    out.cross_attention_probs = o.cross_attention_probs;
+    out.fused_size = o.fused_size;
+    out.rgb_stages = host(o.rgb_stages), out.depth_stages = host(o.depth_stages);
+    out.rgb_bridges = host(o.rgb_bridges), out.depth_bridges = host(o.depth_bridges);
+    out.fused_rgb = one(o.fused_rgb), out.fused_depth = one(o.fused_depth);
+    out.cross_attention = one(o.cross_attention), out.refined = one(o.refined), out.dilated = one(o.dilated);
+    return out;
+  }
+
+  /// The forward on the CUDA device, host tensors in and out; set by biqa/cuda.cuh.
+  using HostForward = Outputs (*)(const DGIQA&, const Tensor<float>&, const Tensor<float>&, Context&,
+                                  const ForwardOptions&);
+  static inline HostForward cuda_forward = nullptr;
+
+  /// forward() on ctx.device with host tensors in and out (what the scorer calls).
+  Outputs forward_on(const Tensor<float>& rgb, const Tensor<float>& depth, Context& ctx) const {
+    return forward_on(rgb, depth, ctx, ForwardOptions());
+  }
+  Outputs forward_on(const Tensor<float>& rgb, const Tensor<float>& depth, Context& ctx,
+                     const ForwardOptions& options) const {
+    if (ctx.device == DeviceType::cpu) return forward(rgb, depth, ctx, options);
+    if (!cuda_forward) fail_missing_backend(ctx.device, "DGIQA");
+    return cuda_forward(*this, rgb, depth, ctx, options);
+  }
+
   const Config& config() const { return config_; }
 
   /// For explanation: the attention each RGB position receives from the depth queries, averaged
   /// over the queries (and heads), as a map [N, h, w] that sums to 1 per crop.
-  static Tensor<float> rgb_attention_map(const Outputs& out) {
+  template <typename Device>
+  static Tensor<float> rgb_attention_map(const BasicOutputs<Device>& out) {
     const Tensor<float>& p = out.cross_attention_probs;
     BIQA_CHECK(p.defined() && p.dim() == 3, ErrorCode::invalid_argument, "DGIQA: no cross-attention probabilities");
     const std::int64_t n = p.size(0), l = p.size(1), s = p.size(2);
@@ -281,12 +324,14 @@ class DGIQA {
   }
 
  private:
-  static Tensor<float> fuse(const std::vector<Tensor<float>>& maps, std::int64_t h, std::int64_t w, Context& ctx) {
+  template <typename Device>
+  static Tensor<float, Device> fuse(const std::vector<Tensor<float, Device>>& maps, std::int64_t h, std::int64_t w,
+                                    Context& ctx) {
     ops::InterpolateOptions opt;
     opt.mode = ops::InterpolateMode::bilinear;
     opt.align_corners = false;
     opt.antialias = false;
-    std::vector<Tensor<float>> resized;
+    std::vector<Tensor<float, Device>> resized;
     for (const auto& m : maps)
       resized.push_back(m.size(2) == h && m.size(3) == w ? m : ops::interpolate(m, h, w, ctx, opt));
     return ops::concat(resized, 1);

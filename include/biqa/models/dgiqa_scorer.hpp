@@ -225,7 +225,7 @@ class DgiqaScorer : public QualityModel, public DepthGuidedModel {
     const Tensor<float> rgb_crops = detail::cut_crops(rgb_chw, r.boxes);
     const Tensor<float> depth_crops = detail::cut_crops(depth_chw, r.boxes);
 
-    const DGIQA::Outputs out = net_.forward(rgb_crops, depth_crops, ctx);
+    const DGIQA::Outputs out = net_.forward_on(rgb_crops, depth_crops, ctx);
     float sum = 0.0f;
     for (std::int64_t k = 0; k < out.scores.numel(); ++k) {
       r.crop_scores.push_back(out.scores.data()[k]);

@@ -188,17 +188,24 @@ class DRExperts {
     loaded_ = true;
   }
 
-  /// x [B, 3, S, S] ImageNet-normalised crops at the DeiT size.
-  Outputs forward(const Tensor<float>& x, Context& ctx) const { return forward(x, ctx, Options()); }
-  Outputs forward(const Tensor<float>& x, Context& ctx, const Options& opt) const {
+  /// x [B, 3, S, S] ImageNet-normalised crops at the DeiT size, on either device. On a device the
+  /// DeiT backbone, DA-CLIP's image tower and the bridging run there; the experts (priors,
+  /// differential attention, weighting: a few MFLOP) run on the host, and the Outputs are host
+  /// tensors.
+  template <typename Device>
+  Outputs forward(const Tensor<float, Device>& x, Context& ctx) const {
+    return forward(x, ctx, Options());
+  }
+  template <typename Device>
+  Outputs forward(const Tensor<float, Device>& x, Context& ctx, const Options& opt) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DRExperts: forward() before load()");
     const auto [sh, sw] = config_.deit.img_size;
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == sh && x.size(3) == sw, ErrorCode::invalid_argument,
                "DRExperts: input must be [B, 3, ", sh, ", ", sw, "] (ImageNet-normalised), got ", x.shape().to_string());
     const std::int64_t b = x.size(0), e = config_.deit.embed_dim, k = config_.experts;
-    const Tensor<float> feats = backbone_.forward_features(x, ctx).contiguous();  // F [B, L, E]
+    const Tensor<float> feats = to_device<Cpu>(backbone_.forward_features(x, ctx)).contiguous();  // F [B, L, E]
     const std::int64_t l = feats.size(1);
-    const DaClip::Outputs da = head_.encode_image(clip_input(x, ctx), ctx);
+    const DaClip::BasicOutputs<Device> da = head_.encode_image(clip_input(x, ctx), ctx);
 
     // Priors D [B, K, E].
     const std::int64_t ec = config_.daclip.clip.embed_dim;
@@ -215,7 +222,7 @@ class DRExperts {
         std::copy(dp.data() + i * e, dp.data() + (i + 1) * e, priors.data() + (i * k + p) * e);
     }
 
-    const Tensor<float> bridge = bridging(da.hidden, ctx);  // [B, N, E]
+    const Tensor<float> bridge = to_device<Cpu>(bridging(da.hidden, ctx));  // [B, N, E]
 
     Outputs out;
     out.grid = config_.deit.grid();
@@ -257,7 +264,7 @@ class DRExperts {
     if (opt.intermediates) {
       out.features = feats;
       out.degradation = da.degradation;
-      out.hidden = da.hidden;
+      out.hidden = to_device<Cpu>(da.hidden);
       out.priors = priors;
       out.tokens = t;
     }
@@ -266,22 +273,40 @@ class DRExperts {
 
   /// The DA-CLIP input: bilinear (align_corners=False, no antialias) to the CLIP size, then CLIP's
   /// mean/std on top of the ImageNet normalisation x already has.
-  Tensor<float> clip_input(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> clip_input(const Tensor<float, Device>& x, Context& ctx) const {
     const auto [ch, cw] = head_.image_size();
     ops::InterpolateOptions io;
     io.mode = ops::InterpolateMode::bilinear;
     io.align_corners = false;
     io.antialias = false;
-    Tensor<float> y = ops::interpolate(x, ch, cw, ctx, io).contiguous();
+    Tensor<float, Device> y = ops::interpolate(x, ch, cw, ctx, io).contiguous();
     static constexpr float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
     static constexpr float stdv[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-    const std::int64_t plane = ch * cw;
-    for (std::int64_t i = 0; i < y.size(0); ++i)
-      for (std::int64_t c = 0; c < 3; ++c) {
-        float* p = y.data() + (i * 3 + c) * plane;
-        for (std::int64_t j = 0; j < plane; ++j) p[j] = (p[j] - mean[c]) / stdv[c];
-      }
-    return y;
+    if constexpr (!nn::on_host<Device>) {  // the same (p − mean) / std, as broadcast ops
+      const Tensor<float, Device> m = to_device<Device>(Tensor<float>::from_list({1, 3, 1, 1}, {mean[0], mean[1], mean[2]}));
+      const Tensor<float, Device> s = to_device<Device>(Tensor<float>::from_list({1, 3, 1, 1}, {stdv[0], stdv[1], stdv[2]}));
+      return ops::div(ops::sub(y, m, ctx), s, ctx);
+    } else {
+      const std::int64_t plane = ch * cw;
+      for (std::int64_t i = 0; i < y.size(0); ++i)
+        for (std::int64_t c = 0; c < 3; ++c) {
+          float* p = y.data() + (i * 3 + c) * plane;
+          for (std::int64_t j = 0; j < plane; ++j) p[j] = (p[j] - mean[c]) / stdv[c];
+        }
+      return y;
+    }
+  }
+
+  /// forward() on the CUDA device with host crops; set by biqa/cuda.cuh.
+  using HostForward = Outputs (*)(const DRExperts&, const Tensor<float>&, Context&, const Options&);
+  static inline HostForward cuda_forward = nullptr;
+
+  /// forward() on ctx.device with host crops (what the scorer calls).
+  Outputs forward_on(const Tensor<float>& x, Context& ctx, const Options& opt) const {
+    if (ctx.device == DeviceType::cpu) return forward(x, ctx, opt);
+    if (!cuda_forward) fail_missing_backend(ctx.device, "DR.Experts");
+    return cuda_forward(*this, x, ctx, opt);
   }
 
   const Config& config() const { return config_; }
@@ -297,17 +322,18 @@ class DRExperts {
   static constexpr const char* ddwm_scope = "decoder.AttentionActivate.active_unit.fc";
 
   /// L_hidden(H) without the class token, as the CLIP grid, resized to the DeiT grid → [B, N, E].
-  Tensor<float> bridging(const Tensor<float>& hidden, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> bridging(const Tensor<float, Device>& hidden, Context& ctx) const {
     const std::int64_t b = hidden.size(0), e = config_.deit.embed_dim;
     const auto [ch, cw] = head_.grid();
     const auto [gh, gw] = config_.deit.grid();
-    const Tensor<float> h = l_hidden_.forward(hidden, ctx);  // [B, 1 + ch·cw, E]
-    const Tensor<float> grid = h.slice(1, 1, 1 + ch * cw).contiguous().reshape({b, ch, cw, e}).permute({0, 3, 1, 2}).contiguous();
+    const Tensor<float, Device> h = l_hidden_.forward(hidden, ctx);  // [B, 1 + ch·cw, E]
+    const Tensor<float, Device> grid = h.slice(1, 1, 1 + ch * cw).contiguous().reshape({b, ch, cw, e}).permute({0, 3, 1, 2}).contiguous();
     ops::InterpolateOptions io;
     io.mode = ops::InterpolateMode::bilinear;
     io.align_corners = false;
     io.antialias = false;
-    const Tensor<float> up = ops::interpolate(grid, gh, gw, ctx, io);
+    const Tensor<float, Device> up = ops::interpolate(grid, gh, gw, ctx, io);
     return up.permute({0, 2, 3, 1}).contiguous().reshape({b, gh * gw, e});
   }
 

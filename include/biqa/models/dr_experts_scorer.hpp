@@ -154,7 +154,7 @@ class DrExpertsScorer : public QualityModel {
                 (v - ms.mean[static_cast<std::size_t>(ch)]) / ms.std[static_cast<std::size_t>(ch)];
           }
     }
-    r.outputs = net_.forward(batch, ctx);
+    r.outputs = net_.forward_on(batch, ctx, DRExperts::Options());
     double sum = 0;
     for (std::int64_t k = 0; k < r.outputs.scores.numel(); ++k) {
       r.crop_scores.push_back(r.outputs.scores.data()[k]);

@@ -107,10 +107,11 @@ class MlpHead {
     return h;
   }
 
-  /// x [M, in] → [M, out].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  /// x [M, in] → [M, out], on either device.
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(!layers_.empty(), ErrorCode::invalid_argument, "MlpHead: forward() before load()");
-    Tensor<float> h = x;
+    Tensor<float, Device> h = x;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       h = layers_[i].forward(h, ctx);
       if (i + 1 < layers_.size()) ops::activate_inplace(h, activation_, ctx);
@@ -234,15 +235,33 @@ class DSMix {
     return c;
   }
 
-  /// crops [N, 3, S, S] (normalised) → pooled features [N, D].
-  Tensor<float> features(const Tensor<float>& crops, Context& ctx) const { return encoder_.forward(crops, ctx); }
+  /// crops [N, 3, S, S] (normalised) → pooled features [N, D], on either device.
+  template <typename Device>
+  Tensor<float, Device> features(const Tensor<float, Device>& crops, Context& ctx) const {
+    return encoder_.forward(crops, ctx);
+  }
   /// features [N, D] → scores [N].
-  Tensor<float> head(const Tensor<float>& features, Context& ctx) const {
-    const Tensor<float> s = head_.forward(features, ctx);
+  template <typename Device>
+  Tensor<float, Device> head(const Tensor<float, Device>& features, Context& ctx) const {
+    const Tensor<float, Device> s = head_.forward(features, ctx);
     return s.reshape({s.size(0)});
   }
   /// crops [N, 3, S, S] → scores [N].
-  Tensor<float> forward(const Tensor<float>& crops, Context& ctx) const { return head(features(crops, ctx), ctx); }
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& crops, Context& ctx) const {
+    return head(features(crops, ctx), ctx);
+  }
+
+  /// features() on the CUDA device, host tensors in and out; set by biqa/cuda.cuh.
+  using HostFeatures = Tensor<float> (*)(const DSMix&, const Tensor<float>&, Context&);
+  static inline HostFeatures cuda_features = nullptr;
+
+  /// features() on ctx.device with host tensors in and out (what run() calls).
+  Tensor<float> features_on(const Tensor<float>& crops, Context& ctx) const {
+    if (ctx.device == DeviceType::cpu) return features(crops, ctx);
+    if (!cuda_features) fail_missing_backend(ctx.device, "DSMix");
+    return cuda_features(*this, crops, ctx);
+  }
 
   /// image H×W×3 (or grey H×W×1 / H×W) in [0, 1] → normalised [5, 3, S, S] crops.
   Tensor<float> crops(const Tensor<float>& image) const {
@@ -253,7 +272,7 @@ class DSMix {
     DSMixResult r;
     const Tensor<float> c = crops(image);
     r.boxes = five_crop_boxes(image.size(0), image.size(1), config_.crop_size);
-    r.features = features(c, ctx);
+    r.features = features_on(c, ctx);
     const Tensor<float> s = head(r.features, ctx).contiguous();
     double sum = 0;
     for (std::int64_t i = 0; i < s.numel(); ++i) r.crop_scores.push_back(s.data()[i]), sum += s.data()[i];
@@ -361,12 +380,13 @@ class DSMPredictor {
     return p;
   }
 
-  /// x [N, 3, H, W] (H, W multiples of the patch) → the predicted DSM [N, 1, H/p, W/p].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  /// x [N, 3, H, W] (H, W multiples of the patch) → the predicted DSM [N, 1, H/p, W/p], on either device.
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     const auto [gh, gw] = vit_.grid_size(x.size(2), x.size(3));
-    const Tensor<float> tokens = vit_.forward_features(x, ctx).contiguous();  // [N, gh·gw, E]
+    const Tensor<float, Device> tokens = vit_.forward_features(x, ctx).contiguous();  // [N, gh·gw, E]
     const std::int64_t n = tokens.size(0), e = tokens.size(2);
-    const Tensor<float> v = decoder_.forward(tokens.reshape({n * gh * gw, e}), ctx);
+    const Tensor<float, Device> v = decoder_.forward(tokens.reshape({n * gh * gw, e}), ctx);
     return v.contiguous().reshape({n, 1, gh, gw});
   }
 

@@ -112,11 +112,14 @@ class ExIQA {
     text_features_ = clip_.encode_text(prompts, tokenizer, ctx);
   }
 
-  /// images [N, 3, S, S], CLIP-preprocessed at the vision tower's size.
-  Output forward(const Tensor<float>& images, Context& ctx) const {
+  /// images [N, 3, S, S], CLIP-preprocessed at the vision tower's size, on either device. The image
+  /// tower runs there; the attribute read-out (a few hundred numbers per image) runs on the host,
+  /// so the Output is on the host.
+  template <typename Device>
+  Output forward(const Tensor<float, Device>& images, Context& ctx) const {
     BIQA_CHECK(text_features_.defined(), ErrorCode::invalid_argument, "ExIQA: forward() before load()");
     Output out;
-    out.image_features = clip_.encode_image(images, ctx, visual_prompts_);
+    out.image_features = to_device<Cpu>(clip_.encode_image(images, ctx, visual_prompts_));
     const Tensor<float> logits = clip_.logits(out.image_features, text_features_, ctx).contiguous();  // [N, 2A]
     const std::int64_t n = images.size(0), a = num_attributes(), d = num_distortions(), k = a / d;
     out.attribute_probs = Tensor<float>({n, a});
@@ -131,6 +134,17 @@ class ExIQA {
     }
     if (has_regressor()) out.scores = regress(out.attribute_probs, ctx);
     return out;
+  }
+
+  /// forward() on the CUDA device with host images; set by biqa/cuda.cuh.
+  using HostForward = Output (*)(const ExIQA&, const Tensor<float>&, Context&);
+  static inline HostForward cuda_forward = nullptr;
+
+  /// forward() on ctx.device with host images (what the scorer calls).
+  Output forward_on(const Tensor<float>& images, Context& ctx) const {
+    if (ctx.device == DeviceType::cpu) return forward(images, ctx);
+    if (!cuda_forward) fail_missing_backend(ctx.device, "ExIQA");
+    return cuda_forward(*this, images, ctx);
   }
 
   /// The regressor on attribute probabilities [N, A] → [N, outputs] (dropout is inactive).

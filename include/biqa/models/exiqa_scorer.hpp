@@ -76,7 +76,7 @@ class ExiqaScorer : public QualityModel {
     return transforms::clip_preprocess(transforms::to_tensor(rgb.contiguous()), ctx, net_.image_size());
   }
 
-  ExIQA::Output run(const Tensor<float>& image, Context& ctx) const { return net_.forward(preprocess(image, ctx), ctx); }
+  ExIQA::Output run(const Tensor<float>& image, Context& ctx) const { return net_.forward_on(preprocess(image, ctx), ctx); }
 
   bool can_score() const { return head_.has_value() || net_.has_regressor(); }
 

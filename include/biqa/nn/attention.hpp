@@ -39,14 +39,16 @@ class Attention {
   }
 
   /// x [B, N, dim] → [B, N, dim]. `attn` carries an optional additive mask / causal flag.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, const ops::AttentionOptions& attn = {}) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
+                                const ops::BasicAttentionOptions<Device>& attn = {}) const {
     BIQA_CHECK(x.dim() == 3 && x.size(2) == config_.dim, ErrorCode::invalid_argument,
                "nn::Attention(dim ", config_.dim, "): input must be [B, N, ", config_.dim, "], got ",
                x.shape().to_string());
     const std::int64_t b = x.size(0), n = x.size(1), h = config_.num_heads, d = config_.dim / h;
     // [B, N, 3·dim] viewed as [3, B, H, N, D]: q, k, v without copies.
-    const Tensor<float> qkv = qkv_.forward(x, ctx).reshape({b, n, 3, h, d}).permute({2, 0, 3, 1, 4});
-    const Tensor<float> o = ops::scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1),
+    const Tensor<float, Device> qkv = qkv_.forward(x, ctx).reshape({b, n, 3, h, d}).permute({2, 0, 3, 1, 4});
+    const Tensor<float, Device> o = ops::scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1),
                                                               qkv.select(0, 2), ctx, attn);
     return proj_.forward(o.permute({0, 2, 1, 3}).contiguous().reshape({b, n, config_.dim}), ctx);
   }

@@ -5,11 +5,13 @@
 /// convolution precedes it, fold it into that convolution instead (nn::Conv2d::fold_batchnorm).
 
 #include <cstdint>
+#include <memory>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/norm.hpp"
 
 namespace biqa::nn {
@@ -37,12 +39,15 @@ class BatchNorm2d {
     running_mean_ = scope.take("running_mean", c);
     running_var_ = scope.take("running_var", c);
     scope.ignore("num_batches_tracked");  // a training counter; eval mode does not use it
+    device_ = std::make_shared<DeviceWeights>();
   }
 
   /// x [N, C, ...] → same shape.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(running_mean_.defined(), ErrorCode::invalid_argument, "nn::BatchNorm2d: forward() before load()");
-    return ops::batch_norm(x, running_mean_, running_var_, weight_, bias_, ctx, config_.eps);
+    return ops::batch_norm(x, device_->get<Device>(0, running_mean_), device_->get<Device>(1, running_var_),
+                           device_->get<Device>(2, weight_), device_->get<Device>(3, bias_), ctx, config_.eps);
   }
 
   const Config& config() const { return config_; }
@@ -54,6 +59,7 @@ class BatchNorm2d {
  private:
   Config config_;
   Tensor<float> weight_, bias_, running_mean_, running_var_;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -103,25 +103,31 @@ class Clip {
 
   /// images [N, 3, H, W] (CLIP-preprocessed) → [N, embed_dim], not normalized. `prompts`: optional
   /// visual prompt tokens (ClipVisionTransformer::forward_tokens).
-  Tensor<float> encode_image(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
+  template <typename Device>
+  Tensor<float, Device> encode_image(const Tensor<float, Device>& images, Context& ctx,
+                                     const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(has_vision_, ErrorCode::invalid_argument, "nn::Clip::encode_image: the weights have no image tower");
     return vision_.forward(images, ctx, prompts);
   }
 
-  /// ids [N, context_length] int64 → [N, embed_dim], not normalized.
-  Tensor<float> encode_text(const Tensor<std::int64_t>& ids, Context& ctx) const {
+  /// ids [N, context_length] int64 → [N, embed_dim], not normalized; encode_text<Cuda> runs the
+  /// tower on the device.
+  template <typename Device = Cpu>
+  Tensor<float, Device> encode_text(const Tensor<std::int64_t>& ids, Context& ctx) const {
     BIQA_CHECK(has_text_, ErrorCode::invalid_argument, "nn::Clip::encode_text: the weights have no text tower");
-    return text_.forward(ids, ctx);
+    return text_.template forward<Device>(ids, ctx);
   }
 
   /// Tokenizes (start and end tokens, padded or cut to context_length) and encodes.
-  Tensor<float> encode_text(const std::vector<std::string>& texts, const clip::Tokenizer& tokenizer,
-                            Context& ctx) const {
-    return encode_text(tokenizer.tokenize(texts, static_cast<int>(config_.text.context_length)), ctx);
+  template <typename Device = Cpu>
+  Tensor<float, Device> encode_text(const std::vector<std::string>& texts, const clip::Tokenizer& tokenizer,
+                                    Context& ctx) const {
+    return encode_text<Device>(tokenizer.tokenize(texts, static_cast<int>(config_.text.context_length)), ctx);
   }
 
   /// exp(logit_scale) · normalize(image) · normalize(text)ᵀ (+ logit_bias): [N_image, N_text],
-  /// the image_logits of open_clip's CLIP.get_logits.
+  /// the image_logits of open_clip's CLIP.get_logits. Host features (a few rows: bring device
+  /// features back with to_device<Cpu>).
   Tensor<float> logits(const Tensor<float>& image_features, const Tensor<float>& text_features, Context& ctx) const {
     BIQA_CHECK(logit_scale_.defined(), ErrorCode::invalid_argument, "nn::Clip::logits: the weights have no logit_scale");
     BIQA_CHECK(image_features.dim() == 2 && text_features.dim() == 2 && image_features.size(1) == text_features.size(1),

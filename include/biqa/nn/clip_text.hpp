@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "biqa/io/json.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/nn/clip_transformer.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 
@@ -115,6 +117,7 @@ class ClipTextTransformer {
     positional_embedding_ = scope.take("positional_embedding", {ctx_len, w});
     transformer_.load(scope.scope("transformer"));
     ln_final_.load(scope.scope("ln_final"));
+    device_ = std::make_shared<DeviceWeights>();
     if (config_.output_dim > 0) {
       if (config_.proj_bias) {
         projection_ = Linear(w, config_.output_dim);
@@ -139,7 +142,10 @@ class ClipTextTransformer {
 
   /// ids [N, L] (L ≤ context_length; open_clip's tokenizer gives L = context_length) → the
   /// projected embeddings [N, output_dim] (the pooled feature [N, width] without a projection).
-  Tensor<float> forward(const Tensor<std::int64_t>& ids_in, Context& ctx) const {
+  /// On another device (forward<Cuda>): the token and positional embeddings are summed on the host
+  /// and the transformer runs on the device.
+  template <typename Device = Cpu>
+  Tensor<float, Device> forward(const Tensor<std::int64_t>& ids_in, Context& ctx) const {
     BIQA_CHECK(token_embedding_.defined(), ErrorCode::invalid_argument,
                "nn::ClipTextTransformer: forward() before load()");
     BIQA_CHECK(ids_in.dim() == 2 && ids_in.size(1) >= 1 && ids_in.size(1) <= config_.context_length,
@@ -172,15 +178,24 @@ class ClipTextTransformer {
         token_embedding_.copy_row(id, dst);
         for (std::int64_t c = 0; c < w; ++c) dst[c] += p[c];
       }
-    x = transformer_.forward(x, ctx, config_.causal);
+    const Tensor<float, Device> y = transformer_.forward(to_device<Device>(x), ctx, config_.causal);
 
     // ln_final acts per token, so only the pooled tokens are normalized.
-    Tensor<float> pooled({n, w});
-    for (std::int64_t b = 0; b < n; ++b)
-      std::copy_n(x.data() + (b * run + pool_at[static_cast<std::size_t>(b)]) * w, w, pooled.data() + b * w);
+    Tensor<float, Device> pooled;
+    if constexpr (on_host<Device>) {
+      pooled = Tensor<float>({n, w});
+      for (std::int64_t b = 0; b < n; ++b)
+        std::copy_n(y.data() + (b * run + pool_at[static_cast<std::size_t>(b)]) * w, w, pooled.data() + b * w);
+    } else {
+      std::vector<Tensor<float, Device>> rows;
+      for (std::int64_t b = 0; b < n; ++b)
+        rows.push_back(y.select(0, b).slice(0, pool_at[static_cast<std::size_t>(b)], pool_at[static_cast<std::size_t>(b)] + 1));
+      pooled = ops::concat(rows, 0);
+    }
     pooled = ln_final_.forward(pooled, ctx);
     if (config_.output_dim <= 0) return pooled;
-    return config_.proj_bias ? projection_.forward(pooled, ctx) : ops::matmul(pooled, text_projection_, ctx);
+    if (config_.proj_bias) return projection_.forward(pooled, ctx);
+    return ops::matmul(pooled, device_->get<Device>(0, text_projection_), ctx);
   }
 
   const Config& config() const { return config_; }
@@ -192,6 +207,7 @@ class ClipTextTransformer {
   Linear projection_;
   LayerNorm ln_final_;
   ClipTransformer transformer_;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();  // text_projection
 };
 
 }  // namespace biqa::nn

@@ -92,15 +92,16 @@ class ClipResidualBlock {
   }
 
   /// x [N, L, width] → same shape; `causal`: token i attends to tokens ≤ i (the text tower).
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, bool causal) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx, bool causal) const {
     MultiheadAttention::Masks masks;
     masks.is_causal = causal;
-    Tensor<float> a = attn_.forward(ln_1_.forward(x, ctx), ctx, masks);
+    Tensor<float, Device> a = attn_.forward(ln_1_.forward(x, ctx), ctx, masks);
     if (config_.layer_scale) a = ls_1_.forward(a, ctx);
     ops::add_inplace(a, x, ctx);
-    Tensor<float> h = c_fc_.forward(ln_2_.forward(a, ctx), ctx);
+    Tensor<float, Device> h = c_fc_.forward(ln_2_.forward(a, ctx), ctx);
     ops::activate_inplace(h, config_.quick_gelu ? ops::Activation::quick_gelu : ops::Activation::gelu, ctx);
-    Tensor<float> m = c_proj_.forward(h, ctx);
+    Tensor<float, Device> m = c_proj_.forward(h, ctx);
     if (config_.layer_scale) m = ls_2_.forward(m, ctx);
     ops::add_inplace(m, a, ctx);
     return m;
@@ -131,7 +132,8 @@ class ClipTransformer {
     for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].load(resblocks.scope(static_cast<int>(i)));
   }
 
-  Tensor<float> forward(Tensor<float> x, Context& ctx, bool causal) const {
+  template <typename Device>
+  Tensor<float, Device> forward(Tensor<float, Device> x, Context& ctx, bool causal) const {
     for (const auto& b : blocks_) x = b.forward(x, ctx, causal);
     return x;
   }

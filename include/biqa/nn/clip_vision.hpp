@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
@@ -21,8 +23,11 @@
 #include "biqa/io/weight_store.hpp"
 #include "biqa/nn/clip_transformer.hpp"
 #include "biqa/nn/conv2d.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
+#include "biqa/ops/cpu/pool.hpp"
+#include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::nn {
 
@@ -146,6 +151,7 @@ class ClipVisionTransformer {
     transformer_.load(scope.scope("transformer"));
     ln_post_.load(scope.scope("ln_post"));
     if (config_.output_dim > 0) proj_ = scope.take("proj", {w, config_.output_dim});
+    device_ = std::make_shared<DeviceWeights>();
   }
 
   /// images [N, 3, H, W] at the configured size → token sequence after the last block [N, 1 + grid², width].
@@ -156,7 +162,10 @@ class ClipVisionTransformer {
   ///                       later block l the previous block's K prompt outputs are replaced by prompts[l].
   /// Either way the prompt tokens are dropped after the last block, so the result has the image
   /// tokens only.
-  Tensor<float> forward_tokens(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
+  /// On any device; `prompts` is a host tensor (copied to the device per call).
+  template <typename Device>
+  Tensor<float, Device> forward_tokens(const Tensor<float, Device>& images, Context& ctx,
+                                       const Tensor<float>& prompts = {}) const {
     BIQA_CHECK(class_embedding_.defined(), ErrorCode::invalid_argument,
                "nn::ClipVisionTransformer: forward() before load()");
     BIQA_CHECK(images.dim() == 4 && images.size(1) == config_.in_chans && images.size(2) == config_.image_size[0] &&
@@ -172,22 +181,37 @@ class ClipVisionTransformer {
                  "] or [", transformer_.layers(), ", K, ", w, "], got ", prompts.shape().to_string());
     const std::int64_t k = prompts.defined() ? prompts.size(prompts.dim() - 2) : 0;
     const Tensor<float> prompt_rows = prompts.defined() ? prompts.contiguous() : prompts;
-    // Writes the prompts of `layer` (0 for shallow ones) into tokens t..t+k of every image.
-    const auto put_prompts = [&](Tensor<float>& x, std::int64_t layer) {
-      const float* src = prompt_rows.data() + (deep ? layer * k * w : 0);
-      for (std::int64_t b = 0; b < n; ++b) std::copy(src, src + k * w, x.data() + (b * (t + k) + t) * w);
+    Tensor<float, Device> device_prompts;
+    if constexpr (!on_host<Device>)
+      if (prompts.defined()) device_prompts = to_device<Device>(prompt_rows);
+    // Puts the prompts of `layer` (0 for shallow ones) at tokens t..t+k of every image.
+    const auto put_prompts = [&](Tensor<float, Device>& x, std::int64_t layer) {
+      if constexpr (on_host<Device>) {
+        const float* src = prompt_rows.data() + (deep ? layer * k * w : 0);
+        for (std::int64_t b = 0; b < n; ++b) std::copy(src, src + k * w, x.data() + (b * (t + k) + t) * w);
+      } else {
+        const Tensor<float, Device> rows = deep ? device_prompts.select(0, layer) : device_prompts;  // [K, width]
+        x = ops::concat(std::vector<Tensor<float, Device>>{x.slice(1, 0, t), ops::broadcast_to(rows, {n, k, w})}, 1);
+      }
     };
-    const Tensor<float> patches = conv1_.forward(images, ctx).contiguous();  // [N, width, gh, gw]
+    const Tensor<float, Device> patches = conv1_.forward(images, ctx).contiguous();  // [N, width, gh, gw]
     // [class, patches..., prompts...] + positional_embedding (not on the prompts), channels last.
-    Tensor<float> x({n, t + k, w});
-    const float* cls = class_embedding_.data();
-    const float* pos = positional_embedding_.data();
-    for (std::int64_t b = 0; b < n; ++b) {
-      float* dst = x.data() + b * (t + k) * w;
-      for (std::int64_t c = 0; c < w; ++c) dst[c] = cls[c] + pos[c];
-      const float* src = patches.data() + b * w * (t - 1);
-      for (std::int64_t c = 0; c < w; ++c)
-        for (std::int64_t p = 1; p < t; ++p) dst[p * w + c] = src[c * (t - 1) + p - 1] + pos[p * w + c];
+    Tensor<float, Device> x;
+    if constexpr (on_host<Device>) {
+      x = Tensor<float>({n, t + k, w});
+      const float* cls = class_embedding_.data();
+      const float* pos = positional_embedding_.data();
+      for (std::int64_t b = 0; b < n; ++b) {
+        float* dst = x.data() + b * (t + k) * w;
+        for (std::int64_t c = 0; c < w; ++c) dst[c] = cls[c] + pos[c];
+        const float* src = patches.data() + b * w * (t - 1);
+        for (std::int64_t c = 0; c < w; ++c)
+          for (std::int64_t p = 1; p < t; ++p) dst[p * w + c] = src[c * (t - 1) + p - 1] + pos[p * w + c];
+      }
+    } else {  // the same sums: class or patch token + its positional embedding
+      const Tensor<float, Device> cls = ops::broadcast_to(device_->get<Device>(0, class_embedding_), {n, 1, w});
+      x = ops::concat(std::vector<Tensor<float, Device>>{cls, patches.reshape({n, w, t - 1}).permute({0, 2, 1})}, 1);
+      ops::add_inplace(x, device_->get<Device>(1, positional_embedding_), ctx);
     }
     if (k > 0) put_prompts(x, 0);
     if (!config_.no_ln_pre) x = ln_pre_.forward(x, ctx);
@@ -204,24 +228,32 @@ class ClipVisionTransformer {
 
   /// images [N, 3, H, W] → the projected embeddings [N, output_dim] (the pooled feature
   /// [N, width] when there is no proj).
-  Tensor<float> forward(const Tensor<float>& images, Context& ctx, const Tensor<float>& prompts = {}) const {
-    const Tensor<float> tokens = forward_tokens(images, ctx, prompts);
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& images, Context& ctx,
+                                const Tensor<float>& prompts = {}) const {
+    const Tensor<float, Device> tokens = forward_tokens(images, ctx, prompts);
     const std::int64_t n = tokens.size(0), t = tokens.size(1), w = config_.width;
     // LayerNorm acts per token, so pooling first and normalizing the pooled token is the same
     // for "tok"; for "avg" the order matters and final_ln_after_pool chooses it.
-    Tensor<float> pooled;
+    Tensor<float, Device> pooled;
     if (config_.pool_type == "tok") {
       pooled = ln_post_.forward(tokens.select(1, 0).contiguous(), ctx);
     } else {
-      const Tensor<float> src = config_.final_ln_after_pool ? tokens : ln_post_.forward(tokens, ctx);
-      pooled = Tensor<float>::zeros({n, w});
-      for (std::int64_t b = 0; b < n; ++b)
-        for (std::int64_t p = 1; p < t; ++p)
-          for (std::int64_t c = 0; c < w; ++c) pooled.data()[b * w + c] += src.data()[(b * t + p) * w + c];
-      for (std::int64_t i = 0; i < n * w; ++i) pooled.data()[i] /= static_cast<float>(t - 1);
+      const Tensor<float, Device> src = config_.final_ln_after_pool ? tokens : ln_post_.forward(tokens, ctx);
+      if constexpr (on_host<Device>) {
+        pooled = Tensor<float>::zeros({n, w});
+        for (std::int64_t b = 0; b < n; ++b)
+          for (std::int64_t p = 1; p < t; ++p)
+            for (std::int64_t c = 0; c < w; ++c) pooled.data()[b * w + c] += src.data()[(b * t + p) * w + c];
+        for (std::int64_t i = 0; i < n * w; ++i) pooled.data()[i] /= static_cast<float>(t - 1);
+      } else {  // the mean of the patch tokens as an average pool
+        pooled = ops::adaptive_avg_pool2d(src.slice(1, 1, t).permute({0, 2, 1}).reshape({n, w, t - 1, 1}), 1, 1, ctx)
+                     .reshape({n, w});
+      }
       if (config_.final_ln_after_pool) pooled = ln_post_.forward(pooled, ctx);
     }
-    return proj_.defined() ? ops::matmul(pooled, proj_, ctx) : pooled;
+    if (!proj_.defined()) return pooled;
+    return ops::matmul(pooled, device_->get<Device>(2, proj_), ctx);
   }
 
   const Config& config() const { return config_; }
@@ -232,6 +264,7 @@ class ClipVisionTransformer {
   Tensor<float> class_embedding_, positional_embedding_, proj_;
   LayerNorm ln_pre_, ln_post_;
   ClipTransformer transformer_;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();  // class, positional, proj
 };
 
 }  // namespace biqa::nn

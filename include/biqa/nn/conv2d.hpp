@@ -2,7 +2,7 @@
 /// @file
 /// nn::Conv2d: torch.nn.Conv2d's state_dict ("weight" [O, C/groups, KH, KW], "bias" [O]); zero
 /// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
-/// pair costs one convolution.
+/// pair costs one convolution. On another device the (folded) weights are copied there on first use.
 
 #include <array>
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/nn/batch_norm.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/conv2d.hpp"
 
 namespace biqa::nn {
@@ -50,6 +51,7 @@ class Conv2d {
     weight_ = scope.take("weight", weight_shape());
     packed_.reset();
     packed_once_ = std::make_shared<ops::PackedConv2dWeightOnce>();
+    device_ = std::make_shared<DeviceWeights>();
     bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
   }
 
@@ -67,6 +69,7 @@ class Conv2d {
     packed_ = std::make_shared<const ops::PackedConv2dWeight>(folded.weight, config_.groups);
     weight_ = Tensor<float>();
     bias_ = std::move(folded.bias);
+    device_ = std::make_shared<DeviceWeights>();
   }
   /// Loads the BatchNorm2d at `bn_scope` (weight, bias, running_mean, running_var,
   /// num_batches_tracked) and folds it in.
@@ -79,11 +82,18 @@ class Conv2d {
   /// x [N, C, H, W] → [N, O, OH, OW]; `epilogue` fuses what follows (a shortcut add, an
   /// activation) into the output pass.
   /// With Context::pack_weights, a weight read from the file is also kept packed (made on first use).
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, const ops::Conv2dEpilogue& epilogue = {}) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
+                                const ops::BasicConv2dEpilogue<Device>& epilogue = {}) const {
     BIQA_CHECK(loaded(), ErrorCode::invalid_argument, "nn::Conv2d: forward() before load()");
-    if (packed_) return ops::conv2d(x, *packed_, bias_, ctx, options(), epilogue);
-    if (ctx.pack_weights) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);
-    return ops::conv2d(x, weight_, bias_, ctx, options(), epilogue);
+    if constexpr (on_host<Device>) {
+      if (packed_) return ops::conv2d(x, *packed_, bias_, ctx, options(), epilogue);
+      if (ctx.pack_weights) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);
+      return ops::conv2d(x, weight_, bias_, ctx, options(), epilogue);
+    } else {
+      return ops::conv2d(x, device_->get_from<Device>(0, [&] { return weight(); }), device_->get<Device>(1, bias_), ctx,
+                         options(), epilogue);
+    }
   }
 
   ops::Conv2dOptions options() const {
@@ -101,6 +111,7 @@ class Conv2d {
   Tensor<float> weight_, bias_;  ///< weight_: as loaded; undefined once packed_ holds it
   std::shared_ptr<const ops::PackedConv2dWeight> packed_;
   std::shared_ptr<ops::PackedConv2dWeightOnce> packed_once_ = std::make_shared<ops::PackedConv2dWeightOnce>();
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -10,6 +10,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/conv_transpose2d.hpp"
 
 namespace biqa::nn {
@@ -47,12 +48,14 @@ class ConvTranspose2d {
   void load(const io::WeightStore::Scope& scope) {
     weight_ = scope.take("weight", weight_shape());
     bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
+    device_ = std::make_shared<DeviceWeights>();
   }
 
   /// x [N, C_in, H, W] → [N, C_out, OH, OW].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::ConvTranspose2d: forward() before load()");
-    return ops::conv_transpose2d(x, weight_, bias_, ctx, options());
+    return ops::conv_transpose2d(x, device_->get<Device>(0, weight_), device_->get<Device>(1, bias_), ctx, options());
   }
 
   ops::ConvTranspose2dOptions options() const {
@@ -65,6 +68,7 @@ class ConvTranspose2d {
  private:
   Config config_;
   Tensor<float> weight_, bias_;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -4,11 +4,13 @@
 /// timm's ViTs use eps 1e-6, PyTorch's default is 1e-5: set it from the model.
 
 #include <cstdint>
+#include <memory>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/norm.hpp"
 
 namespace biqa::nn {
@@ -33,15 +35,17 @@ class LayerNorm {
       weight_ = scope.take("weight", {config_.dim});
       if (config_.bias) bias_ = scope.take("bias", {config_.dim});
     }
+    device_ = std::make_shared<DeviceWeights>();
     loaded_ = true;
   }
 
   /// x [..., dim] → same shape.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::LayerNorm: forward() before load()");
     BIQA_CHECK(x.dim() >= 1 && x.size(-1) == config_.dim, ErrorCode::invalid_argument,
                "nn::LayerNorm(", config_.dim, "): input ", x.shape().to_string());
-    return ops::layer_norm(x, weight_, bias_, ctx, config_.eps);
+    return ops::layer_norm(x, device_->get<Device>(0, weight_), device_->get<Device>(1, bias_), ctx, config_.eps);
   }
 
   const Config& config() const { return config_; }
@@ -52,6 +56,7 @@ class LayerNorm {
   Config config_;
   Tensor<float> weight_, bias_;
   bool loaded_ = false;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -3,7 +3,8 @@
 /// nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
 /// With Context::pack_weights the weight is also kept packed for the GEMM kernel, made on first use.
 /// In the low-memory mode (io::WeightStoreOptions::keep_half) a 16-bit weight stays 16-bit and is
-/// widened for each forward; pack_weights then does not apply to it.
+/// widened for each forward; pack_weights then does not apply to it. On another device the weights
+/// are copied there on first use (nn::DeviceWeights).
 
 #include <cstdint>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 
 namespace biqa::nn {
@@ -37,15 +39,22 @@ class Linear {
   void load(const io::WeightStore::Scope& scope) {
     weight_ = scope.take_stored("weight", {config_.out_features, config_.in_features});
     packed_ = std::make_shared<ops::PackedOnce>();
+    device_ = std::make_shared<DeviceWeights>();
     bias_ = config_.bias ? scope.take("bias", {config_.out_features}) : Tensor<float>();
   }
 
-  /// x [..., in] → [..., out].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  /// x [..., in] → [..., out], on the CPU or another device.
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
-    if (weight_.is_half()) return ops::linear(x, weight_.to_float(), bias_, ctx);
-    if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_.f32()), bias_, ctx);
-    return ops::linear(x, weight_.f32(), bias_, ctx);
+    if constexpr (on_host<Device>) {
+      if (weight_.is_half()) return ops::linear(x, weight_.to_float(), bias_, ctx);
+      if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_.f32()), bias_, ctx);
+      return ops::linear(x, weight_.f32(), bias_, ctx);
+    } else {
+      return ops::linear(x, device_->get_from<Device>(0, [&] { return weight_.to_float(); }),
+                         device_->get<Device>(1, bias_), ctx);
+    }
   }
 
   const Config& config() const { return config_; }
@@ -60,6 +69,7 @@ class Linear {
   io::StoredWeight weight_;
   Tensor<float> bias_;
   std::shared_ptr<ops::PackedOnce> packed_ = std::make_shared<ops::PackedOnce>();
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

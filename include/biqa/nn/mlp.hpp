@@ -48,8 +48,9 @@ class Mlp {
   }
 
   /// x [..., in] → [..., out].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
-    Tensor<float> h = fc1_.forward(x, ctx);
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
+    Tensor<float, Device> h = fc1_.forward(x, ctx);
     ops::activate_inplace(h, config_.act, ctx);
     if (config_.norm) h = norm_.forward(h, ctx);
     return fc2_.forward(h, ctx);

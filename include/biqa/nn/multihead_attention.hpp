@@ -16,6 +16,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/attention.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
@@ -71,16 +72,20 @@ class MultiheadAttention {
     out_weight_ = scope.take_stored("out_proj.weight", {e, e});
     in_packed_ = std::make_shared<ops::PackedOnce>();
     out_packed_ = std::make_shared<ops::PackedOnce>();
+    device_ = std::make_shared<DeviceWeights>();
     if (config_.bias) out_bias_ = scope.take("out_proj.bias", {e});
   }
 
   /// Self-attention: query = key = value = x.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, const Masks& masks = {}) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx, const Masks& masks = {}) const {
     return forward(x, x, x, ctx, masks);
   }
 
-  Tensor<float> forward(const Tensor<float>& query, const Tensor<float>& key, const Tensor<float>& value,
-                        Context& ctx, const Masks& masks = {}) const {
+  /// On any device; the masks are host tensors (they are combined there and copied over).
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& query, const Tensor<float, Device>& key,
+                                const Tensor<float, Device>& value, Context& ctx, const Masks& masks = {}) const {
     BIQA_CHECK(out_weight_.defined(), ErrorCode::invalid_argument,
                "nn::MultiheadAttention: forward() before load()");
     const bool batched = query.dim() == 3;
@@ -89,11 +94,11 @@ class MultiheadAttention {
                "[L, N, E] / [N, L, E] or unbatched [L, E], got ", query.shape().to_string(), ", ",
                key.shape().to_string(), ", ", value.shape().to_string());
     // Batch-first views [N, L, E].
-    auto batch_first = [&](const Tensor<float>& t) {
+    auto batch_first = [&](const Tensor<float, Device>& t) {
       if (!batched) return t.unsqueeze(0);
       return config_.batch_first ? t : t.transpose(0, 1);
     };
-    const Tensor<float> q_in = batch_first(query), k_in = batch_first(key), v_in = batch_first(value);
+    const Tensor<float, Device> q_in = batch_first(query), k_in = batch_first(key), v_in = batch_first(value);
     const std::int64_t e = config_.embed_dim, h = config_.num_heads, d = e / h;
     const std::int64_t n = q_in.size(0), l = q_in.size(1), s = k_in.size(1);
     BIQA_CHECK(q_in.size(2) == e && k_in.size(2) == config_.kdim && v_in.size(2) == config_.vdim &&
@@ -102,41 +107,68 @@ class MultiheadAttention {
                ", vdim=", config_.vdim, "): query ", query.shape().to_string(), ", key ",
                key.shape().to_string(), ", value ", value.shape().to_string(), " do not fit");
 
-    Tensor<float> q, k, v;  // [N, L or S, E]
-    // The fused in-projection as float32: the loaded tensor, or (low-memory mode) widened for this call.
-    const Tensor<float> in_w = packed() ? in_weight_.to_float() : Tensor<float>();
-    const bool pack_in = ctx.pack_weights && packed() && !in_weight_.is_half();
+    Tensor<float, Device> q, k, v;  // [N, L or S, E]
     const bool self = query.data() == key.data() && key.data() == value.data() &&
                       query.shape() == key.shape() && key.shape() == value.shape() && packed();
-    if (self) {  // one GEMM for the three projections
-      const Tensor<float> qkv = pack_in ? ops::linear(q_in, in_packed_->get(in_w), packed_bias_, ctx)
-                                        : ops::linear(q_in, in_w, packed_bias_, ctx);
-      q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
-    } else if (pack_in) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
-      const ops::PackedLinearWeight& w = in_packed_->get(in_w);
-      q = ops::linear(q_in, w, bq_, ctx, 0, e);
-      k = ops::linear(k_in, w, bk_, ctx, e, e);
-      v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
-    } else if (packed()) {
-      q = ops::linear(q_in, in_w.slice(0, 0, e), bq_, ctx);
-      k = ops::linear(k_in, in_w.slice(0, e, 2 * e), bk_, ctx);
-      v = ops::linear(v_in, in_w.slice(0, 2 * e, 3 * e), bv_, ctx);
+    if constexpr (on_host<Device>) {
+      // The fused in-projection as float32: the loaded tensor, or (low-memory mode) widened for this call.
+      const Tensor<float> in_w = packed() ? in_weight_.to_float() : Tensor<float>();
+      const bool pack_in = ctx.pack_weights && packed() && !in_weight_.is_half();
+      if (self) {  // one GEMM for the three projections
+        const Tensor<float> qkv = pack_in ? ops::linear(q_in, in_packed_->get(in_w), packed_bias_, ctx)
+                                          : ops::linear(q_in, in_w, packed_bias_, ctx);
+        q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
+      } else if (pack_in) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
+        const ops::PackedLinearWeight& w = in_packed_->get(in_w);
+        q = ops::linear(q_in, w, bq_, ctx, 0, e);
+        k = ops::linear(k_in, w, bk_, ctx, e, e);
+        v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
+      } else if (packed()) {
+        q = ops::linear(q_in, in_w.slice(0, 0, e), bq_, ctx);
+        k = ops::linear(k_in, in_w.slice(0, e, 2 * e), bk_, ctx);
+        v = ops::linear(v_in, in_w.slice(0, 2 * e, 3 * e), bv_, ctx);
+      } else {
+        q = ops::linear(q_in, wq_, bq_, ctx);
+        k = ops::linear(k_in, wk_, bk_, ctx);
+        v = ops::linear(v_in, wv_, bv_, ctx);
+      }
     } else {
-      q = ops::linear(q_in, wq_, bq_, ctx);
-      k = ops::linear(k_in, wk_, bk_, ctx);
-      v = ops::linear(v_in, wv_, bv_, ctx);
+      const Tensor<float, Device> bias = device_->get<Device>(1, packed_bias_);
+      auto bias_rows = [&](std::int64_t i) { return bias.defined() ? bias.slice(0, i * e, (i + 1) * e) : bias; };
+      if (packed()) {
+        const Tensor<float, Device> in_w = device_->get_from<Device>(0, [&] { return in_weight_.to_float(); });
+        if (self) {
+          const Tensor<float, Device> qkv = ops::linear(q_in, in_w, bias, ctx);
+          q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
+        } else {
+          q = ops::linear(q_in, in_w.slice(0, 0, e), bias_rows(0), ctx);
+          k = ops::linear(k_in, in_w.slice(0, e, 2 * e), bias_rows(1), ctx);
+          v = ops::linear(v_in, in_w.slice(0, 2 * e, 3 * e), bias_rows(2), ctx);
+        }
+      } else {
+        q = ops::linear(q_in, device_->get<Device>(2, wq_), bias_rows(0), ctx);
+        k = ops::linear(k_in, device_->get<Device>(3, wk_), bias_rows(1), ctx);
+        v = ops::linear(v_in, device_->get<Device>(4, wv_), bias_rows(2), ctx);
+      }
     }
-    const Tensor<float> qh = split_heads(q, n, l, h, d), kh = split_heads(k, n, s, h, d),
-                        vh = split_heads(v, n, s, h, d);
+    const Tensor<float, Device> qh = split_heads(q, n, l, h, d), kh = split_heads(k, n, s, h, d),
+                                vh = split_heads(v, n, s, h, d);
 
-    ops::AttentionOptions opt;
+    ops::BasicAttentionOptions<Device> opt;
     opt.causal = masks.is_causal;
-    opt.mask = combined_mask(masks, n, l, s, batched);
-    const Tensor<float> o = ops::scaled_dot_product_attention(qh, kh, vh, ctx, opt);  // [N, H, L, D]
-    const Tensor<float> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
-    Tensor<float> y = ctx.pack_weights && !out_weight_.is_half()
-                          ? ops::linear(heads_joined, out_packed_->get(out_weight_.f32()), out_bias_, ctx)
-                          : ops::linear(heads_joined, out_weight_.to_float(), out_bias_, ctx);
+    const Tensor<float> mask = combined_mask(masks, n, l, s, batched);
+    if (mask.defined()) opt.mask = to_device<Device>(mask);
+    const Tensor<float, Device> o = ops::scaled_dot_product_attention(qh, kh, vh, ctx, opt);  // [N, H, L, D]
+    const Tensor<float, Device> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
+    Tensor<float, Device> y;
+    if constexpr (on_host<Device>) {
+      y = ctx.pack_weights && !out_weight_.is_half()
+              ? ops::linear(heads_joined, out_packed_->get(out_weight_.f32()), out_bias_, ctx)
+              : ops::linear(heads_joined, out_weight_.to_float(), out_bias_, ctx);
+    } else {
+      y = ops::linear(heads_joined, device_->get_from<Device>(5, [&] { return out_weight_.to_float(); }),
+                      device_->get<Device>(6, out_bias_), ctx);
+    }
     if (!batched) return y.reshape({l, e});
     return config_.batch_first ? y : y.transpose(0, 1).contiguous();
   }
@@ -145,11 +177,12 @@ class MultiheadAttention {
 
  private:
   /// [N, len, E] (last axis contiguous, rows possibly strided) as a [N, H, len, D] view.
-  static Tensor<float> split_heads(const Tensor<float>& t, std::int64_t n, std::int64_t len,
-                                   std::int64_t h, std::int64_t d) {
+  template <typename Device>
+  static Tensor<float, Device> split_heads(const Tensor<float, Device>& t, std::int64_t n, std::int64_t len,
+                                           std::int64_t h, std::int64_t d) {
     Strides st{};
     st[0] = t.stride(0), st[1] = d, st[2] = t.stride(1), st[3] = 1;
-    return Tensor<float>::borrow(const_cast<float*>(t.data()), Shape{n, h, len, d}, st, t.owner());
+    return Tensor<float, Device>::borrow(const_cast<float*>(t.data()), Shape{n, h, len, d}, st, t.owner());
   }
 
   /// All masks as one additive [N, H, L, S] tensor (undefined when there are none).
@@ -200,6 +233,7 @@ class MultiheadAttention {
   /// Context::pack_weights: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
   std::shared_ptr<ops::PackedOnce> in_packed_ = std::make_shared<ops::PackedOnce>();
   std::shared_ptr<ops::PackedOnce> out_packed_ = std::make_shared<ops::PackedOnce>();
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -66,12 +66,13 @@ class PatchEmbed {
   }
 
   /// x [B, C, H, W] → tokens [B, gh·gw, E], or [B, gh, gw, E] (nhwc), or [B, E, gh, gw] (nchw).
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == config_.in_chans, ErrorCode::invalid_argument,
                "nn::PatchEmbed: input must be [B, ", config_.in_chans, ", H, W], got ",
                x.shape().to_string());
     const auto [gh, gw] = grid_size(x.size(2), x.size(3));
-    Tensor<float> y = proj_.forward(x, ctx);  // [B, E, gh, gw]
+    Tensor<float, Device> y = proj_.forward(x, ctx);  // [B, E, gh, gw]
     if (config_.output == Output::nchw) return y;
     const std::int64_t b = x.size(0), e = config_.embed_dim;
     y = y.reshape({b, e, gh * gw}).transpose(1, 2).contiguous();

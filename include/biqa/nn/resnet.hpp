@@ -32,10 +32,12 @@ namespace biqa::nn {
 enum class ResNetBlock { basic, bottleneck };
 
 /// Every stage's output, for models that tap them (feature pyramids, distillation losses).
-struct ResNetStages {
-  Tensor<float> stem;  ///< relu(bn1(conv1(x))), before the max pool: [N, base_width, H/2, W/2]
-  std::array<Tensor<float>, 4> layers;  ///< layer1..layer4 outputs
+template <typename Device = Cpu>
+struct BasicResNetStages {
+  Tensor<float, Device> stem;  ///< relu(bn1(conv1(x))), before the max pool: [N, base_width, H/2, W/2]
+  std::array<Tensor<float, Device>, 4> layers;  ///< layer1..layer4 outputs
 };
+using ResNetStages = BasicResNetStages<Cpu>;
 
 class ResNet {
  public:
@@ -139,26 +141,29 @@ class ResNet {
 
   /// x [N, 3, H, W] → logits [N, num_classes], or the pooled features [N, num_features()] without fc.
   /// `stages`, when given, receives every stage's output.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, ResNetStages* stages = nullptr) const {
-    ResNetStages local;
-    ResNetStages& st = stages ? *stages : local;
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
+                                BasicResNetStages<Device>* stages = nullptr) const {
+    BasicResNetStages<Device> local;
+    BasicResNetStages<Device>& st = stages ? *stages : local;
     st = forward_stages(x, ctx);
-    Tensor<float> out = pool(st.layers[3], ctx);
+    Tensor<float, Device> out = pool(st.layers[3], ctx);
     if (config_.num_classes > 0) out = fc_.forward(out, ctx);
     if (!stages) st = {};
     return out;
   }
 
   /// The stem and the four stage outputs, without the pooling and the classifier.
-  ResNetStages forward_stages(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  BasicResNetStages<Device> forward_stages(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
                "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
-    ResNetStages st;
+    BasicResNetStages<Device> st;
     st.stem = stem_.forward(x, ctx, {{}, ops::Activation::relu});
     ops::Pool2dOptions mp;
     mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
-    Tensor<float> h = ops::max_pool2d(st.stem, ctx, mp);
+    Tensor<float, Device> h = ops::max_pool2d(st.stem, ctx, mp);
     for (int s = 0; s < 4; ++s) {
       for (const Block& b : stages_[s]) h = block_forward(b, h, ctx);
       st.layers[s] = h;
@@ -167,8 +172,9 @@ class ResNet {
   }
 
   /// Global average pooling: [N, C, H, W] → [N, C].
-  static Tensor<float> pool(const Tensor<float>& x, Context& ctx) {
-    Tensor<float> p = ops::adaptive_avg_pool2d(x, 1, 1, ctx);
+  template <typename Device>
+  static Tensor<float, Device> pool(const Tensor<float, Device>& x, Context& ctx) {
+    Tensor<float, Device> p = ops::adaptive_avg_pool2d(x, 1, 1, ctx);
     return p.reshape({p.size(0), p.size(1)});
   }
 
@@ -223,12 +229,13 @@ class ResNet {
     if (c.num_classes > 0) fc_ = Linear(c.num_features(), c.num_classes);
   }
 
-  Tensor<float> block_forward(const Block& b, const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> block_forward(const Block& b, const Tensor<float, Device>& x, Context& ctx) const {
     const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
     // The ReLUs and the shortcut add run inside the convolutions' output pass (Conv2dEpilogue).
-    Tensor<float> h = x;
+    Tensor<float, Device> h = x;
     for (int k = 0; k + 1 < convs; ++k) h = b.convs[k].forward(h, ctx, {{}, ops::Activation::relu});
-    Tensor<float> shortcut = b.has_downsample ? b.downsample.forward(x, ctx) : x;
+    Tensor<float, Device> shortcut = b.has_downsample ? b.downsample.forward(x, ctx) : x;
     return b.convs[convs - 1].forward(h, ctx, {std::move(shortcut), ops::Activation::relu});
   }
 

@@ -4,11 +4,13 @@
 /// · weight; state_dict "weight" [dim] when affine.
 
 #include <cstdint>
+#include <memory>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/norm.hpp"
 
 namespace biqa::nn {
@@ -28,14 +30,16 @@ class RMSNorm {
 
   void load(const io::WeightStore::Scope& scope) {
     if (config_.affine) weight_ = scope.take("weight", {config_.dim});
+    device_ = std::make_shared<DeviceWeights>();
     loaded_ = true;
   }
 
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::RMSNorm: forward() before load()");
     BIQA_CHECK(x.dim() >= 1 && x.size(-1) == config_.dim, ErrorCode::invalid_argument,
                "nn::RMSNorm(", config_.dim, "): input ", x.shape().to_string());
-    return ops::rms_norm(x, weight_, ctx, config_.eps);
+    return ops::rms_norm(x, device_->get<Device>(0, weight_), ctx, config_.eps);
   }
 
   const Config& config() const { return config_; }
@@ -44,6 +48,7 @@ class RMSNorm {
   Config config_;
   Tensor<float> weight_;
   bool loaded_ = false;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };
 
 }  // namespace biqa::nn

@@ -21,7 +21,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,7 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/nn/mlp.hpp"
@@ -37,6 +40,7 @@
 #include "biqa/ops/cpu/attention.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/parallel.hpp"
+#include "biqa/ops/cpu/pool.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::nn {
@@ -136,6 +140,75 @@ inline Tensor<float> merge(const Tensor<float>& win_in, std::int64_t b, Size2 re
   return out;
 }
 
+/// torch.roll(x, (−shift[0], −shift[1]), (1, 2)) of x [B, H, W, C], or with `undo` the roll back:
+/// each axis as two slices joined in the other order. On any device.
+template <typename Device>
+Tensor<float, Device> roll_hw(const Tensor<float, Device>& x, Size2 shift, bool undo) {
+  Tensor<float, Device> out = x;
+  for (int a = 0; a < 2; ++a) {
+    const std::int64_t len = out.size(a + 1), s = shift[static_cast<std::size_t>(a)] % len;
+    if (s == 0) continue;
+    const std::int64_t cut = undo ? len - s : s;  // out[i] = x[(i + cut) % len]
+    out = ops::concat(std::vector<Tensor<float, Device>>{out.slice(a + 1, cut, len), out.slice(a + 1, 0, cut)}, a + 1);
+  }
+  return out;
+}
+
+/// partition written with views, concatenation and copies only, for devices without a gather of
+/// their own (the CPU test suite checks it against partition).
+template <typename Device>
+Tensor<float, Device> partition_by_views(const Tensor<float, Device>& x, Size2 win, Size2 shift) {
+  const std::int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+  const std::int64_t hp = round_up(h, win[0]), wp = round_up(w, win[1]);
+  Tensor<float, Device> r = roll_hw(x, shift, false);
+  if (hp > h)
+    r = ops::concat(std::vector<Tensor<float, Device>>{r, to_device<Device>(Tensor<float>::zeros({b, hp - h, w, c}))}, 1);
+  if (wp > w)
+    r = ops::concat(std::vector<Tensor<float, Device>>{r, to_device<Device>(Tensor<float>::zeros({b, hp, wp - w, c}))}, 2);
+  const std::int64_t nwh = hp / win[0], nww = wp / win[1];
+  return r.contiguous()
+      .reshape({b, nwh, win[0], nww, win[1], c})
+      .permute({0, 1, 3, 2, 4, 5})
+      .contiguous()
+      .reshape({b * nwh * nww, win[0] * win[1], c});
+}
+
+/// merge written with views and copies only (checked against merge by the CPU test suite).
+template <typename Device>
+Tensor<float, Device> merge_by_views(const Tensor<float, Device>& wins, std::int64_t b, Size2 res, Size2 win,
+                                     Size2 shift) {
+  const std::int64_t c = wins.size(2), hp = round_up(res[0], win[0]), wp = round_up(res[1], win[1]);
+  const std::int64_t nwh = hp / win[0], nww = wp / win[1];
+  const Tensor<float, Device> map = wins.contiguous()
+                                        .reshape({b, nwh, nww, win[0], win[1], c})
+                                        .permute({0, 1, 3, 2, 4, 5})
+                                        .contiguous()
+                                        .reshape({b, hp, wp, c})
+                                        .slice(1, 0, res[0])
+                                        .slice(2, 0, res[1]);
+  return roll_hw(map, shift, true).contiguous();
+}
+
+/// The mean over H and W of x [B, H, W, C]: in double on the CPU, as an average pool elsewhere.
+template <typename Device>
+Tensor<float, Device> mean_hw(const Tensor<float, Device>& x_in, Context& ctx) {
+  const Tensor<float, Device> x = x_in.contiguous();
+  const std::int64_t b = x.size(0), hw = x.size(1) * x.size(2), c = x.size(3);
+  if constexpr (!std::is_same_v<Device, Cpu>) {
+    return ops::adaptive_avg_pool2d(x.permute({0, 3, 1, 2}), 1, 1, ctx).reshape({b, c});
+  } else {
+    Tensor<float> out = Tensor<float>::zeros({b, c});
+    for (std::int64_t i = 0; i < b; ++i) {
+      float* o = out.data() + i * c;
+      std::vector<double> acc(static_cast<std::size_t>(c), 0.0);
+      for (std::int64_t p = 0; p < hw; ++p)
+        for (std::int64_t k = 0; k < c; ++k) acc[static_cast<std::size_t>(k)] += x.data()[(i * hw + p) * c + k];
+      for (std::int64_t k = 0; k < c; ++k) o[k] = static_cast<float>(acc[static_cast<std::size_t>(k)] / double(hw));
+    }
+    return out;
+  }
+}
+
 }  // namespace swin_detail
 
 /// One Swin block (timm's SwinTransformerBlock) at a fixed input resolution.
@@ -212,6 +285,7 @@ class SwinTransformerBlock {
 
     // bias_mask [nW or 1, heads, N, N] = table[index[i, j], h] (+ mask[w, i, j]), added to the logits.
     const std::int64_t nw = mask.defined() ? mask.size(0) : 1;
+    device_ = std::make_shared<DeviceWeights>();
     bias_mask_ = Tensor<float>({nw, heads, n, n});
     for (std::int64_t w = 0; w < nw; ++w)
       for (std::int64_t h = 0; h < heads; ++h)
@@ -222,7 +296,8 @@ class SwinTransformerBlock {
   }
 
   /// x [B, H, W, dim] at the configured resolution → same shape.
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(bias_mask_.defined(), ErrorCode::invalid_argument, "nn::SwinTransformerBlock: forward() before load()");
     const auto [h, w] = config_.input_resolution;
     BIQA_CHECK(x.dim() == 4 && x.size(1) == h && x.size(2) == w && x.size(3) == config_.dim,
@@ -230,23 +305,30 @@ class SwinTransformerBlock {
                config_.dim, "], got ", x.shape().to_string());
     const std::int64_t b = x.size(0), c = config_.dim, heads = config_.num_heads, d = c / heads;
     const std::int64_t n = window_[0] * window_[1];
-    const Tensor<float> windows = swin_detail::partition(norm1_.forward(x, ctx), window_, shift_, ctx);
+    const Tensor<float, Device> normed = norm1_.forward(x, ctx);
+    Tensor<float, Device> windows;
+    if constexpr (on_host<Device>) windows = swin_detail::partition(normed, window_, shift_, ctx);
+    else windows = swin_detail::partition_by_views(normed, window_, shift_);
     const std::int64_t bw = windows.size(0), nw = bw / b;
     // [B·nW, N, 3C] viewed as [3, B·nW, heads, N, d].
-    const Tensor<float> qkv = qkv_.forward(windows, ctx).reshape({bw, n, 3, heads, d}).permute({2, 0, 3, 1, 4});
-    ops::AttentionOptions opt;
-    opt.mask = bias_mask_;  // per window of one image: attend image by image
-    std::vector<Tensor<float>> per_image;
+    const Tensor<float, Device> qkv =
+        qkv_.forward(windows, ctx).reshape({bw, n, 3, heads, d}).permute({2, 0, 3, 1, 4});
+    ops::BasicAttentionOptions<Device> opt;
+    opt.mask = device_->get<Device>(0, bias_mask_);  // per window of one image: attend image by image
+    std::vector<Tensor<float, Device>> per_image;
     per_image.reserve(static_cast<std::size_t>(b));
     for (std::int64_t i = 0; i < b; ++i) {
       const auto part = [&](std::int64_t which) { return qkv.select(0, which).slice(0, i * nw, (i + 1) * nw); };
       per_image.push_back(ops::scaled_dot_product_attention(part(0), part(1), part(2), ctx, opt));
     }
-    const Tensor<float> o = b == 1 ? per_image.front() : ops::concat(per_image, 0);  // [B·nW, heads, N, d]
-    const Tensor<float> attended = proj_.forward(o.permute({0, 2, 1, 3}).contiguous().reshape({bw, n, c}), ctx);
-    Tensor<float> y = swin_detail::merge(attended, b, config_.input_resolution, window_, shift_, ctx);
+    const Tensor<float, Device> o = b == 1 ? per_image.front() : ops::concat(per_image, 0);  // [B·nW, heads, N, d]
+    const Tensor<float, Device> attended =
+        proj_.forward(o.permute({0, 2, 1, 3}).contiguous().reshape({bw, n, c}), ctx);
+    Tensor<float, Device> y;
+    if constexpr (on_host<Device>) y = swin_detail::merge(attended, b, config_.input_resolution, window_, shift_, ctx);
+    else y = swin_detail::merge_by_views(attended, b, config_.input_resolution, window_, shift_);
     ops::add_inplace(y, x, ctx);
-    Tensor<float> m = mlp_.forward(norm2_.forward(y, ctx), ctx);
+    Tensor<float, Device> m = mlp_.forward(norm2_.forward(y, ctx), ctx);
     ops::add_inplace(m, y, ctx);
     return m;
   }
@@ -262,6 +344,7 @@ class SwinTransformerBlock {
   Linear qkv_, proj_;
   Mlp mlp_;
   Tensor<float> bias_mask_;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();  // bias_mask_
 };
 
 /// timm's PatchMerging: [B, H, W, C] → [B, H/2, W/2, out], norm over the 4C concatenation.
@@ -276,13 +359,14 @@ class PatchMerging {
     reduction_.load(scope.scope("reduction"));
   }
 
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(x.dim() == 4 && x.size(3) == dim_ && x.size(1) % 2 == 0 && x.size(2) % 2 == 0,
                ErrorCode::invalid_argument, "nn::PatchMerging: input must be [B, even H, even W, ", dim_,
                "], got ", x.shape().to_string());
     const std::int64_t b = x.size(0), h = x.size(1) / 2, w = x.size(2) / 2;
     // (B, H/2, 2 rows, W/2, 2 cols, C) → (B, H/2, W/2, col, row, C): order r0c0, r1c0, r0c1, r1c1.
-    const Tensor<float> merged =
+    const Tensor<float, Device> merged =
         x.reshape({b, h, 2, w, 2, dim_}).permute({0, 1, 3, 4, 2, 5}).contiguous().reshape({b, h, w, 4 * dim_});
     return reduction_.forward(norm_.forward(merged, ctx), ctx);
   }
@@ -469,16 +553,19 @@ class SwinTransformer {
     }
   }
 
-  struct Outputs {
-    std::vector<Tensor<float>> stages;  ///< [B, H_s, W_s, C_s], before the final norm
-    Tensor<float> features;             ///< norm(stage 3) [B, H, W, C]; undefined with features_only
-    Tensor<float> logits;               ///< [B, classes] ([B, H, W, classes] without pooling); undefined without a head
+  template <typename Device = Cpu>
+  struct BasicOutputs {
+    std::vector<Tensor<float, Device>> stages;  ///< [B, H_s, W_s, C_s], before the final norm
+    Tensor<float, Device> features;  ///< norm(stage 3) [B, H, W, C]; undefined with features_only
+    Tensor<float, Device> logits;    ///< [B, classes] ([B, H, W, classes] without pooling); undefined without a head
   };
+  using Outputs = BasicOutputs<Cpu>;
 
   /// x [B, in_chans, H, W] with H, W = img_size.
-  Outputs forward(const Tensor<float>& x, Context& ctx) const {
-    Outputs out;
-    Tensor<float> h = patch_embed_.forward(x, ctx);
+  template <typename Device>
+  BasicOutputs<Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
+    BasicOutputs<Device> out;
+    Tensor<float, Device> h = patch_embed_.forward(x, ctx);
     for (const Stage& stage : stages_) {
       if (stage.has_downsample) h = stage.downsample.forward(h, ctx);
       for (const auto& block : stage.blocks) h = block.forward(h, ctx);
@@ -487,15 +574,16 @@ class SwinTransformer {
     if (config_.features_only) return out;
     out.features = norm_.forward(h, ctx);
     if (config_.num_classes > 0) {
-      Tensor<float> pooled = out.features;
-      if (config_.global_pool == "avg") pooled = mean_hw(out.features);
+      Tensor<float, Device> pooled = out.features;
+      if (config_.global_pool == "avg") pooled = swin_detail::mean_hw(out.features, ctx);
       out.logits = head_.forward(pooled, ctx);
     }
     return out;
   }
 
   /// The four (len(depths)) stage outputs, NHWC, before the final norm.
-  std::vector<Tensor<float>> forward_stages(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  std::vector<Tensor<float, Device>> forward_stages(const Tensor<float, Device>& x, Context& ctx) const {
     return forward(x, ctx).stages;
   }
 
@@ -516,20 +604,6 @@ class SwinTransformer {
     std::int64_t dim = 0;
     bool has_downsample = false;
   };
-
-  static Tensor<float> mean_hw(const Tensor<float>& x_in) {
-    const Tensor<float> x = x_in.contiguous();
-    const std::int64_t b = x.size(0), hw = x.size(1) * x.size(2), c = x.size(3);
-    Tensor<float> out = Tensor<float>::zeros({b, c});
-    for (std::int64_t i = 0; i < b; ++i) {
-      float* o = out.data() + i * c;
-      std::vector<double> acc(static_cast<std::size_t>(c), 0.0);
-      for (std::int64_t p = 0; p < hw; ++p)
-        for (std::int64_t k = 0; k < c; ++k) acc[static_cast<std::size_t>(k)] += x.data()[(i * hw + p) * c + k];
-      for (std::int64_t k = 0; k < c; ++k) o[k] = static_cast<float>(acc[static_cast<std::size_t>(k)] / double(hw));
-    }
-    return out;
-  }
 
   Config config_;
   PatchEmbed patch_embed_;

@@ -67,11 +67,13 @@ class TransformerBlock {
   }
 
   /// x [B, N, dim] → [B, N, dim].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx, const ops::AttentionOptions& attn = {}) const {
-    Tensor<float> a = attn_.forward(norm1_.forward(x, ctx), ctx, attn);
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
+                                const ops::BasicAttentionOptions<Device>& attn = {}) const {
+    Tensor<float, Device> a = attn_.forward(norm1_.forward(x, ctx), ctx, attn);
     if (config_.layer_scale) ls1_.apply_inplace(a, ctx);
     ops::add_inplace(a, x, ctx);  // a now holds x + ls1(attn(...))
-    Tensor<float> m = mlp_.forward(norm2_.forward(a, ctx), ctx);
+    Tensor<float, Device> m = mlp_.forward(norm2_.forward(a, ctx), ctx);
     if (config_.layer_scale) ls2_.apply_inplace(m, ctx);
     ops::add_inplace(m, a, ctx);
     return m;

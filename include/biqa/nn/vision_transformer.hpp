@@ -19,6 +19,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,12 +29,14 @@
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/nn/patch_embed.hpp"
 #include "biqa/nn/transformer_block.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
+#include "biqa/ops/cpu/pool.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::nn {
@@ -283,6 +286,7 @@ class VisionTransformer {
     if (c.num_classes > 0) head_.load(scope.scope(keys.head));
     for (const auto& k : keys.ignored)
       if (scope.has(k)) scope.ignore(k);
+    device_ = std::make_shared<DeviceWeights>();
     loaded_ = true;
   }
 
@@ -290,17 +294,20 @@ class VisionTransformer {
   std::array<std::int64_t, 2> grid_size(std::int64_t h, std::int64_t w) const { return patch_embed_.grid_size(h, w); }
 
   /// The position embeddings for a patch grid gh × gw: [1, gh·gw (+ prefix unless no_embed_class), E].
-  Tensor<float> pos_embed_for(std::int64_t gh, std::int64_t gw, Context& ctx) const {
+  /// On the CPU unless asked for another device (pos_embed_for<Cuda>).
+  template <typename Device = Cpu>
+  Tensor<float, Device> pos_embed_for(std::int64_t gh, std::int64_t gw, Context& ctx) const {
     const auto [oh, ow] = config_.grid();
-    if (gh == oh && gw == ow) return pos_embed_;
+    const Tensor<float, Device> pos_embed = device_->get<Device>(0, pos_embed_);
+    if (gh == oh && gw == ow) return pos_embed;
     const std::int64_t np = config_.no_embed_class ? 0 : config_.num_prefix_tokens(), e = config_.embed_dim;
-    const Tensor<float> grid =
-        pos_embed_.slice(1, np, np + oh * ow).reshape({1, oh, ow, e}).permute({0, 3, 1, 2});
+    const Tensor<float, Device> grid =
+        pos_embed.slice(1, np, np + oh * ow).reshape({1, oh, ow, e}).permute({0, 3, 1, 2});
     ops::InterpolateOptions opt;
     opt.mode = ops::InterpolateMode::bicubic;
     opt.antialias = config_.pos_embed_antialias;
     const double off = config_.pos_embed_interpolate_offset;
-    Tensor<float> resized = off == 0.0 ? ops::interpolate(grid, gh, gw, ctx, opt)
+    Tensor<float, Device> resized = off == 0.0 ? ops::interpolate(grid, gh, gw, ctx, opt)
                                        : ops::interpolate_by_scale(grid, (double(gh) + off) / double(oh),
                                                                    (double(gw) + off) / double(ow), ctx, opt);
     BIQA_CHECK(resized.size(2) == gh && resized.size(3) == gw, ErrorCode::invalid_argument,
@@ -308,21 +315,23 @@ class VisionTransformer {
                " instead of ", gh, "x", gw, " (pos_embed_interpolate_offset ", off, ")");
     resized = resized.permute({0, 2, 3, 1}).contiguous().reshape({1, gh * gw, e});
     if (np == 0) return resized;
-    return ops::concat<float>({pos_embed_.slice(1, 0, np), resized}, 1);
+    return ops::concat(std::vector<Tensor<float, Device>>{pos_embed.slice(1, 0, np), resized}, 1);
   }
 
   /// Patch embedding, prefix tokens and position embeddings, norm_pre: x [B, C, H, W] → [B, N, E].
-  Tensor<float> embed(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> embed(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::VisionTransformer: forward() before load()");
     BIQA_CHECK(x.dim() == 4, ErrorCode::invalid_argument, "nn::VisionTransformer: input must be [B, C, H, W], got ",
                x.shape().to_string());
     const auto [gh, gw] = grid_size(x.size(2), x.size(3));
-    Tensor<float> t = patch_embed_.forward(x, ctx);  // [B, gh·gw, E], contiguous
+    Tensor<float, Device> t = patch_embed_.forward(x, ctx);  // [B, gh·gw, E], contiguous
     const std::int64_t b = t.size(0), e = config_.embed_dim;
-    const Tensor<float> pos = pos_embed_for(gh, gw, ctx);
-    std::vector<Tensor<float>> parts;
-    if (config_.class_token) parts.push_back(ops::broadcast_to(cls_token_, {b, 1, e}));
-    if (config_.reg_tokens > 0) parts.push_back(ops::broadcast_to(reg_token_, {b, config_.reg_tokens, e}));
+    const Tensor<float, Device> pos = pos_embed_for<Device>(gh, gw, ctx);
+    std::vector<Tensor<float, Device>> parts;
+    if (config_.class_token) parts.push_back(ops::broadcast_to(device_->get<Device>(1, cls_token_), {b, 1, e}));
+    if (config_.reg_tokens > 0)
+      parts.push_back(ops::broadcast_to(device_->get<Device>(2, reg_token_), {b, config_.reg_tokens, e}));
     if (config_.no_embed_class) {  // DeiT-III: embed the patches, then prepend the prefix tokens
       ops::add_inplace(t, pos, ctx);
       if (!parts.empty()) parts.push_back(t), t = ops::concat(parts, 1);
@@ -337,42 +346,53 @@ class VisionTransformer {
   /// All tokens after the final norm (timm's forward_features), [B, prefix + gh·gw, E]. `take`
   /// (block indices; negative ones count from the end) receives those blocks' outputs in the order
   /// asked, passed through `norm` when norm_taken (timm's get_intermediate_layers(norm=True)).
-  Tensor<float> forward_features(const Tensor<float>& x, Context& ctx, const std::vector<std::int64_t>& take = {},
-                                 std::vector<Tensor<float>>* taken = nullptr, bool norm_taken = false) const {
-    Tensor<float> t = run_blocks(x, ctx, take, taken, norm_taken, depth());
+  template <typename Device>
+  Tensor<float, Device> forward_features(const Tensor<float, Device>& x, Context& ctx,
+                                         const std::vector<std::int64_t>& take = {},
+                                         std::vector<Tensor<float, Device>>* taken = nullptr,
+                                         bool norm_taken = false) const {
+    Tensor<float, Device> t = run_blocks(x, ctx, take, taken, norm_taken, depth());
     return final_norm(t, ctx);
   }
 
   /// The outputs of the given blocks (timm's forward_intermediates / get_intermediate_layers with the
   /// prefix tokens kept); stops after the last block needed.
-  std::vector<Tensor<float>> forward_intermediates(const Tensor<float>& x, const std::vector<std::int64_t>& indices,
-                                                   Context& ctx, bool norm = false) const {
+  template <typename Device>
+  std::vector<Tensor<float, Device>> forward_intermediates(const Tensor<float, Device>& x,
+                                                           const std::vector<std::int64_t>& indices, Context& ctx,
+                                                           bool norm = false) const {
     std::int64_t last = -1;
     for (std::int64_t i : indices) last = std::max(last, block_index(i));
-    std::vector<Tensor<float>> taken;
+    std::vector<Tensor<float, Device>> taken;
     run_blocks(x, ctx, indices, &taken, norm, last + 1);
     return taken;
   }
 
   /// Pooling ('token': the class token, 'avg': mean of the non-prefix tokens, '': none), fc_norm,
   /// then the head unless pre_logits or num_classes is 0.
-  Tensor<float> forward_head(const Tensor<float>& features, Context& ctx, bool pre_logits = false) const {
+  template <typename Device>
+  Tensor<float, Device> forward_head(const Tensor<float, Device>& features, Context& ctx,
+                                     bool pre_logits = false) const {
     BIQA_CHECK(features.dim() == 3 && features.size(2) == config_.embed_dim, ErrorCode::invalid_argument,
                "nn::VisionTransformer::forward_head: features must be [B, N, ", config_.embed_dim, "], got ",
                features.shape().to_string());
-    Tensor<float> p;
+    Tensor<float, Device> p;
     if (config_.global_pool == GlobalPool::token) p = features.select(1, 0).contiguous();
-    else if (config_.global_pool == GlobalPool::avg) p = mean_of_patches(features);
+    else if (config_.global_pool == GlobalPool::avg) p = mean_of_patches(features, ctx);
     else p = features;
     if (config_.use_fc_norm()) p = fc_norm_.forward(p, ctx);
     if (pre_logits || config_.num_classes == 0) return p;
     return head_.forward(p, ctx);
   }
 
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const { return forward_head(forward_features(x, ctx), ctx); }
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
+    return forward_head(forward_features(x, ctx), ctx);
+  }
 
   /// The patch tokens of [B, N, E] tokens (drops the class / register tokens), a view.
-  Tensor<float> patch_tokens(const Tensor<float>& tokens) const {
+  template <typename Device>
+  Tensor<float, Device> patch_tokens(const Tensor<float, Device>& tokens) const {
     return tokens.slice(1, config_.num_prefix_tokens(), tokens.size(1));
   }
 
@@ -393,18 +413,21 @@ class VisionTransformer {
   }
 
   /// `norm` unless the model uses fc_norm (then timm's norm is an Identity).
-  Tensor<float> final_norm(const Tensor<float>& t, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> final_norm(const Tensor<float, Device>& t, Context& ctx) const {
     return config_.use_fc_norm() ? t : norm_.forward(t, ctx);
   }
 
-  Tensor<float> run_blocks(const Tensor<float>& x, Context& ctx, const std::vector<std::int64_t>& take,
-                           std::vector<Tensor<float>>* taken, bool norm_taken, std::int64_t stop) const {
+  template <typename Device>
+  Tensor<float, Device> run_blocks(const Tensor<float, Device>& x, Context& ctx, const std::vector<std::int64_t>& take,
+                                   std::vector<Tensor<float, Device>>* taken, bool norm_taken,
+                                   std::int64_t stop) const {
     std::vector<std::int64_t> want;
     for (std::int64_t i : take) want.push_back(block_index(i));
     BIQA_CHECK(want.empty() || taken, ErrorCode::invalid_argument,
                "nn::VisionTransformer: block outputs requested without a place to put them");
-    if (taken) taken->assign(want.size(), Tensor<float>());
-    Tensor<float> t = embed(x, ctx);
+    if (taken) taken->assign(want.size(), Tensor<float, Device>());
+    Tensor<float, Device> t = embed(x, ctx);
     for (std::int64_t i = 0; i < stop; ++i) {
       t = blocks_[static_cast<std::size_t>(i)].forward(t, ctx);
       for (std::size_t k = 0; k < want.size(); ++k)
@@ -413,19 +436,27 @@ class VisionTransformer {
     return t;
   }
 
-  Tensor<float> mean_of_patches(const Tensor<float>& features) const {
-    const Tensor<float> f = patch_tokens(features).contiguous();
+  /// The mean of the patch tokens per image: in double on the CPU (as the parity fixtures), as an
+  /// average pool on another device.
+  template <typename Device>
+  Tensor<float, Device> mean_of_patches(const Tensor<float, Device>& features, Context& ctx) const {
+    const Tensor<float, Device> f = patch_tokens(features).contiguous();
     const std::int64_t b = f.size(0), n = f.size(1), e = f.size(2);
     BIQA_CHECK(n > 0, ErrorCode::invalid_argument, "nn::VisionTransformer: no patch tokens to average");
-    Tensor<float> out({b, e});
-    for (std::int64_t i = 0; i < b; ++i) {
-      std::vector<double> acc(static_cast<std::size_t>(e), 0.0);
-      const float* src = f.data() + i * n * e;
-      for (std::int64_t j = 0; j < n; ++j)
-        for (std::int64_t k = 0; k < e; ++k) acc[static_cast<std::size_t>(k)] += src[j * e + k];
-      for (std::int64_t k = 0; k < e; ++k) out.data()[i * e + k] = static_cast<float>(acc[static_cast<std::size_t>(k)] / double(n));
+    if constexpr (!on_host<Device>) {
+      return ops::adaptive_avg_pool2d(f.permute({0, 2, 1}).reshape({b, e, n, 1}), 1, 1, ctx).reshape({b, e});
+    } else {
+      Tensor<float> out({b, e});
+      for (std::int64_t i = 0; i < b; ++i) {
+        std::vector<double> acc(static_cast<std::size_t>(e), 0.0);
+        const float* src = f.data() + i * n * e;
+        for (std::int64_t j = 0; j < n; ++j)
+          for (std::int64_t k = 0; k < e; ++k) acc[static_cast<std::size_t>(k)] += src[j * e + k];
+        for (std::int64_t k = 0; k < e; ++k)
+          out.data()[i * e + k] = static_cast<float>(acc[static_cast<std::size_t>(k)] / double(n));
+      }
+      return out;
     }
-    return out;
   }
 
   Config config_;
@@ -435,6 +466,7 @@ class VisionTransformer {
   std::vector<TransformerBlock> blocks_;
   Linear head_;
   bool loaded_ = false;
+  std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();  // pos_embed, cls, reg
 };
 
 }  // namespace biqa::nn

@@ -1,26 +1,18 @@
 #pragma once
-// Host-side helpers of the CUDA tests: seeded random host tensors and the error measure the
-// tolerances are stated in.
+// Host-side helpers of the CUDA tests: the error measure the tolerances are stated in (and, from
+// support/helpers.hpp, seeded random host tensors).
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "biqa/core/tensor.hpp"
+#include "support/helpers.hpp"
 
 namespace biqa::test {
-
-inline Tensor<float> random_tensor(const Shape& shape, std::uint32_t seed, float scale = 1.0f) {
-  Tensor<float> t(shape);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
-  return t;
-}
 
 // max |out − ref| / max |ref| (ref all zero: the absolute error), row-major over any layouts;
 // NaNs must sit at the same places and are left out of the measure.

@@ -13,12 +13,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/mlp.hpp"
 #include "biqa/ops/cpu/activation.hpp"
@@ -28,11 +30,13 @@
 namespace biqa::models::dgiqa {
 
 /// [N, C, H, W] → tokens [N, H·W, C] (token index = W·row + col) and back.
-inline Tensor<float> map_to_tokens(const Tensor<float>& x) {
+template <typename Device>
+Tensor<float, Device> map_to_tokens(const Tensor<float, Device>& x) {
   const std::int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
   return x.contiguous().reshape({n, c, hw}).permute({0, 2, 1}).contiguous();
 }
-inline Tensor<float> tokens_to_map(const Tensor<float>& t, std::int64_t h, std::int64_t w) {
+template <typename Device>
+Tensor<float, Device> tokens_to_map(const Tensor<float, Device>& t, std::int64_t h, std::int64_t w) {
   const std::int64_t n = t.size(0), c = t.size(2);
   return t.permute({0, 2, 1}).contiguous().reshape({n, c, h, w});
 }
@@ -82,12 +86,15 @@ class DepthCarAttention {
     norm1_.load(scope.scope(config_.names.norm1));
     norm2_.load(scope.scope(config_.names.norm2));
     ffn_.load(scope.scope(config_.names.ffn));
+    device_ = std::make_shared<nn::DeviceWeights>();
   }
 
-  /// query [N, L, dim], key_value [N, S, dim] (tokens) → [N, L, dim]. With `probs`, the attention
-  /// probabilities averaged over the heads are stored there as [N, L, S].
-  Tensor<float> forward(const Tensor<float>& query, const Tensor<float>& key_value, Context& ctx,
-                        Tensor<float>* probs = nullptr) const {
+  /// query [N, L, dim], key_value [N, S, dim] (tokens) → [N, L, dim], on either device. With
+  /// `probs`, the attention probabilities averaged over the heads are stored there as [N, L, S]
+  /// (on the host: they are for explanation).
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& query, const Tensor<float, Device>& key_value,
+                                Context& ctx, Tensor<float>* probs = nullptr) const {
     BIQA_CHECK(in_weight_.defined(), ErrorCode::invalid_argument, "dgiqa::DepthCarAttention: forward() before load()");
     const std::int64_t e = config_.dim, heads = config_.num_heads, d = e / heads;
     BIQA_CHECK(query.dim() == 3 && key_value.dim() == 3 && query.size(2) == e && key_value.size(2) == e &&
@@ -96,26 +103,29 @@ class DepthCarAttention {
                query.shape().to_string(), " and key/value ", key_value.shape().to_string(),
                " must be [N, L, ", e, "] and [N, S, ", e, "]");
     const std::int64_t n = query.size(0), l = query.size(1);
-    const Tensor<float> q0 = query.contiguous();
-    Tensor<float> q, k, v;
+    const Tensor<float, Device> q0 = query.contiguous();
+    const Tensor<float, Device> in_weight = device_->get<Device>(0, in_weight_), in_bias = device_->get<Device>(1, in_bias_);
+    Tensor<float, Device> q, k, v;
     if (query.data() == key_value.data() && query.shape() == key_value.shape()) {
-      const Tensor<float> qkv = ops::linear(q0, in_weight_, in_bias_, ctx);  // [N, L, 3E]
+      const Tensor<float, Device> qkv = ops::linear(q0, in_weight, in_bias, ctx);  // [N, L, 3E]
       q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
     } else {
-      q = ops::linear(q0, in_weight_.slice(0, 0, e), in_bias_.slice(0, 0, e), ctx);
-      const Tensor<float> kv = ops::linear(key_value, in_weight_.slice(0, e, 3 * e), in_bias_.slice(0, e, 3 * e), ctx);
+      q = ops::linear(q0, in_weight.slice(0, 0, e), in_bias.slice(0, 0, e), ctx);
+      const Tensor<float, Device> kv =
+          ops::linear(key_value, in_weight.slice(0, e, 3 * e), in_bias.slice(0, e, 3 * e), ctx);
       k = kv.slice(2, 0, e), v = kv.slice(2, e, 2 * e);
     }
     // PyTorch scales q before the product.
-    const Tensor<float> qh = ops::mul(split_heads(q, heads), 1.0f / std::sqrt(static_cast<float>(d)), ctx);
-    Tensor<float> p = ops::matmul(qh, split_heads(k, heads).transpose(2, 3), ctx);  // [N, H, L, S]
+    const Tensor<float, Device> qh = ops::mul(split_heads(q, heads), 1.0f / std::sqrt(static_cast<float>(d)), ctx);
+    Tensor<float, Device> p = ops::matmul(qh, split_heads(k, heads).transpose(2, 3), ctx);  // [N, H, L, S]
     ops::softmax_inplace(p, ctx);
-    if (probs) *probs = mean_over_heads(p);
-    const Tensor<float> o = ops::matmul(p, split_heads(v, heads), ctx).permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
-    Tensor<float> x = ops::linear(o, out_weight_, out_bias_, ctx);
+    if (probs) *probs = mean_over_heads(to_device<Cpu>(p));
+    const Tensor<float, Device> o =
+        ops::matmul(p, split_heads(v, heads), ctx).permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
+    Tensor<float, Device> x = ops::linear(o, device_->get<Device>(2, out_weight_), device_->get<Device>(3, out_bias_), ctx);
     ops::add_inplace(x, q0, ctx);
     x = norm1_.forward(x, ctx);
-    Tensor<float> y = ffn_.forward(x, ctx);
+    Tensor<float, Device> y = ffn_.forward(x, ctx);
     ops::add_inplace(y, x, ctx);
     return norm2_.forward(y, ctx);
   }
@@ -124,11 +134,12 @@ class DepthCarAttention {
 
  private:
   /// [N, len, E] with a unit last stride (rows possibly strided) as a [N, H, len, E/H] view.
-  static Tensor<float> split_heads(const Tensor<float>& t, std::int64_t heads) {
+  template <typename Device>
+  static Tensor<float, Device> split_heads(const Tensor<float, Device>& t, std::int64_t heads) {
     const std::int64_t d = t.size(2) / heads;
     Strides st{};
     st[0] = t.stride(0), st[1] = d, st[2] = t.stride(1), st[3] = 1;
-    return Tensor<float>::borrow(const_cast<float*>(t.data()), Shape{t.size(0), heads, t.size(1), d}, st, t.owner());
+    return Tensor<float, Device>::borrow(const_cast<float*>(t.data()), Shape{t.size(0), heads, t.size(1), d}, st, t.owner());
   }
 
   static Tensor<float> mean_over_heads(const Tensor<float>& p) {
@@ -149,6 +160,7 @@ class DepthCarAttention {
   Tensor<float> in_weight_, in_bias_, out_weight_, out_bias_;
   nn::LayerNorm norm1_, norm2_;
   nn::Mlp ffn_;
+  std::shared_ptr<nn::DeviceWeights> device_ = std::make_shared<nn::DeviceWeights>();
 };
 
 }  // namespace biqa::models::dgiqa

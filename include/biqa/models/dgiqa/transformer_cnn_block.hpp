@@ -53,17 +53,18 @@ class TransformerCnnBlock {
   }
 
   /// x [N, in, H, W] → [N, out, H, W].
-  Tensor<float> forward(const Tensor<float>& x, Context& ctx) const {
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels, ErrorCode::invalid_argument,
                "dgiqa::TransformerCnnBlock: input must be [N, ", config_.in_channels, ", H, W], got ",
                x.shape().to_string());
-    Tensor<float> a = conv1_.forward(x, ctx);
-    Tensor<float> gate = gate_reduce_.forward(a, ctx);
+    Tensor<float, Device> a = conv1_.forward(x, ctx);
+    Tensor<float, Device> gate = gate_reduce_.forward(a, ctx);
     ops::activate_inplace(gate, ops::Activation::relu, ctx);
     gate = gate_expand_.forward(gate, ctx);
     ops::activate_inplace(gate, ops::Activation::sigmoid, ctx);
     ops::mul_inplace(a, gate, ctx);
-    Tensor<float> y = conv2_.forward(a, ctx);
+    Tensor<float, Device> y = conv2_.forward(a, ctx);
     ops::activate_inplace(y, ops::Activation::relu, ctx);
     return y;
   }

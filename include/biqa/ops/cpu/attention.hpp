@@ -22,14 +22,17 @@
 
 namespace biqa::ops {
 
-struct AttentionOptions {
+/// A template over the device of the mask, so that a layer passes one set of options on either.
+template <typename Device = Cpu>
+struct BasicAttentionOptions {
   /// Added to the logits; any shape that broadcasts to [B, H, N, M]. Undefined: no mask.
-  Tensor<float> mask;
+  Tensor<float, Device> mask;
   /// Query i sees keys j ≤ i only (applied on top of `mask`).
   bool causal = false;
   /// Logit scale; default 1/sqrt(D).
   std::optional<float> scale;
 };
+using AttentionOptions = BasicAttentionOptions<Cpu>;
 
 /// A boolean mask (nonzero: may attend, as in F.scaled_dot_product_attention) as an additive
 /// one: 0 where allowed, −inf where blocked.

@@ -28,10 +28,13 @@ namespace biqa::ops {
 /// What conv2d does to its output before returning it, in the same pass that adds the bias:
 /// out = activation(conv(x) + bias + residual). Fusing saves a ResNet block two full passes over
 /// memory (the shortcut add and the ReLU); the arithmetic and its order are those of the separate ops.
-struct Conv2dEpilogue {
-  Tensor<float> residual;                        ///< optional: [N, O, OH, OW], added after the bias
+/// A template over the device so that layers pass one epilogue on either (ops/cuda/dispatch.cuh).
+template <typename Device = Cpu>
+struct BasicConv2dEpilogue {
+  Tensor<float, Device> residual;                ///< optional: [N, O, OH, OW], added after the bias
   Activation activation = Activation::identity;  ///< applied last
 };
+using Conv2dEpilogue = BasicConv2dEpilogue<Cpu>;
 
 /// PyTorch's output extent: floor((in + 2·pad − dilation·(kernel − 1) − 1) / stride) + 1.
 inline std::int64_t conv_output_size(std::int64_t in, std::int64_t kernel, std::int64_t stride,

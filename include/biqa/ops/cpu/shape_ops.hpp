@@ -1,7 +1,9 @@
 #pragma once
 /// @file
 /// Shape operations: broadcasting views, concatenation, splitting, contiguous permutes. Views share
-/// storage (as in PyTorch); concat and permute_contiguous copy.
+/// storage (as in PyTorch); concat and permute_contiguous copy. All but concat are templates over the
+/// device too (views and Tensor::clone need no kernel of their own); concat on a device is that
+/// backend's (ops/cuda/dispatch.cuh).
 
 #include <cstdint>
 #include <vector>
@@ -29,8 +31,8 @@ inline Shape broadcast_shapes(const Shape& a, const Shape& b) {
 }
 
 /// A view of `t` stretched to `shape` (stride 0 along broadcast axes); no copy.
-template <typename T>
-Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
+template <typename T, typename D>
+Tensor<T, D> broadcast_to(const Tensor<T, D>& t, const Shape& shape) {
   const int r = shape.rank(), tr = t.dim();
   BIQA_CHECK(tr <= r, ErrorCode::invalid_argument, "cannot broadcast ", t.shape().to_string(),
              " to the lower-rank ", shape.to_string());
@@ -43,7 +45,7 @@ Tensor<T> broadcast_to(const Tensor<T>& t, const Shape& shape) {
                t.shape().to_string(), " to ", shape.to_string());
     st[static_cast<std::size_t>(i)] = d == shape[i] ? t.stride(j) : 0;
   }
-  return Tensor<T>::borrow(const_cast<T*>(t.data()), shape, st, t.owner());
+  return Tensor<T, D>::borrow(const_cast<T*>(t.data()), shape, st, t.owner());
 }
 
 /// The shape of the tensors in `parts` (of any device) joined along `axis`, checked: at least one
@@ -81,14 +83,14 @@ Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
 }
 
 /// Views of consecutive pieces of the given sizes along `axis` (sizes must add up to the extent).
-template <typename T>
-std::vector<Tensor<T>> split(const Tensor<T>& t, const std::vector<std::int64_t>& sizes, int axis) {
+template <typename T, typename D>
+std::vector<Tensor<T, D>> split(const Tensor<T, D>& t, const std::vector<std::int64_t>& sizes, int axis) {
   const int a = t.shape().normalize_axis(axis);
   std::int64_t sum = 0;
   for (auto s : sizes) sum += s;
   BIQA_CHECK(sum == t.size(a), ErrorCode::invalid_argument, "split sizes add up to ", sum,
              " but axis ", a, " of ", t.shape().to_string(), " has ", t.size(a));
-  std::vector<Tensor<T>> out;
+  std::vector<Tensor<T, D>> out;
   std::int64_t offset = 0;
   for (auto s : sizes) {
     out.push_back(t.slice(a, offset, offset + s));
@@ -98,8 +100,8 @@ std::vector<Tensor<T>> split(const Tensor<T>& t, const std::vector<std::int64_t>
 }
 
 /// `chunks` equal views along `axis` (the extent must divide evenly, as the layers here need).
-template <typename T>
-std::vector<Tensor<T>> chunk(const Tensor<T>& t, int chunks, int axis) {
+template <typename T, typename D>
+std::vector<Tensor<T, D>> chunk(const Tensor<T, D>& t, int chunks, int axis) {
   const int a = t.shape().normalize_axis(axis);
   BIQA_CHECK(chunks > 0 && t.size(a) % chunks == 0, ErrorCode::invalid_argument, "cannot chunk axis ",
              a, " of ", t.shape().to_string(), " into ", chunks, " equal parts");
@@ -107,14 +109,14 @@ std::vector<Tensor<T>> chunk(const Tensor<T>& t, int chunks, int axis) {
 }
 
 /// permute(order) copied into row-major storage.
-template <typename T>
-Tensor<T> permute_contiguous(const Tensor<T>& t, const std::vector<int>& order) {
+template <typename T, typename D>
+Tensor<T, D> permute_contiguous(const Tensor<T, D>& t, const std::vector<int>& order) {
   return t.permute(order).clone();
 }
 
 /// Merges axes [start, end] into one (PyTorch's flatten); copies only when `t` is not contiguous.
-template <typename T>
-Tensor<T> flatten(const Tensor<T>& t, int start = 0, int end = -1) {
+template <typename T, typename D>
+Tensor<T, D> flatten(const Tensor<T, D>& t, int start = 0, int end = -1) {
   if (t.dim() == 0) return t.reshape(Shape{1});
   const int s = t.shape().normalize_axis(start), e = t.shape().normalize_axis(end);
   BIQA_CHECK(s <= e, ErrorCode::invalid_argument, "flatten: start axis ", s, " after end axis ", e);

@@ -1,23 +1,26 @@
 #pragma once
 /// @file
-/// Scaled dot-product attention on the device, softmax(q·kᵀ·scale)·v for [B, H, N, D] tensors,
-/// with an optional causal mask: two strided-batched cuBLAS products around a row softmax. The
+/// Scaled dot-product attention on the device, softmax(q·kᵀ·scale + mask)·v for [B, H, N, D]
+/// tensors, with an optional additive mask (broadcasting to [B, H, N, M]) and causal mask: two strided-batched cuBLAS products around a row softmax. The
 /// [B·H, N, M] score matrix is materialised (a fused kernel is still owed, #13).
 
 #include <cmath>
 #include <cstdint>
 #include <optional>
 
+#include "biqa/ops/cuda/elementwise.cuh"
 #include "biqa/ops/cuda/gemm.cuh"
 #include "biqa/ops/cuda/norm.cuh"
 #include "biqa/ops/cuda/runtime.cuh"
 
 namespace biqa::cuda {
 
-/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] (any layout) → [B, H, N, Dv]; scale defaults to 1/√D.
+/// q [B, H, N, D], k [B, H, M, D], v [B, H, M, Dv] (any layout) → [B, H, N, Dv]; scale defaults to
+/// 1/√D; `mask` (optional, any layout) is added to the scaled logits.
 inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda>& q_in, const Tensor<float, Cuda>& k_in,
                                                         const Tensor<float, Cuda>& v_in, bool causal = false,
-                                                        std::optional<float> scale = std::nullopt) {
+                                                        std::optional<float> scale = std::nullopt,
+                                                        const Tensor<float, Cuda>& mask = {}) {
   // cuBLAS reads each head as a dense matrix: views (heads selected from a fused qkv) are copied.
   const Tensor<float, Cuda> q = contiguous(q_in), k = contiguous(k_in), v = contiguous(v_in);
   BIQA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, ErrorCode::invalid_argument,
@@ -38,6 +41,10 @@ inline Tensor<float, Cuda> scaled_dot_product_attention(const Tensor<float, Cuda
   check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(n), int(d), &alpha, k.data(),
                                   int(d), m * d, q.data(), int(d), n * d, &zero, scores.data(), int(m), n * m, batches),
         "cublasSgemmStridedBatched (q·kᵀ)");
+  if (mask.defined()) {
+    Tensor<float, Cuda> logits = scores.reshape({b, h, n, m});
+    detail::binary_inplace<ops::BinaryOp::add>(logits, mask, "scaled_dot_product_attention (mask)");
+  }
   kernels::softmax_rows<<<unsigned(b * h * n), kernels::row_threads, 0, stream()>>>(scores.data(), scores.data(), m, n,
                                                                                    causal);
   check_launch("scaled_dot_product_attention (softmax)");

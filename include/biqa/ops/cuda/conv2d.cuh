@@ -8,7 +8,9 @@
 #include <array>
 #include <cstdint>
 
+#include "biqa/ops/cuda/bodies/activation.hpp"
 #include "biqa/ops/cuda/bodies/conv.hpp"
+#include "biqa/ops/cuda/elementwise.cuh"
 #include "biqa/ops/cuda/gemm.cuh"
 #include "biqa/ops/cuda/runtime.cuh"
 #include "biqa/ops/options.hpp"
@@ -26,6 +28,11 @@ static __global__ void im2col(const float* src, float* col, bodies::ConvGeometry
 static __global__ void fill_channels(const float* bias, float* out, std::int64_t n, std::int64_t channels, std::int64_t plane) {
   for (std::int64_t i = grid_index(); i < n; i += grid_stride())
     out[i] = bias[(i / plane) % channels];
+}
+/// out = activation(out + residual), residual optional (conv2d's epilogue, one pass).
+static __global__ void residual_activation(float* out, const float* residual, ops::Activation act, std::int64_t n) {
+  for (std::int64_t i = grid_index(); i < n; i += grid_stride())
+    out[i] = bodies::activation_value(act, residual ? out[i] + residual[i] : out[i]);
 }
 }  // namespace kernels
 
@@ -77,6 +84,24 @@ inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x_in, const Tensor<
                         out.data() + (n * o + g * og) * plane, int(plane)),
             "cublasSgemm (conv2d)");
     }
+  return out;
+}
+
+/// conv2d followed by its epilogue, as ops::conv2d with an ops::Conv2dEpilogue: activation(conv(x)
+/// + bias + residual), the residual [N, O, OH, OW] optional. The residual add and the activation
+/// are one pass over the output after the products.
+inline Tensor<float, Cuda> conv2d(const Tensor<float, Cuda>& x, const Tensor<float, Cuda>& weight,
+                                  const Tensor<float, Cuda>& bias, const Conv2dOptions& opt,
+                                  const Tensor<float, Cuda>& residual_in, ops::Activation activation) {
+  Tensor<float, Cuda> out = conv2d(x, weight, bias, opt);
+  if (!residual_in.defined() && activation == ops::Activation::identity) return out;
+  BIQA_CHECK(!residual_in.defined() || residual_in.shape() == out.shape(), ErrorCode::invalid_argument,
+             "cuda::conv2d: residual ", residual_in.shape().to_string(), " for an output of ", out.shape().to_string());
+  const Tensor<float, Cuda> residual = residual_in.defined() ? contiguous(residual_in) : Tensor<float, Cuda>();
+  if (out.numel() == 0) return out;
+  kernels::residual_activation<<<blocks_for(out.numel()), 256, 0, stream()>>>(out.data(), detail::data_or_null(residual),
+                                                                            activation, out.numel());
+  check_launch("conv2d (epilogue)");
   return out;
 }
 

@@ -5,10 +5,9 @@
 /// block) runs on whichever device its tensors are on; overload resolution is the dispatch.
 /// Including this header brings both backends into the translation unit (nvcc only).
 ///
-/// Not yet covered: conv2d's fused epilogue (residual and activation; run ops::add and
-/// ops::activate after it), packed weights (a CPU layout), attention masks other than `causal`
-/// (ops::AttentionOptions::mask holds a host tensor), and the CPU's templates over the element
-/// type in ops/cpu/shape_ops.hpp other than concat (split, chunk, flatten take host tensors).
+/// The view helpers of ops/cpu/shape_ops.hpp (broadcast_to, split, chunk, flatten,
+/// permute_contiguous) are templates over the device and need no overload here. Packed weights are
+/// a CPU layout: layers use them on the CPU only.
 
 #include <cstdint>
 #include <vector>
@@ -17,6 +16,10 @@
 #include "biqa/ops/cpu.hpp"
 #include "biqa/ops/cuda.cuh"
 #include "biqa/ops/options.hpp"
+
+#ifdef BIQA_NN_DEVICE_LAYERS
+#error "include biqa/ops/cuda/dispatch.cuh (or biqa/cuda.cuh) before the nn and model headers: their forwards call ops:: by qualified name, which sees only the overloads declared before them"
+#endif
 
 namespace biqa::ops {
 
@@ -27,6 +30,10 @@ inline DeviceTensor add(const DeviceTensor& a, const DeviceTensor& b, Context&) 
 inline DeviceTensor sub(const DeviceTensor& a, const DeviceTensor& b, Context&) { return cuda::sub(a, b); }
 inline DeviceTensor mul(const DeviceTensor& a, const DeviceTensor& b, Context&) { return cuda::mul(a, b); }
 inline DeviceTensor div(const DeviceTensor& a, const DeviceTensor& b, Context&) { return cuda::div(a, b); }
+inline void add_inplace(DeviceTensor& a, const DeviceTensor& b, Context&) { cuda::add_inplace(a, b); }
+inline void sub_inplace(DeviceTensor& a, const DeviceTensor& b, Context&) { cuda::sub_inplace(a, b); }
+inline void mul_inplace(DeviceTensor& a, const DeviceTensor& b, Context&) { cuda::mul_inplace(a, b); }
+inline void div_inplace(DeviceTensor& a, const DeviceTensor& b, Context&) { cuda::div_inplace(a, b); }
 inline DeviceTensor add(const DeviceTensor& a, float s, Context&) { return cuda::add(a, s); }
 inline DeviceTensor sub(const DeviceTensor& a, float s, Context&) { return cuda::sub(a, s); }
 inline DeviceTensor mul(const DeviceTensor& a, float s, Context&) { return cuda::mul(a, s); }
@@ -34,6 +41,7 @@ inline DeviceTensor div(const DeviceTensor& a, float s, Context&) { return cuda:
 
 // Activations and softmax.
 inline DeviceTensor activate(const DeviceTensor& x, Activation a, Context&) { return cuda::activate(x, a); }
+inline void activate_inplace(DeviceTensor& x, Activation a, Context&) { cuda::activate_inplace(x, a); }
 inline DeviceTensor relu(const DeviceTensor& x, Context&) { return cuda::relu(x); }
 inline DeviceTensor gelu(const DeviceTensor& x, Context&, bool tanh_approximation = false) {
   return cuda::gelu(x, tanh_approximation);
@@ -44,6 +52,10 @@ inline DeviceTensor sigmoid(const DeviceTensor& x, Context&) { return cuda::sigm
 inline DeviceTensor selu(const DeviceTensor& x, Context&) { return cuda::selu(x); }
 inline DeviceTensor prelu(const DeviceTensor& x, const DeviceTensor& weight, Context&) { return cuda::prelu(x, weight); }
 inline DeviceTensor softmax(const DeviceTensor& x, Context&, int axis = -1) { return cuda::softmax(x, axis); }
+inline void softmax_inplace(DeviceTensor& x, Context&, int axis = -1) {
+  BIQA_CHECK(x.is_contiguous(), ErrorCode::invalid_argument, "softmax_inplace needs a contiguous tensor");
+  cuda::assign(x, cuda::softmax(x, axis));
+}
 inline DeviceTensor log_softmax(const DeviceTensor& x, Context&, int axis = -1) { return cuda::log_softmax(x, axis); }
 
 // Products and convolutions.
@@ -55,15 +67,18 @@ inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, co
                            const Conv2dOptions& opt = {}) {
   return cuda::conv2d(x, weight, bias, opt);
 }
+/// With conv2d's epilogue: activation(conv + bias + residual).
+inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context&,
+                           const Conv2dOptions& opt, const BasicConv2dEpilogue<Cuda>& epilogue) {
+  return cuda::conv2d(x, weight, bias, opt, epilogue.residual, epilogue.activation);
+}
 inline DeviceTensor conv_transpose2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
                                      Context&, const ConvTranspose2dOptions& opt = {}) {
   return cuda::conv_transpose2d(x, weight, bias, opt);
 }
 inline DeviceTensor scaled_dot_product_attention(const DeviceTensor& q, const DeviceTensor& k, const DeviceTensor& v,
-                                                 Context&, const AttentionOptions& opt = {}) {
-  BIQA_CHECK(!opt.mask.defined(), ErrorCode::unsupported,
-             "scaled_dot_product_attention on the device: an additive mask is not supported yet (causal is)");
-  return cuda::scaled_dot_product_attention(q, k, v, opt.causal, opt.scale);
+                                                 Context&, const BasicAttentionOptions<Cuda>& opt = {}) {
+  return cuda::scaled_dot_product_attention(q, k, v, opt.causal, opt.scale, opt.mask);
 }
 
 // Normalisations.

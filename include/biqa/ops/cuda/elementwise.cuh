@@ -81,6 +81,19 @@ Tensor<float, Cuda> binary(const Tensor<float, Cuda>& a, const Tensor<float, Cud
   check_launch(name);
   return out;
 }
+/// a ∘= b: a contiguous, b broadcast to a's shape (each thread reads a[i] before writing it).
+template <BinaryOp op>
+void binary_inplace(Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b, const char* name) {
+  require_contiguous(a, name);
+  const std::int64_t n = a.numel();
+  if (n == 0) return;
+  if (b.shape() == a.shape() && b.is_contiguous())
+    kernels::binary_dense<op><<<blocks_for(n), 256, 0, stream()>>>(a.data(), b.data(), a.data(), n);
+  else
+    kernels::binary<op><<<blocks_for(n), 256, 0, stream()>>>(a.data(), b.data(), a.data(), layout_as(a, a.shape()),
+                                                            layout_as(b, a.shape()), n);
+  check_launch(name);
+}
 template <BinaryOp op>
 Tensor<float, Cuda> binary_scalar(const Tensor<float, Cuda>& a_in, float s, const char* name) {
   const Tensor<float, Cuda> a = contiguous(a_in);
@@ -105,30 +118,54 @@ inline Tensor<float, Cuda> mul(const Tensor<float, Cuda>& a, const Tensor<float,
 inline Tensor<float, Cuda> div(const Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b) {
   return detail::binary<BinaryOp::div>(a, b, "div");
 }
+/// a ∘= b in place (ops::add_inplace ... on the device): a contiguous, b broadcasting to a's shape.
+inline void add_inplace(Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b) {
+  detail::binary_inplace<BinaryOp::add>(a, b, "add_inplace");
+}
+inline void sub_inplace(Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b) {
+  detail::binary_inplace<BinaryOp::sub>(a, b, "sub_inplace");
+}
+inline void mul_inplace(Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b) {
+  detail::binary_inplace<BinaryOp::mul>(a, b, "mul_inplace");
+}
+inline void div_inplace(Tensor<float, Cuda>& a, const Tensor<float, Cuda>& b) {
+  detail::binary_inplace<BinaryOp::div>(a, b, "div_inplace");
+}
 inline Tensor<float, Cuda> add(const Tensor<float, Cuda>& a, float s) { return detail::binary_scalar<BinaryOp::add>(a, s, "add"); }
 inline Tensor<float, Cuda> sub(const Tensor<float, Cuda>& a, float s) { return detail::binary_scalar<BinaryOp::sub>(a, s, "sub"); }
 inline Tensor<float, Cuda> mul(const Tensor<float, Cuda>& a, float s) { return detail::binary_scalar<BinaryOp::mul>(a, s, "mul"); }
 inline Tensor<float, Cuda> div(const Tensor<float, Cuda>& a, float s) { return detail::binary_scalar<BinaryOp::div>(a, s, "div"); }
 
+namespace detail {
+/// out = activation(x) over n contiguous elements; out may be x.
+inline void activate_into(const float* x, float* out, std::int64_t n, Activation a) {
+  if (n == 0) return;
+  switch (a) {
+    case Activation::identity: kernels::launch_activate<Activation::identity>(x, out, n); break;
+    case Activation::relu: kernels::launch_activate<Activation::relu>(x, out, n); break;
+    case Activation::gelu: kernels::launch_activate<Activation::gelu>(x, out, n); break;
+    case Activation::gelu_tanh: kernels::launch_activate<Activation::gelu_tanh>(x, out, n); break;
+    case Activation::quick_gelu: kernels::launch_activate<Activation::quick_gelu>(x, out, n); break;
+    case Activation::silu: kernels::launch_activate<Activation::silu>(x, out, n); break;
+    case Activation::sigmoid: kernels::launch_activate<Activation::sigmoid>(x, out, n); break;
+    case Activation::selu: kernels::launch_activate<Activation::selu>(x, out, n); break;
+    case Activation::tanh: kernels::launch_activate<Activation::tanh>(x, out, n); break;
+  }
+  check_launch(ops::activation_name(a));
+}
+}  // namespace detail
+
 /// activation(x) elementwise (ops::activate on the device).
 inline Tensor<float, Cuda> activate(const Tensor<float, Cuda>& x_in, Activation a) {
   const Tensor<float, Cuda> x = contiguous(x_in);  // row-major for the kernel
   Tensor<float, Cuda> out(x.shape());
-  const std::int64_t n = x.numel();
-  if (n == 0) return out;
-  switch (a) {
-    case Activation::identity: kernels::launch_activate<Activation::identity>(x.data(), out.data(), n); break;
-    case Activation::relu: kernels::launch_activate<Activation::relu>(x.data(), out.data(), n); break;
-    case Activation::gelu: kernels::launch_activate<Activation::gelu>(x.data(), out.data(), n); break;
-    case Activation::gelu_tanh: kernels::launch_activate<Activation::gelu_tanh>(x.data(), out.data(), n); break;
-    case Activation::quick_gelu: kernels::launch_activate<Activation::quick_gelu>(x.data(), out.data(), n); break;
-    case Activation::silu: kernels::launch_activate<Activation::silu>(x.data(), out.data(), n); break;
-    case Activation::sigmoid: kernels::launch_activate<Activation::sigmoid>(x.data(), out.data(), n); break;
-    case Activation::selu: kernels::launch_activate<Activation::selu>(x.data(), out.data(), n); break;
-    case Activation::tanh: kernels::launch_activate<Activation::tanh>(x.data(), out.data(), n); break;
-  }
-  check_launch(ops::activation_name(a));
+  detail::activate_into(x.data(), out.data(), x.numel(), a);
   return out;
+}
+/// activation(x) in place on a contiguous x (ops::activate_inplace on the device).
+inline void activate_inplace(Tensor<float, Cuda>& x, Activation a) {
+  detail::require_contiguous(x, "activate_inplace");
+  detail::activate_into(x.data(), x.data(), x.numel(), a);
 }
 
 /// PReLU: one slope, or one per channel (axis 1), as ops::prelu.

@@ -153,6 +153,11 @@ struct DeviceCopy<Cuda> {
     cuda::check_launch("contiguous");
     return out;
   }
+  /// biqa::to_device<Cuda>(host) and biqa::to_device<Cpu>(device): cuda::to_device and cuda::to_host.
+  template <typename T>
+  static Tensor<T, Cuda> from_host(const Tensor<T, Cpu>& t);
+  template <typename T>
+  static Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& t);
 };
 
 namespace cuda {
@@ -170,4 +175,14 @@ Tensor<T, Cpu> to_host(const Tensor<T, Cuda>& dev_in) {
 }
 
 }  // namespace cuda
+
+template <typename T>
+Tensor<T, Cuda> DeviceCopy<Cuda>::from_host(const Tensor<T, Cpu>& t) {
+  return cuda::to_device(t);
+}
+template <typename T>
+Tensor<T, Cpu> DeviceCopy<Cuda>::to_host(const Tensor<T, Cuda>& t) {
+  return cuda::to_host(t);
+}
+
 }  // namespace biqa
