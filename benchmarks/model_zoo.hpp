@@ -1,6 +1,7 @@
 #pragma once
 // The benchmarked backbones, loaded from weight files in $BIQA_BENCH_WEIGHTS (default
-// ./bench-weights): shared by bench_models (speed) and bench_memory (load time, peak memory).
+// ./bench-weights): shared by bench_models (speed), bench_memory (load time, peak memory) and
+// bench_cuda (speed on the GPU: load<Cuda>, with ops/cuda/dispatch.cuh included first).
 
 #include <cstdint>
 #include <cstdlib>
@@ -56,14 +57,20 @@ inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) {
   return t;
 }
 
-// A loaded network as a forward function; the weight store stays alive (zero-copy tensors).
-struct Loaded {
+// A loaded network as a forward function on `Device`; the weight store stays alive (zero-copy
+// tensors).
+template <typename Device = biqa::Cpu>
+struct BasicLoaded {
+  using Input = Tensor<float, Device>;
   std::shared_ptr<biqa::io::WeightStore> store;
-  std::function<Tensor<float>(const Tensor<float>&, biqa::Context&)> forward;
+  std::function<Input(const Input&, biqa::Context&)> forward;
 };
+using Loaded = BasicLoaded<biqa::Cpu>;
 
-inline Loaded load(const std::string& name) {
-  Loaded l;
+template <typename Device = biqa::Cpu>
+BasicLoaded<Device> load(const std::string& name) {
+  using Input = Tensor<float, Device>;
+  BasicLoaded<Device> l;
   biqa::io::WeightStoreOptions options;
   options.keep_half = low_memory_requested();
   l.store = std::make_shared<biqa::io::WeightStore>(biqa::io::load_weights(weight_path(name)), options);
@@ -71,12 +78,12 @@ inline Loaded load(const std::string& name) {
   if (name == "resnet50") {
     auto net = std::make_shared<biqa::nn::ResNet>(biqa::nn::ResNet::detect(biqa::nn::ResNet::Config::for_depth(50), root));
     net->load(root);
-    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
+    l.forward = [net](const Input& x, biqa::Context& ctx) { return net->forward(x, ctx); };
   } else if (name == "swin_tiny") {
     auto net = std::make_shared<biqa::nn::SwinTransformer>(
         biqa::nn::SwinTransformer::Config::from_weights(root, biqa::nn::SwinTransformer::Config(), true));
     net->load(root);
-    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
+    l.forward = [net](const Input& x, biqa::Context& ctx) {
       auto out = net->forward(x, ctx);
       return out.logits.defined() ? out.logits : out.stages.back();
     };
@@ -84,29 +91,29 @@ inline Loaded load(const std::string& name) {
     auto net = std::make_shared<biqa::nn::Clip>(biqa::nn::Clip::Config::from_weights(root, biqa::nn::Clip::Config::vit_b_32()));
     net->load(root);
     if (name == "clip_b32") {
-      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->encode_image(x, ctx); };
+      l.forward = [net](const Input& x, biqa::Context& ctx) { return net->encode_image(x, ctx); };
     } else {
       // The batch's token ids: start, 40 ordinary tokens, end, then padding (as a typical prompt).
       // biqa runs the 42 positions up to the end token (the causal mask makes the padding
       // irrelevant); PyTorch and onnxruntime in benchmarks/compare run all 77.
-      l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) {
+      l.forward = [net](const Input& x, biqa::Context& ctx) {
         Tensor<std::int64_t> ids = Tensor<std::int64_t>::zeros({x.size(0), 77});
         for (std::int64_t b = 0; b < x.size(0); ++b) {
           ids.data()[b * 77] = 49406;
           for (int t = 1; t <= 40; ++t) ids.data()[b * 77 + t] = 320 + t * 7 + b;
           ids.data()[b * 77 + 41] = 49407;
         }
-        return net->encode_text(ids, ctx);
+        return net->template encode_text<Device>(ids, ctx);
       };
     }
   } else if (name.rfind("depth_anything", 0) == 0) {  // depth_anything_vits / _vitb / _vitl
     auto net = std::make_shared<biqa::models::DepthAnything>(biqa::models::DepthAnything::Config::from_weights(*l.store));
     net->load(root);
-    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
+    l.forward = [net](const Input& x, biqa::Context& ctx) { return net->forward(x, ctx); };
   } else {  // timm VisionTransformer variants
     auto net = std::make_shared<biqa::nn::VisionTransformer>(biqa::nn::VisionTransformer::Config::from_weights(root));
     net->load(root);
-    l.forward = [net](const Tensor<float>& x, biqa::Context& ctx) { return net->forward(x, ctx); };
+    l.forward = [net](const Input& x, biqa::Context& ctx) { return net->forward(x, ctx); };
   }
   l.store->finish();
   return l;

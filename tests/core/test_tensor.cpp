@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/eigen_interop.hpp"
@@ -29,6 +31,23 @@ TEST_CASE("tensor: buffers of 2 MiB and more start on a 2 MiB boundary (huge-pag
   REQUIRE(reinterpret_cast<std::uintptr_t>(small.data()) % 64 == 0);
 }
 
+TEST_CASE("tensor: buffers from cpu_map_threshold up are mapped on a 2 MiB boundary and released whole",
+          "[core]") {
+  // A size that is not a whole number of pages (the mapping rounds to 4 KiB pages), written to its
+  // last element, released and mapped again many times (a leak of mappings would exhaust them).
+  const auto n = static_cast<std::int64_t>(biqa::cpu_map_threshold / sizeof(float)) + 777;
+  for (int round = 0; round < 200; ++round) {
+    Tensor<float> t({n});
+    REQUIRE(reinterpret_cast<std::uintptr_t>(t.data()) % biqa::cpu_huge_page == 0);
+    t.data()[0] = 1.0f;
+    t.data()[n - 1] = 2.0f;
+    REQUIRE(t.data()[n - 1] + t.data()[0] == 3.0f);
+  }
+  std::vector<Tensor<float>> several;  // held at once: distinct, each writable
+  for (int i = 0; i < 4; ++i) several.emplace_back(biqa::Shape{n}), several.back().fill(float(i));
+  for (int i = 0; i < 4; ++i) REQUIRE(several[static_cast<std::size_t>(i)].data()[n - 1] == float(i));
+}
+
 TEST_CASE("tensor: poisoned buffers start as NaN (BIQA_POISON_BUFFERS=1)", "[core]") {
   auto& poison = biqa::cpu_poison_buffers();
   const bool saved = poison.load();
@@ -40,6 +59,10 @@ TEST_CASE("tensor: poisoned buffers start as NaN (BIQA_POISON_BUFFERS=1)", "[cor
     REQUIRE(std::isnan(t.data()[t.numel() - 1]));
     t.fill(0.0f);
   }
+  // Mapped buffers (cpu_map_threshold and up) are poisoned too, to their last element.
+  Tensor<float> mapped({static_cast<std::int64_t>(biqa::cpu_map_threshold / sizeof(float)) + 1001});
+  REQUIRE(std::isnan(mapped.data()[0]));
+  REQUIRE(std::isnan(mapped.data()[mapped.numel() - 1]));
   Tensor<float> s({7});
   REQUIRE(std::isnan(s.data()[6]));
   poison.store(false);

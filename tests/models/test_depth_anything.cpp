@@ -162,8 +162,9 @@ TEST_CASE("DPT head: projections, transposed convs, refinenets, output convs", "
   }
 }
 
-TEST_CASE("DPT head: the last stage in row bands gives the whole-map result", "[models][depth_anything]") {
-  // Bands of 1 and 5 rows, and one larger than the map, against the whole map (0) and PyTorch.
+TEST_CASE("DPT head: the stages after refinenet1 in row bands give the whole-map result", "[models][depth_anything]") {
+  // Bands of 1 and 5 rows, and one larger than the map, against the whole map (0) and PyTorch:
+  // refinenet1's ×2 resize, output_conv1, the resize and output_conv2, band by band.
   Tensor<float> whole;
   for (const std::int64_t band_rows : {0, 1, 5, 1000}) {
     Fixture f("head");

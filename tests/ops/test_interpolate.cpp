@@ -32,7 +32,8 @@ TEST_CASE("interpolate: nearest, bilinear, bicubic, align_corners, antialias, sc
 
 TEST_CASE("interpolate_rows: a band of rows equals those rows of the whole resize, bit for bit",
           "[ops][interpolate]") {
-  // Every fixture case given by size, in bands of 1, 3 and all rows.
+  // Every fixture case given by size, in bands of 1, 3 and all rows, from the whole input and from
+  // the input rows the band reads.
   biqa::test::OpFixture f("interpolate");
   Context ctx(2);
   int checked = 0;
@@ -46,8 +47,13 @@ TEST_CASE("interpolate_rows: a band of rows equals those rows of the whole resiz
       for (std::int64_t r0 = 0; r0 < s[0]; r0 += band) {
         const std::int64_t r1 = std::min(s[0], r0 + band);
         INFO(c["name"].as_string() << " rows [" << r0 << ", " << r1 << ")");
-        CHECK(biqa::test::parity_error(ops::interpolate_rows(x, s[0], s[1], r0, r1, ctx, opt),
-                                       whole.slice(2, r0, r1).contiguous()) == 0.0);
+        const Tensor<float> expected = whole.slice(2, r0, r1).contiguous();
+        CHECK(biqa::test::parity_error(ops::interpolate_rows(x, s[0], s[1], r0, r1, ctx, opt), expected) == 0.0);
+        // From only the input rows the band reads (a band computed alone upstream).
+        const auto [i0, i1] = ops::interpolate_input_rows(x.size(2), s[0], r0, r1, opt);
+        CHECK(biqa::test::parity_error(
+                  ops::interpolate_rows(x.slice(2, i0, i1).contiguous(), x.size(2), i0, s[0], s[1], r0, r1, ctx, opt),
+                  expected) == 0.0);
       }
     ++checked;
   }
@@ -56,6 +62,11 @@ TEST_CASE("interpolate_rows: a band of rows equals those rows of the whole resiz
   REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, 3, 3, ctx), biqa::Error);   // empty band
   REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, -1, 2, ctx), biqa::Error);
   REQUIRE_THROWS_AS(ops::interpolate_rows(x, 8, 8, 5, 9, ctx), biqa::Error);   // past the output
+  // An input band that lacks rows the output band reads, or lies outside the input.
+  REQUIRE_THROWS_WITH(ops::interpolate_rows(x.slice(2, 0, 2).contiguous(), 4, 0, 8, 8, 6, 8, ctx),
+                      Catch::Contains("outside the rows held"));
+  REQUIRE_THROWS_AS(ops::interpolate_rows(x, 6, 3, 8, 8, 0, 2, ctx), biqa::Error);  // rows [3, 7) of 6
+  REQUIRE_THROWS_AS(ops::interpolate_input_rows(4, 8, 2, 2), biqa::Error);
 }
 
 TEST_CASE("interpolate: bad arguments raise biqa::Error", "[ops][interpolate]") {

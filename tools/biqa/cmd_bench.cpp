@@ -20,7 +20,7 @@ namespace {
 
 const char* usage =
     "biqa bench [-m|--model NAME] [--weights FILE] [--set KEY=VALUE]... [--threads N]\n"
-    "           [--pack-weights] [--low-memory] [--device cpu|cuda] [--runs N] [--warmup N]\n"
+    "           [--pack-weights] [--low-memory] [--device cpu|cuda] [--tf32] [--runs N] [--warmup N]\n"
     "           [--size WxH] [--json]\n"
     "           [IMAGE]\n"
     "\n"
@@ -36,7 +36,7 @@ const char* usage =
     "  --threads N        threads for the network models (default: the cores)\n"
     "  --pack-weights     as in biqa score\n"
     "  --low-memory       as in biqa score\n"
-    "  --device D         as in biqa score\n"
+    "  --device D, --tf32 as in biqa score\n"
     "  --runs N           timed runs (default 5)\n"
     "  --warmup N         untimed runs after the first (default 1)\n"
     "  --size WxH         the synthetic picture's size (default 512x384)\n"
@@ -99,6 +99,7 @@ int run(biqa::cli::Args& args) {
   const bool pack_weights = args.flag("--pack-weights");
   const bool low_memory = args.flag("--low-memory");
   const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
+  const bool tf32 = args.flag("--tf32");
   const int runs = args.int_option("--runs", 5);
   const int warmup = args.int_option("--warmup", 1);
   const auto size = parse_size(args.option_or("--size", "512x384"));
@@ -126,6 +127,7 @@ int run(biqa::cli::Args& args) {
   biqa::Context ctx(threads);
   ctx.pack_weights = pack_weights;
   ctx.device = device;
+  ctx.allow_tf32 = tf32;
   auto t0 = Clock::now();
   const double score = model->score(image, ctx);
   const double first_ms = ms_since(t0);
@@ -153,6 +155,7 @@ int run(biqa::cli::Args& args) {
     j.set("width", double(image.size(1)));
     j.set("height", double(image.size(0)));
     j.set("device", biqa::device_type_name(device));
+    j.set("tf32", tf32);
     j.set("threads", double(threads));
     j.set("pack_weights", pack_weights);
     j.set("low_memory", low_memory);
@@ -171,7 +174,7 @@ int run(biqa::cli::Args& args) {
     std::printf("model            %s\n", model->info().name.c_str());
     std::printf("image            %s (%lldx%lld)\n", image_name.c_str(), static_cast<long long>(image.size(1)),
                 static_cast<long long>(image.size(0)));
-    std::printf("device           %s\n", biqa::device_type_name(device));
+    std::printf("device           %s%s\n", biqa::device_type_name(device), tf32 ? ", TF32 products" : "");
     std::printf("threads          %d%s%s\n", threads, pack_weights ? ", packed weights" : "",
                 low_memory ? ", low memory" : "");
     std::printf("score            %s\n", fixed(score, 4).c_str());

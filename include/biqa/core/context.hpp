@@ -109,6 +109,10 @@ struct Context {
   bool pack_weights = false;
   /// The device of run-time dispatch (what the scorers use; see DeviceType).
   DeviceType device = DeviceType::cpu;
+  /// CUDA only: the products (linear layers, matmul, convolutions, attention) on tensor cores in
+  /// TF32, about 1e-3 relative error instead of float32's 1e-7, several times faster on A100/H100
+  /// (PyTorch's torch.backends.cuda.matmul.allow_tf32). Off by default.
+  bool allow_tf32 = false;
   ScratchArena arena;
 
   Context() = default;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -55,9 +56,20 @@ inline std::atomic<bool>& cpu_poison_buffers() {
   return on;
 }
 
+/// Buffers of at least this size are mapped from the kernel on their own (Linux) and returned to it
+/// when released. Below it they come from the C heap, which keeps freed memory for reuse: after a
+/// large network's forward has freed and reallocated blocks of many sizes, the heap holds more
+/// than is ever live at once (Depth Anything vitl at 518: 56 MB of its peak with glibc's own
+/// threshold). At 16 MiB only a network's largest maps are mapped, so the cost, the kernel zeroing
+/// each new mapping's pages, stays a small fraction of the work that fills them (docs/performance.md).
+inline constexpr std::size_t cpu_map_threshold = std::size_t(4) << 20;
+
 template <>
 struct DeviceAllocator<Cpu> {
   static std::shared_ptr<void> allocate(std::size_t bytes) {
+#if defined(__linux__)
+    if (bytes >= cpu_map_threshold) return map(bytes);
+#endif
     // A huge buffer is rounded up to whole 4 KiB pages, not to 2 MiB: only its whole 2 MiB pages
     // are advised as huge, so the tail past the last one does not become a resident 2 MiB page.
     // (Rounding to 2 MiB cost ResNet-50 31 MB after loading and 42 MB at its peak.)
@@ -76,6 +88,30 @@ struct DeviceAllocator<Cpu> {
     }
     return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   }
+
+ private:
+#if defined(__linux__)
+  /// A private anonymous mapping placed on a 2 MiB boundary (over-mapped by one huge page, then
+  /// the unaligned ends unmapped), rounded to 4 KiB pages, its whole 2 MiB pages advised as huge
+  /// (as the heap path: a tail page is not made a resident 2 MiB page); unmapped on release.
+  static std::shared_ptr<void> map(std::size_t bytes) {
+    const std::size_t size = (bytes + 4095) / 4096 * 4096;
+    void* raw = ::mmap(nullptr, size + cpu_huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) fail(ErrorCode::internal, "out of memory mapping ", bytes, " bytes");
+    const auto start = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t aligned = (start + cpu_huge_page - 1) / cpu_huge_page * cpu_huge_page;
+    if (aligned > start) ::munmap(raw, aligned - start);
+    const std::uintptr_t end = start + size + cpu_huge_page;
+    if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
+    void* p = reinterpret_cast<void*>(aligned);
+#if defined(MADV_HUGEPAGE)
+    ::madvise(p, size / cpu_huge_page * cpu_huge_page, MADV_HUGEPAGE);  // advice only
+#endif
+    if (cpu_poison_buffers().load(std::memory_order_relaxed))
+      std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+    return std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
+  }
+#endif
 };
 
 }  // namespace biqa

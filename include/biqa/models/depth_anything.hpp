@@ -13,8 +13,9 @@
 ///            a 3×3 stride-2 conv; scratch.layer{1..4}_rn (3×3, no bias) to F channels; four fusion
 ///            blocks (residual conv units, bilinear align_corners=True resizes, 1×1 out_conv);
 ///            output_conv1 (F → F/2), a bilinear align_corners=True resize to 14·(gh, gw),
-///            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU), the last two in row bands
-///            (Config::output_band_bytes); then the resize to the input size and a final ReLU.
+///            output_conv2 (3×3 → 32, ReLU, 1×1 → 1, ReLU), everything after refinenet1's 1×1
+///            out_conv in row bands (Config::output_band_bytes); then the resize to the input
+///            size and a final ReLU.
 ///
 /// Variants (Config::vits / vitb / vitl): D = 384 / 768 / 1024, 12 / 12 / 24 blocks, 6 / 12 / 16
 /// heads, F = 64 / 128 / 256, oc = [48, 96, 192, 384] / [96, 192, 384, 768] / [256, 512, 1024, 1024].
@@ -126,6 +127,13 @@ class FeatureFusionBlock {
   template <typename Device>
   Tensor<float, Device> forward(Tensor<float, Device> x, Tensor<float, Device> skip, std::int64_t out_h,
                                 std::int64_t out_w, Context& ctx) const {
+    return resize_align_corners(fuse(std::move(x), std::move(skip), ctx), out_h, out_w, ctx);
+  }
+
+  /// Everything before the resize: out_conv(resConfUnit2(x (+ resConfUnit1(skip)))), [B, F, h, w]
+  /// (the head's last block resizes in bands).
+  template <typename Device>
+  Tensor<float, Device> fuse(Tensor<float, Device> x, Tensor<float, Device> skip, Context& ctx) const {
     Tensor<float, Device> y;
     if (skip.defined()) {
       BIQA_CHECK(with_skip_, ErrorCode::invalid_argument,
@@ -142,8 +150,7 @@ class FeatureFusionBlock {
     // bilinear weights of each output sum to 1, so the order changes only rounding, while the
     // convolution sees a quarter of the pixels and the upsampled map exists once, not twice
     // (Depth Anything vitl at 518: 90 MB less at the head's peak).
-    y = out_conv_.forward(y, ctx);
-    return resize_align_corners(y, out_h, out_w, ctx);
+    return out_conv_.forward(y, ctx);
   }
 
  private:
@@ -162,10 +169,11 @@ class DptHead {
     std::int64_t features = 256;
     std::array<std::int64_t, 4> out_channels{256, 512, 1024, 1024};
     std::int64_t patch_size = 14;  ///< the output map is patch_size × the token grid
-    /// The last stage (resize to patch_size × the grid, output_conv2) runs in row bands whose
-    /// resized features take about this many bytes, so the full-size F/2-channel map never exists
-    /// (vitl at 518: 137 MB); 0 runs it whole. The result does not depend on it.
-    std::int64_t output_band_bytes = std::int64_t(16) << 20;
+    /// The stages after refinenet1's fusion (its ×2 resize, output_conv1, the resize to
+    /// patch_size × the grid, output_conv2) run in row bands whose resized F/2-channel features
+    /// take about this many bytes, so neither full-size map exists (vitl at 518: 90 and 137 MB);
+    /// 0 runs them whole. The result does not depend on it.
+    std::int64_t output_band_bytes = std::int64_t(4) << 20;
   };
 
   DptHead() = default;
@@ -231,42 +239,54 @@ class DptHead {
     Tensor<float, Device> path = refinenet_[3].forward(std::exchange(level[3], {}), {}, s3[0], s3[1], ctx);
     path = refinenet_[2].forward(std::move(path), std::exchange(level[2], {}), s2[0], s2[1], ctx);
     path = refinenet_[1].forward(std::move(path), std::exchange(level[1], {}), s1[0], s1[1], ctx);
-    path = refinenet_[0].forward(std::move(path), std::exchange(level[0], {}), 2 * s1[0], 2 * s1[1], ctx);  // scale_factor 2
-    const Tensor<float, Device> features = output_conv1_.forward(std::exchange(path, {}), ctx);
-    return output_stage(features, config_.patch_size * gh, config_.patch_size * gw, ctx);
+    // refinenet1 resizes by 2 (scale_factor 2); the resize, output_conv1 and the output stage after
+    // it run together in row bands (output_stage).
+    path = refinenet_[0].fuse(std::move(path), std::exchange(level[0], {}), ctx);
+    return output_stage(std::move(path), 2 * s1[0], 2 * s1[1], config_.patch_size * gh, config_.patch_size * gw, ctx);
   }
 
   const Config& config() const { return config_; }
 
  private:
-  /// Resize to h × w, output_conv2 (3×3 with ReLU, 1×1 with ReLU), band by band: a band of output
-  /// rows needs one resized row above and below it (the 3×3 kernel); the convolution pads each
-  /// band as the whole map, and the rows next to a band's edge that padding would spoil are
-  /// computed but not kept (at the map's own edges they are the padded rows, as on the whole map).
-  /// On a device other than the CPU the stage runs whole (the bands save host memory).
+  /// From refinenet1's fused map y [B, F, h1, w1]: resize to mh × mw (refinenet1's ×2),
+  /// output_conv1 (3×3), resize to h × w, output_conv2 (3×3 with ReLU, 1×1 with ReLU). On the CPU
+  /// this runs band by band, so neither full-size map (F channels at mh × mw, F/2 at h × w: 90 and
+  /// 137 MB for vitl at 518) ever exists. A band of output rows needs one feature row above and
+  /// below it (the 3×3 kernel), those rows need some rows of output_conv1's map (the resize's
+  /// taps), and they in turn one more row of the ×2 map each side. Each convolution pads its band
+  /// as it pads the whole map; the rows next to a band's edge that this padding spoils are computed
+  /// but not kept (at the map's own edges they are the padded rows, as on the whole map), so every
+  /// kept row equals the whole-map computation bit for bit.
   template <typename Device>
-  Tensor<float, Device> output_stage(const Tensor<float, Device>& features, std::int64_t h, std::int64_t w,
-                                     Context& ctx) const {
+  Tensor<float, Device> output_stage(Tensor<float, Device> y, std::int64_t mh, std::int64_t mw, std::int64_t h,
+                                     std::int64_t w, Context& ctx) const {
     const auto whole = [&] {
-      Tensor<float, Device> out = resize_align_corners(features, h, w, ctx);
+      Tensor<float, Device> out = output_conv1_.forward(resize_align_corners(std::exchange(y, {}), mh, mw, ctx), ctx);
+      out = resize_align_corners(out, h, w, ctx);
       out = output_conv2a_.forward(out, ctx, {{}, ops::Activation::relu});
       return output_conv2b_.forward(out, ctx, {{}, ops::Activation::relu});
     };
     if constexpr (!nn::on_host<Device>) {
       return whole();
     } else {
-      const std::int64_t row_bytes = features.size(0) * features.size(1) * w * std::int64_t(sizeof(float));
+      const std::int64_t mid = config_.features / 2;
+      const std::int64_t row_bytes = y.size(0) * mid * w * std::int64_t(sizeof(float));
       const std::int64_t band =
           config_.output_band_bytes > 0 ? std::clamp<std::int64_t>(config_.output_band_bytes / row_bytes, 1, h) : h;
       if (band >= h) return whole();
-      Tensor<float> depth({features.size(0), 1, h, w});
+      Tensor<float> depth({y.size(0), 1, h, w});
       for (std::int64_t r0 = 0; r0 < h; r0 += band) {
         const std::int64_t r1 = std::min(h, r0 + band);
-        const std::int64_t lo = std::max<std::int64_t>(0, r0 - 1), hi = std::min(h, r1 + 1);
-        Tensor<float> y = output_conv2a_.forward(
-            ops::interpolate_rows(features, h, w, lo, hi, ctx, align_corners_bilinear), ctx, {{}, ops::Activation::relu});
-        y = output_conv2b_.forward(y, ctx, {{}, ops::Activation::relu});
-        depth.slice(2, r0, r1).assign(y.slice(2, r0 - lo, r1 - lo));
+        // Feature rows [f0, f1) at h × w; output_conv1 rows [c0, c1) at mh × mw; ×2 rows [p0, p1).
+        const std::int64_t f0 = std::max<std::int64_t>(0, r0 - 1), f1 = std::min(h, r1 + 1);
+        const auto [c0, c1] = ops::interpolate_input_rows(mh, h, f0, f1, align_corners_bilinear);
+        const std::int64_t p0 = std::max<std::int64_t>(0, c0 - 1), p1 = std::min(mh, c1 + 1);
+        const Tensor<float> up = ops::interpolate_rows(y, mh, mw, p0, p1, ctx, align_corners_bilinear);
+        const Tensor<float> conv1 = output_conv1_.forward(up, ctx).slice(2, c0 - p0, c1 - p0).contiguous();
+        Tensor<float> f = ops::interpolate_rows(conv1, mh, c0, h, w, f0, f1, ctx, align_corners_bilinear);
+        f = output_conv2a_.forward(f, ctx, {{}, ops::Activation::relu});
+        f = output_conv2b_.forward(f, ctx, {{}, ops::Activation::relu});
+        depth.slice(2, r0, r1).assign(f.slice(2, r0 - f0, r1 - f0));
       }
       return depth;
     }

@@ -166,3 +166,21 @@ TEST_CASE("cuda dispatch: a block written once against ops:: gives the CPU's res
   const Tensor<float> on_gpu = cuda::to_host(block(cuda::to_device(x), move_weights<Cuda>(w), 3, ctx));
   CHECK(error_against(on_gpu, on_cpu) <= 1e-4);
 }
+
+TEST_CASE("cuda dispatch: Context::allow_tf32 runs the products in TF32, within its stated 1e-2", "[cuda]") {
+  // TF32 rounds the inputs to a 10-bit mantissa (2^-11 relative); over K = 1024 random terms the
+  // error stays near 1e-3 of the largest output. The mode follows each call's Context.
+  const Tensor<float> x = random_tensor({64, 1024}, 90), w = random_tensor({256, 1024}, 91), b = random_tensor({256}, 92);
+  const auto dx = cuda::to_device(x), dw = cuda::to_device(w), db = cuda::to_device(b);
+  Context fp32(1), tf32(1);
+  tf32.allow_tf32 = true;
+  const Tensor<float> cpu = ops::linear(x, w, b, fp32);
+  const Tensor<float> exact = cuda::to_host(ops::linear(dx, dw, db, fp32));
+  const Tensor<float> fast = cuda::to_host(ops::linear(dx, dw, db, tf32));
+  CHECK(error_against(exact, cpu) <= 1e-5);
+  CHECK(error_against(fast, cpu) <= 1e-2);
+  CHECK(error_against(cuda::to_host(ops::linear(dx, dw, db, fp32)), exact) == 0.0);  // back to float32
+  const Tensor<float> a = random_tensor({4, 32, 96}, 93), c = random_tensor({4, 96, 40}, 94);
+  CHECK(error_against(cuda::to_host(ops::matmul(cuda::to_device(a), cuda::to_device(c), tf32)),
+                      ops::matmul(a, c, fp32)) <= 1e-2);
+}

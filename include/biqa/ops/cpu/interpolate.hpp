@@ -28,10 +28,12 @@ namespace detail {
 /// Output rows [row0, row1) of the resize (row1 < 0: to out_h): [N, C, row1 − row0, out_w]. The
 /// width pass covers only the input rows those rows read, and every output row is computed as in
 /// the whole resize, so a band of rows equals those rows of the full result bit for bit.
+/// in_h > 0: x holds only rows [x_row0, x_row0 + x.size(2)) of an input of in_h rows (they must
+/// include every row the band reads).
 inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std::int64_t out_w,
                               std::optional<double> scale_h, std::optional<double> scale_w,
                               Context& ctx, const InterpolateOptions& opt, std::int64_t row0 = 0,
-                              std::int64_t row1 = -1) {
+                              std::int64_t row1 = -1, std::int64_t in_h = 0, std::int64_t x_row0 = 0) {
   BIQA_CHECK(x_in.dim() == 4, ErrorCode::invalid_argument, "interpolate needs input [N, C, H, W], got ",
              x_in.shape().to_string());
   const bool nearest = opt.mode == InterpolateMode::nearest || opt.mode == InterpolateMode::nearest_exact;
@@ -39,9 +41,12 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
              "interpolate: align_corners and antialias apply to bilinear and bicubic only");
   BIQA_CHECK(out_h > 0 && out_w > 0, ErrorCode::invalid_argument, "interpolate: output size ", out_h,
              "x", out_w, " must be positive");
-  const std::int64_t n = x_in.size(0), c = x_in.size(1), h = x_in.size(2), w = x_in.size(3);
-  BIQA_CHECK(h > 0 && w > 0, ErrorCode::invalid_argument, "interpolate of an empty input ",
+  const std::int64_t n = x_in.size(0), c = x_in.size(1), held = x_in.size(2), w = x_in.size(3);
+  const std::int64_t h = in_h > 0 ? in_h : held;
+  BIQA_CHECK(held > 0 && w > 0, ErrorCode::invalid_argument, "interpolate of an empty input ",
              x_in.shape().to_string());
+  BIQA_CHECK(in_h <= 0 || (x_row0 >= 0 && x_row0 + held <= in_h), ErrorCode::invalid_argument, "interpolate: rows [",
+             x_row0, ", ", x_row0 + held, ") of an input of ", in_h, " rows");
   if (row1 < 0) row1 = out_h;
   BIQA_CHECK(0 <= row0 && row0 < row1 && row1 <= out_h, ErrorCode::invalid_argument, "interpolate: rows [", row0,
              ", ", row1, ") of an output of ", out_h, " rows");
@@ -51,16 +56,19 @@ inline Tensor<float> resample(const Tensor<float>& x_in, std::int64_t out_h, std
   // The input rows the output rows [row0, row1) read: [in0, in1).
   const auto taps_begin = th.index.begin() + row0 * th.taps, taps_end = th.index.begin() + row1 * th.taps;
   const std::int64_t in0 = *std::min_element(taps_begin, taps_end), in1 = *std::max_element(taps_begin, taps_end) + 1;
+  BIQA_CHECK(x_row0 <= in0 && in1 <= x_row0 + held, ErrorCode::invalid_argument, "interpolate: output rows [", row0,
+             ", ", row1, ") read input rows [", in0, ", ", in1, "), outside the rows held, [", x_row0, ", ",
+             x_row0 + held, ")");
   const std::int64_t rows = row1 - row0;
   Tensor<float> out({n, c, rows, out_w});
   // Width pass into a per-plane buffer, then the height pass.
   parallel_for(ctx, n * c, 1, [&](std::int64_t p0, std::int64_t p1) {
     std::vector<float> tmp(static_cast<std::size_t>((in1 - in0) * out_w));
     for (std::int64_t p = p0; p < p1; ++p) {
-      const float* src = x.data() + p * h * w;
+      const float* src = x.data() + p * held * w;  // input row y at src + (y − x_row0)·w
       float* dst = out.data() + p * rows * out_w;
       for (std::int64_t y = in0; y < in1; ++y) {
-        const float* row = src + y * w;
+        const float* row = src + (y - x_row0) * w;
         for (std::int64_t ox = 0; ox < out_w; ++ox) {
           float acc = 0.0f;
           for (std::int64_t k = 0; k < tw.taps; ++k) {
@@ -101,6 +109,25 @@ inline Tensor<float> interpolate_rows(const Tensor<float>& x, std::int64_t out_h
                                       std::int64_t row0, std::int64_t row1, Context& ctx,
                                       const InterpolateOptions& opt = {}) {
   return detail::resample(x, out_h, out_w, std::nullopt, std::nullopt, ctx, opt, row0, row1);
+}
+
+/// The same when x_band holds only rows [x_row0, x_row0 + x_band.size(2)) of an input of in_h rows
+/// (a band computed alone): it must hold interpolate_input_rows(in_h, out_h, row0, row1, opt).
+inline Tensor<float> interpolate_rows(const Tensor<float>& x_band, std::int64_t in_h, std::int64_t x_row0,
+                                      std::int64_t out_h, std::int64_t out_w, std::int64_t row0, std::int64_t row1,
+                                      Context& ctx, const InterpolateOptions& opt = {}) {
+  return detail::resample(x_band, out_h, out_w, std::nullopt, std::nullopt, ctx, opt, row0, row1, in_h, x_row0);
+}
+
+/// The input rows [first, last) that output rows [row0, row1) of a resize from in_h to out_h rows
+/// read (by output size, as interpolate).
+inline std::array<std::int64_t, 2> interpolate_input_rows(std::int64_t in_h, std::int64_t out_h, std::int64_t row0,
+                                                          std::int64_t row1, const InterpolateOptions& opt = {}) {
+  BIQA_CHECK(in_h > 0 && 0 <= row0 && row0 < row1 && row1 <= out_h, ErrorCode::invalid_argument,
+             "interpolate_input_rows: rows [", row0, ", ", row1, ") of ", out_h, " from ", in_h);
+  const detail::ResampleTable t = detail::resample_table(in_h, out_h, opt, std::nullopt);
+  const auto b = t.index.begin() + row0 * t.taps, e = t.index.begin() + row1 * t.taps;
+  return {*std::min_element(b, e), *std::max_element(b, e) + 1};
 }
 
 /// F.interpolate(x, scale_factor=(scale_h, scale_w), ...) with recompute_scale_factor unset: the

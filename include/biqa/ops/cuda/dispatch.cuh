@@ -58,18 +58,29 @@ inline void softmax_inplace(DeviceTensor& x, Context&, int axis = -1) {
 }
 inline DeviceTensor log_softmax(const DeviceTensor& x, Context&, int axis = -1) { return cuda::log_softmax(x, axis); }
 
-// Products and convolutions.
-inline DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context&) {
+// Products and convolutions: cuBLAS in float32, or TF32 with Context::allow_tf32.
+namespace detail {
+inline void use_math_of(const Context& ctx) {
+  cuda::set_math_mode(ctx.allow_tf32 ? cuda::MathMode::tf32 : cuda::MathMode::fp32);
+}
+}  // namespace detail
+inline DeviceTensor linear(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context& ctx) {
+  detail::use_math_of(ctx);
   return cuda::linear(x, weight, bias);
 }
-inline DeviceTensor matmul(const DeviceTensor& a, const DeviceTensor& b, Context&) { return cuda::matmul(a, b); }
-inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context&,
+inline DeviceTensor matmul(const DeviceTensor& a, const DeviceTensor& b, Context& ctx) {
+  detail::use_math_of(ctx);
+  return cuda::matmul(a, b);
+}
+inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context& ctx,
                            const Conv2dOptions& opt = {}) {
+  detail::use_math_of(ctx);
   return cuda::conv2d(x, weight, bias, opt);
 }
 /// With conv2d's epilogue: activation(conv + bias + residual).
-inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context&,
+inline DeviceTensor conv2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, Context& ctx,
                            const Conv2dOptions& opt, const BasicConv2dEpilogue<Cuda>& epilogue) {
+  detail::use_math_of(ctx);
   return cuda::conv2d(x, weight, bias, opt, epilogue.residual, epilogue.activation);
 }
 inline DeviceTensor conv_transpose2d(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
@@ -77,7 +88,8 @@ inline DeviceTensor conv_transpose2d(const DeviceTensor& x, const DeviceTensor& 
   return cuda::conv_transpose2d(x, weight, bias, opt);
 }
 inline DeviceTensor scaled_dot_product_attention(const DeviceTensor& q, const DeviceTensor& k, const DeviceTensor& v,
-                                                 Context&, const BasicAttentionOptions<Cuda>& opt = {}) {
+                                                 Context& ctx, const BasicAttentionOptions<Cuda>& opt = {}) {
+  detail::use_math_of(ctx);
   return cuda::scaled_dot_product_attention(q, k, v, opt.causal, opt.scale, opt.mask);
 }
 

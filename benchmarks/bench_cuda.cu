@@ -1,0 +1,79 @@
+// The backbones of bench_models on the GPU (built with -DBIQA_WITH_CUDA=ON and
+// -DBIQA_BUILD_BENCHMARKS=ON): batch 1 and 64, the same weight files ($BIQA_BENCH_WEIGHTS), each
+// iteration a forward of a device batch followed by a wait for the device. The first forward,
+// which copies the weights to the device, is left out. `benchmarks/compare --device cuda` runs it
+// against PyTorch on the same GPU. BIQA_BENCH_TF32=1 runs the products in TF32 (Context::allow_tf32).
+
+#include "biqa/ops/cuda/dispatch.cuh"  // first: the layers' ops:: calls must see the device overloads
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "model_zoo.hpp"
+
+namespace {
+
+using biqa::Cuda;
+using biqa::Tensor;
+
+void run_model(benchmark::State& state, const std::string& name) {
+  if (const std::string why = biqa::cuda::unavailable_reason(); !why.empty()) {
+    state.SkipWithError(("no usable CUDA device: " + why).c_str());
+    return;
+  }
+  if (!std::filesystem::exists(bench::weight_path(name))) {
+    state.SkipWithError(("no " + bench::weight_path(name) + " (run benchmarks/compare, or set BIQA_BENCH_WEIGHTS)").c_str());
+    return;
+  }
+  static std::map<std::string, bench::BasicLoaded<Cuda>> cache;  // load each model once per process
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, bench::load<Cuda>(name)).first;
+  const std::int64_t batch = state.range(0);
+  biqa::Context ctx;
+  const char* tf32 = std::getenv("BIQA_BENCH_TF32");
+  ctx.allow_tf32 = tf32 && std::string(tf32) == "1";
+  const Tensor<float, Cuda> x = biqa::to_device<Cuda>(bench::random_images(batch, bench::input_size(name)));
+  it->second.forward(x, ctx);  // warm-up: the weights' device copies, cuBLAS's handle
+  biqa::cuda::synchronize();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(it->second.forward(x, ctx).data());
+    biqa::cuda::synchronize();
+  }
+  state.counters["ms/image"] = benchmark::Counter(
+      1e-3 * double(batch), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void model_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"batch"});
+  for (int batch : {1, 64}) b->Args({batch});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+void depth_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"batch"});
+  b->Args({1});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+void BM_ResNet50(benchmark::State& s) { run_model(s, "resnet50"); }
+void BM_DeiT3Small(benchmark::State& s) { run_model(s, "deit3_small"); }
+void BM_ViTBase8(benchmark::State& s) { run_model(s, "vit_base_patch8"); }
+void BM_SwinTiny(benchmark::State& s) { run_model(s, "swin_tiny"); }
+void BM_ClipImage(benchmark::State& s) { run_model(s, "clip_b32"); }
+void BM_ClipText(benchmark::State& s) { run_model(s, "clip_b32_text"); }
+void BM_DepthAnythingS(benchmark::State& s) { run_model(s, "depth_anything_vits"); }
+void BM_DepthAnythingL(benchmark::State& s) { run_model(s, "depth_anything_vitl"); }
+BENCHMARK(BM_ResNet50)->Apply(model_args);
+BENCHMARK(BM_DeiT3Small)->Apply(model_args);
+BENCHMARK(BM_ViTBase8)->Apply(model_args);
+BENCHMARK(BM_SwinTiny)->Apply(model_args);
+BENCHMARK(BM_ClipImage)->Apply(model_args);
+BENCHMARK(BM_ClipText)->Apply(model_args);
+BENCHMARK(BM_DepthAnythingS)->Apply(depth_args);
+BENCHMARK(BM_DepthAnythingL)->Apply(depth_args);
+
+}  // namespace
