@@ -6,6 +6,7 @@
 #include "biqa/nn/conv_transpose2d.hpp"
 #include "biqa/ops/cpu/conv_transpose2d.hpp"
 #include "support/nn_fixtures.hpp"
+#include "support/op_cases.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
@@ -20,12 +21,7 @@ TEST_CASE("conv_transpose2d: stride, padding, output_padding, dilation, groups m
   for (int threads : {1, 3}) {
     Context ctx(threads);
     for (const auto& c : f.cases()) {
-      ops::ConvTranspose2dOptions opt;
-      opt.stride = biqa::test::pair_of(c["stride"]);
-      opt.padding = biqa::test::pair_of(c["padding"]);
-      opt.output_padding = biqa::test::pair_of(c["output_padding"]);
-      opt.dilation = biqa::test::pair_of(c["dilation"]);
-      opt.groups = c["groups"].as_int();
+      const ops::ConvTranspose2dOptions opt = biqa::test::conv_transpose_options(c);
       const Tensor<float> out = ops::conv_transpose2d(f.get(c, "x"), f.get(c, "weight"), f.optional(c, "bias"), ctx, opt);
       biqa::test::check_parity("conv_transpose2d/" + c["name"].as_string() + "/threads=" + std::to_string(threads),
                                out, f.get(c, "out"));

@@ -38,4 +38,15 @@ inline ops::Pool2dOptions pool_options(const json::Value& c) {
   return opt;
 }
 
+// A transposed convolution case: stride, padding, output_padding, dilation, groups.
+inline ops::ConvTranspose2dOptions conv_transpose_options(const json::Value& c) {
+  ops::ConvTranspose2dOptions opt;
+  opt.stride = pair_of(c["stride"]);
+  opt.padding = pair_of(c["padding"]);
+  opt.output_padding = pair_of(c["output_padding"]);
+  opt.dilation = pair_of(c["dilation"]);
+  opt.groups = c["groups"].as_int();
+  return opt;
+}
+
 }  // namespace biqa::test

@@ -60,8 +60,9 @@ inline std::atomic<bool>& cpu_poison_buffers() {
 /// when released. Below it they come from the C heap, which keeps freed memory for reuse: after a
 /// large network's forward has freed and reallocated blocks of many sizes, the heap holds more
 /// than is ever live at once (Depth Anything vitl at 518: 56 MB of its peak with glibc's own
-/// threshold). At 16 MiB only a network's largest maps are mapped, so the cost, the kernel zeroing
-/// each new mapping's pages, stays a small fraction of the work that fills them (docs/performance.md).
+/// threshold). At 4 MiB a batch-1 CNN or small transformer maps nothing per forward; where large
+/// maps are mapped, the kernel zeroes each new mapping's pages (a few % of a batch-8 DeiT forward,
+/// docs/performance.md).
 inline constexpr std::size_t cpu_map_threshold = std::size_t(4) << 20;
 
 template <>
@@ -80,16 +81,23 @@ struct DeviceAllocator<Cpu> {
     void* p = nullptr;
     if (::posix_memalign(&p, align, rounded) != 0 || !p)
       fail(ErrorCode::internal, "out of memory allocating ", bytes, " bytes");
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (huge) ::madvise(p, rounded / cpu_huge_page * cpu_huge_page, MADV_HUGEPAGE);  // advice only
-#endif
-    if (cpu_poison_buffers().load(std::memory_order_relaxed)) {
-      std::fill_n(static_cast<float*>(p), rounded / sizeof(float), std::numeric_limits<float>::quiet_NaN());
-    }
+    prepare(p, rounded, huge);
     return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   }
 
  private:
+  /// A new buffer of `size` bytes: its whole 2 MiB pages advised as huge (when `huge`), then NaN
+  /// throughout when poisoning is on.
+  static void prepare(void* p, std::size_t size, bool huge) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (huge) ::madvise(p, size / cpu_huge_page * cpu_huge_page, MADV_HUGEPAGE);  // advice only
+#else
+    (void)huge;
+#endif
+    if (cpu_poison_buffers().load(std::memory_order_relaxed))
+      std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+  }
+
 #if defined(__linux__)
   /// A private anonymous mapping placed on a 2 MiB boundary (over-mapped by one huge page, then
   /// the unaligned ends unmapped), rounded to 4 KiB pages, its whole 2 MiB pages advised as huge
@@ -104,11 +112,7 @@ struct DeviceAllocator<Cpu> {
     const std::uintptr_t end = start + size + cpu_huge_page;
     if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
     void* p = reinterpret_cast<void*>(aligned);
-#if defined(MADV_HUGEPAGE)
-    ::madvise(p, size / cpu_huge_page * cpu_huge_page, MADV_HUGEPAGE);  // advice only
-#endif
-    if (cpu_poison_buffers().load(std::memory_order_relaxed))
-      std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+    prepare(p, size, true);
     return std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
   }
 #endif

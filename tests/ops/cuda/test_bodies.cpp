@@ -185,12 +185,7 @@ TEST_CASE("cuda bodies: the gathering transposed convolution matches PyTorch", "
   int checked = 0;
   for (const auto& c : f.cases()) {
     const Tensor<float> x = f.get(c, "x"), weight = f.get(c, "weight"), bias = f.optional(c, "bias");
-    ops::ConvTranspose2dOptions opt;
-    opt.stride = biqa::test::pair_of(c["stride"]);
-    opt.padding = biqa::test::pair_of(c["padding"]);
-    opt.output_padding = biqa::test::pair_of(c["output_padding"]);
-    opt.dilation = biqa::test::pair_of(c["dilation"]);
-    opt.groups = c["groups"].as_int();
+    const ops::ConvTranspose2dOptions opt = biqa::test::conv_transpose_options(c);
     const auto g = ops::detail::conv_transpose_geometry("conv_transpose2d", x.shape(), weight.shape(), nullptr, opt);
     const std::int64_t c_in = g.c_in, h = g.h, w = g.w, oh = g.oh, ow = g.ow, c_out = g.out_per_group * g.groups;
     Tensor<float> out({x.size(0), c_out, oh, ow});
