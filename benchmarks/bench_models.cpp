@@ -36,7 +36,7 @@ void run_model(benchmark::State& state, const std::string& name) {
   const std::int64_t batch = state.range(0);
   biqa::Context ctx;
   ctx.threads = static_cast<int>(state.range(1));
-  ctx.pack_weights = bench::pack_weights_requested();
+  ctx.weight_packing = bench::weight_packing_requested();
   const Tensor<float> x = random_images(batch, bench::input_size(name));
   it->second.forward(x, ctx);  // warm-up: first-touch of the weights, thread pool start
   for (auto _ : state) benchmark::DoNotOptimize(it->second.forward(x, ctx).data());

@@ -39,10 +39,10 @@ inline bool low_memory_requested() {
   return v && std::string(v) == "1";
 }
 
-// BIQA_BENCH_PACK_WEIGHTS=1: run with Context::pack_weights.
-inline bool pack_weights_requested() {
-  const char* v = std::getenv("BIQA_BENCH_PACK_WEIGHTS");
-  return v && std::string(v) == "1";
+// BIQA_BENCH_WEIGHT_PACKING=auto|always|never: Context::weight_packing (default auto, as biqa's).
+inline biqa::WeightPacking weight_packing_requested() {
+  const char* v = std::getenv("BIQA_BENCH_WEIGHT_PACKING");
+  return v && *v ? biqa::parse_weight_packing(v) : biqa::WeightPacking::automatic;
 }
 
 // The square input side a network is benchmarked at: 518 for Depth Anything (DGIQA's depth

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -11,6 +13,7 @@
 #include "biqa/nn/linear.hpp"
 #include "biqa/nn/multihead_attention.hpp"
 #include "support/helpers.hpp"
+#include "support/parity.hpp"
 
 // The low-memory mode (WeightStoreOptions::keep_half) keeps 16-bit weight matrices 16-bit and
 // widens them per use. Widening is exact, so every output must equal, bit for bit, the one of the
@@ -82,7 +85,7 @@ TEST_CASE("low-memory mode: 16-bit Linear weights stay 16-bit and give the same 
     Context ctx(2);
     const Tensor<float> ya = a.forward(x, ctx);
     CHECK(bit_equal(ya, b.forward(x, ctx)));
-    ctx.pack_weights = true;  // does not apply to a 16-bit weight; still the same values
+    ctx.weight_packing = biqa::WeightPacking::always;  // does not apply to a 16-bit weight; still the same values
     CHECK(bit_equal(ya, b.forward(x, ctx)));
   }
 }
@@ -111,9 +114,9 @@ TEST_CASE("low-memory mode: nn::MultiheadAttention, self and cross attention", "
   const Tensor<float> x = random_input({2, 7, e}, 1), memory = random_input({2, 9, e}, 2);
   Context plain(2);
   const Tensor<float> self_ref = a.forward(x, plain), cross_ref = a.forward(x, memory, memory, plain);
-  for (const bool pack : {false, true}) {  // pack_weights does not apply to 16-bit weights
+  for (const auto packing : {biqa::WeightPacking::never, biqa::WeightPacking::always}) {  // not for 16-bit weights
     Context ctx(2);
-    ctx.pack_weights = pack;
+    ctx.weight_packing = packing;
     CHECK(bit_equal(self_ref, b.forward(x, ctx)));
     CHECK(bit_equal(cross_ref, b.forward(x, memory, memory, ctx)));
   }
@@ -154,4 +157,110 @@ TEST_CASE("low-memory mode: an embedding row is widened alone and equals the con
     CHECK(std::memcmp(b, full.f32().data() + row * 12, sizeof b) == 0);
   }
   CHECK_THROWS_AS(half.copy_row(50, a), Error);
+}
+
+TEST_CASE("weight packing: a weight mapped from its file is packed once and its pages given back",
+          "[io][nn][packing]") {
+  test::TempDir dir;
+  std::mt19937 rng(11);
+  const std::int64_t out = 96, in = 1024;  // 384 KiB: about 96 whole pages
+  const std::string path = dir.file("linear.safetensors");
+  io::write_safetensors(path, {random_blob("weight", {out, in}, DType::f32, rng),
+                               random_blob("bias", {out}, DType::f32, rng)});
+  const Tensor<float> x = random_input({2, 9, in}, 3);  // 18 rows: the GEMM path, not dot products
+
+  io::WeightStore store(io::load_weights(path));
+  CHECK(store.file().file_mapped());
+  nn::Linear layer(in, out);
+  layer.load(store.root());
+  store.finish();
+  REQUIRE(layer.stored_weight().file_mapped());
+  const Tensor<float>& w = layer.stored_weight().f32();
+  const std::size_t bytes = static_cast<std::size_t>(w.numel()) * sizeof(float);
+
+  Context never(2), automatic(2), always(2);
+  never.weight_packing = WeightPacking::never;
+  always.weight_packing = WeightPacking::always;
+  const Tensor<float> ref = layer.forward(x, never);  // reads every page of the weight
+  CHECK_FALSE(layer.holds_packed_weight());
+  const std::size_t resident = io::resident_file_pages(w.data(), bytes);
+  const bool pagemap_readable = ::access("/proc/self/pagemap", R_OK) == 0;
+  if (pagemap_readable) {
+    CHECK(resident >= 90);
+  } else {
+    WARN("/proc/self/pagemap is not readable here: file pages are not given back");
+  }
+  CHECK(bit_equal(ref, layer.forward(x, automatic)));  // packs, then gives the pages back
+  CHECK(layer.holds_packed_weight());
+  CHECK(io::resident_file_pages(w.data(), bytes) == 0);
+  CHECK(bit_equal(ref, layer.forward(x, automatic)));  // the packed copy again
+  CHECK(bit_equal(ref, layer.forward(x, never)));      // the weight itself, read from the file again
+  CHECK(bit_equal(ref, layer.forward(x, always)));
+  CHECK(bit_equal(layer.weight(), io::load_weights(path).to_float(*io::load_weights(path).find("weight"))));
+
+  SECTION("a value written into the mapped weight before packing is kept, not re-read from the file") {
+    io::WeightStore store2(io::load_weights(path));
+    nn::Linear edited(in, out);
+    edited.load(store2.root());
+    Tensor<float> view = edited.stored_weight().f32();  // shares the mapping's bytes
+    view.data()[5 * in + 700] = 42.0f;                   // a private copy of that page from now on
+    const Tensor<float> edited_ref = edited.forward(x, never);
+    CHECK_FALSE(bit_equal(edited_ref, ref));
+    CHECK(bit_equal(edited_ref, edited.forward(x, automatic)));
+    if (pagemap_readable) CHECK(io::resident_file_pages(view.data(), bytes) == 0);  // the others went back
+    CHECK(view.data()[5 * in + 700] == 42.0f);
+    CHECK(bit_equal(edited_ref, edited.forward(x, never)));
+  }
+  SECTION("weights held in memory are packed per call under auto, once under always") {
+    const std::vector<unsigned char> raw = io::read_file_bytes(path);
+    io::WeightStore in_memory(io::load_weights(io::MappedFile::from_bytes(raw.data(), raw.size())));
+    CHECK_FALSE(in_memory.file().file_mapped());
+    nn::Linear held(in, out);
+    held.load(in_memory.root());
+    CHECK_FALSE(held.stored_weight().file_mapped());
+    CHECK(held.stored_weight().release_file_pages() == 0);
+    CHECK(bit_equal(ref, held.forward(x, automatic)));
+    CHECK_FALSE(held.holds_packed_weight());
+    CHECK(bit_equal(ref, held.forward(x, always)));
+    CHECK(held.holds_packed_weight());
+  }
+}
+
+TEST_CASE("a mapped file's small float32 tensors are read at load, its large ones viewed", "[io][packing]") {
+  test::TempDir dir;
+  std::mt19937 rng(2);
+  const std::string path = dir.file("two.safetensors");
+  io::write_safetensors(path, {random_blob("small", {3, 100}, DType::f32, rng),
+                               random_blob("large", {300, 300}, DType::f32, rng)});  // 351 KiB
+  const io::WeightFile file = io::load_weights(path);
+  REQUIRE(file.file_mapped());
+  io::WeightStore store(io::load_weights(path));
+  const io::TensorRecord& small = *store.file().find("small");
+  const io::TensorRecord& large = *store.file().find("large");
+  const Tensor<float> s = store.root().take("small", {3, 100}), l = store.root().take("large", {300, 300});
+  CHECK(static_cast<const void*>(s.data()) != static_cast<const void*>(small.data));  // a copy
+  CHECK(static_cast<const void*>(l.data()) == static_cast<const void*>(large.data));  // the mapping
+  CHECK(bit_equal(s, file.to_float(*file.find("small"))));
+  CHECK(bit_equal(l, file.to_float(*file.find("large"))));
+
+  // read_into: the file's bytes, by reading it (or from memory for bytes held in memory); bounds.
+  const auto& mapped = *store.file().source;
+  std::vector<float> buf(300);
+  mapped.read_into(small.data, 1200, buf.data());
+  CHECK(std::memcmp(buf.data(), small.data, 1200) == 0);
+  CHECK_THROWS_WITH(mapped.read_into(mapped.data() + mapped.size() - 4, 8, buf.data()),
+                    Catch::Contains("read outside the file"));
+  const auto held = io::MappedFile::from_bytes(mapped.data(), mapped.size());
+  CHECK_FALSE(held->is_mapped());
+  held->read_into(held->data() + (small.data - mapped.data()), 1200, buf.data());
+  CHECK(std::memcmp(buf.data(), small.data, 1200) == 0);
+}
+
+TEST_CASE("weight packing: PyTorch checkpoints are mapped too; names parse", "[io][packing]") {
+  CHECK(io::load_weights(test::fixture_path("models/dsmix/dsmix_mlp.pth")).file_mapped());
+  CHECK(parse_weight_packing("auto") == WeightPacking::automatic);
+  CHECK(parse_weight_packing("never") == WeightPacking::never);
+  CHECK(std::string(weight_packing_name(parse_weight_packing("always"))) == "always");
+  CHECK_THROWS_WITH(parse_weight_packing("yes"), Catch::Contains("unknown weight packing 'yes'"));
+  CHECK(Context().weight_packing == WeightPacking::automatic);
 }

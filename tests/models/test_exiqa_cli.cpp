@@ -135,14 +135,19 @@ TEST_CASE("biqa explain / score --model exiqa", "[models][exiqa][cli]") {
     o.settings = {{"vocab", vocab}};
     const double s = load_model("exiqa", o)->score(io::read_image(dir.file("pic.png")));
     CHECK(j["values"].as_object()[0].second.as_number() == Approx(s).epsilon(1e-5));
-    // --pack-weights (a packed copy of the CLIP towers' linear weights) scores the same.
+    // --pack-weights (a packed copy of every linear weight of the CLIP towers) and
+    // --weight-packing never (repacked on every call) score the same as the default.
     r = test::run_cli("score --format jsonl --pack-weights --model exiqa --weights " + q(tuned) + set_vocab + " " + pic);
     INFO(r.out);
     REQUIRE(r.status == 0);
     CHECK(json::parse(r.out.substr(0, r.out.find('\n')))["score"].as_number() == Approx(s).epsilon(1e-5));
     Context packed_ctx(2);
-    packed_ctx.pack_weights = true;
+    packed_ctx.weight_packing = biqa::WeightPacking::always;
     CHECK(load_model("exiqa", o)->score(io::read_image(dir.file("pic.png")), packed_ctx) == Approx(s).epsilon(1e-5));
+    r = test::run_cli("score --format jsonl --weight-packing never --model exiqa --weights " + q(tuned) + set_vocab + " " + pic);
+    INFO(r.out);
+    REQUIRE(r.status == 0);
+    CHECK(json::parse(r.out.substr(0, r.out.find('\n')))["score"].as_number() == Approx(s).epsilon(1e-5));
 
     // The low-memory mode on a 16-bit copy of the checkpoint: the same score as that copy converted
     // to float32 at load (widening is exact), and close to the float32 checkpoint's.

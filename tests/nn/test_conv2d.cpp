@@ -64,7 +64,7 @@ TEST_CASE("nn::Conv2d reports missing BatchNorm statistics and bad inputs", "[nn
   REQUIRE_THROWS_AS(nn::Conv2d({4, 6, {3, 3}, {1, 1}, {0, 0}, {1, 1}, 4}), biqa::Error);  // 6 % 4
 }
 
-TEST_CASE("nn::Conv2d gives the same outputs packed (pack_weights, after folding) as unpacked, bit for bit",
+TEST_CASE("nn::Conv2d gives the same outputs packed (WeightPacking::always, after folding) as unpacked, bit for bit",
           "[nn][conv2d]") {
   auto same = [](const Tensor<float>& a, const Tensor<float>& b) {
     return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.numel(), b.data());
@@ -75,7 +75,8 @@ TEST_CASE("nn::Conv2d gives the same outputs packed (pack_weights, after folding
     conv.load(f.root());
     const Tensor<float> x = f.io("input");
     Context plain(2), packing(2);
-    packing.pack_weights = true;
+    plain.weight_packing = biqa::WeightPacking::never;
+    packing.weight_packing = biqa::WeightPacking::always;
     INFO(name);
     CHECK(same(conv.forward(x, plain), conv.forward(x, packing)));
     CHECK(same(conv.forward(x, packing), conv.forward(x, packing)));  // the packed copy is reused

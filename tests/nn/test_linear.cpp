@@ -17,8 +17,9 @@ TEST_CASE("nn::Linear loads torch.nn.Linear's state_dict and matches it", "[nn][
     const Tensor<float> x = f.io("input"), ref = f.io("output");
     f.store().finish();  // exactly the module's keys
     Context ctx(2);
+    ctx.weight_packing = biqa::WeightPacking::never;  // packed on every call
     biqa::test::check_parity(std::string("nn/") + name, layer.forward(x, ctx), ref);
-    ctx.pack_weights = true;  // the packed copy, made on this first use and reused after
+    ctx.weight_packing = biqa::WeightPacking::automatic;  // the packed copy, made on this first use and reused after
     biqa::test::check_parity(std::string("nn/") + name + "/packed", layer.forward(x, ctx), ref);
     biqa::test::check_parity(std::string("nn/") + name + "/packed again", layer.forward(x, ctx), ref);
     const nn::Linear copy = layer;  // copies share the packed weight

@@ -30,11 +30,13 @@ TEST_CASE("nn::MultiheadAttention matches torch.nn.MultiheadAttention", "[nn][mh
     const Tensor<float> ref = f.io("output");
     f.store().finish();
     for (int threads : {1, 3}) {
-      for (bool pack : {false, true}) {  // Context::pack_weights: the packed copy of the projections
+      // Context::weight_packing: the projections repacked per call, or packed once (the fixture file
+      // is mapped, so auto packs too, and gives the file's pages back).
+      for (const auto packing : {biqa::WeightPacking::never, biqa::WeightPacking::automatic, biqa::WeightPacking::always}) {
         Context ctx(threads);
-        ctx.pack_weights = pack;
-        biqa::test::check_parity(std::string("nn/") + name + "/threads=" + std::to_string(threads) +
-                                     (pack ? "/packed" : ""),
+        ctx.weight_packing = packing;
+        biqa::test::check_parity(std::string("nn/") + name + "/threads=" + std::to_string(threads) + "/packing=" +
+                                     biqa::weight_packing_name(packing),
                                  mha.forward(q, k, v, ctx, masks), ref);
       }
     }

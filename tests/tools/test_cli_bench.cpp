@@ -59,7 +59,7 @@ TEST_CASE("biqa bench: BRISQUE on a file and on the synthetic picture", "[cli][b
   CHECK(j["width"].as_number() == 128);
   CHECK(j["height"].as_number() == 96);
   CHECK(j["threads"].as_number() == 2);
-  CHECK_FALSE(j["pack_weights"].as_bool());
+  CHECK(j["weight_packing"].as_string() == "auto");
   CHECK(j["score"].as_number() == Approx(expected).margin(1e-6));
   check_timings(j, 3);
 
@@ -89,7 +89,7 @@ TEST_CASE("biqa bench: a network model with packed weights scores as biqa score 
   const auto j = bench_json("-m dsmix --weights '" + weights + "' --set crop_size=32 --pack-weights --threads 2 "
                             "--runs 2 '" + png + "'");
   CHECK(j["model"].as_string() == "dsmix");
-  CHECK(j["pack_weights"].as_bool());
+  CHECK(j["weight_packing"].as_string() == "always");
   CHECK(j["score"].as_number() == Approx(expected).epsilon(1e-5));
   check_timings(j, 2);
 }

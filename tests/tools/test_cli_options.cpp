@@ -38,6 +38,13 @@ TEST_CASE("cli: malformed numbers are usage errors naming the option", "[tools]"
   const auto jobs = biqa::test::run_cli("score --jobs 99999999999 a.png");
   CHECK(jobs.status == 1);
   CHECK_THAT(jobs.out, Catch::Contains("--jobs expects an integer"));
+
+  const auto packing = biqa::test::run_cli("score --weight-packing sometimes a.png");
+  CHECK(packing.status == 1);
+  CHECK_THAT(packing.out, Catch::Contains("unknown weight packing 'sometimes' (auto, always or never)"));
+  const auto both = biqa::test::run_cli("bench --pack-weights --weight-packing never");
+  CHECK(both.status == 1);
+  CHECK_THAT(both.out, Catch::Contains("--pack-weights contradicts --weight-packing never"));
 }
 
 TEST_CASE("cli: an error names its command once", "[tools]") {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "biqa/core/context.hpp"
 #include "biqa/core/error.hpp"
 
 namespace biqa::cli {
@@ -168,6 +169,17 @@ inline std::map<std::string, std::string> model_settings(Args& args, const std::
   if (const auto c = args.option("--crops")) settings["crops"] = *c;
   if (const auto e = args.option("--encoder")) settings["encoder"] = *e;
   return settings;
+}
+
+// --weight-packing auto|always|never (Context::weight_packing); --pack-weights is short for always.
+inline WeightPacking weight_packing(Args& args, const std::string& command) {
+  const bool always = args.flag("--pack-weights");
+  const std::optional<std::string> named = args.option("--weight-packing");
+  if (!named) return always ? WeightPacking::always : WeightPacking::automatic;
+  const WeightPacking p = parse_weight_packing(*named);
+  BIQA_CHECK(!always || p == WeightPacking::always, ErrorCode::invalid_argument, command,
+             ": --pack-weights contradicts --weight-packing ", *named);
+  return p;
 }
 
 }  // namespace biqa::cli

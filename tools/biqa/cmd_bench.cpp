@@ -20,13 +20,13 @@ namespace {
 
 const char* usage =
     "biqa bench [-m|--model NAME] [--weights FILE] [--set KEY=VALUE]... [--threads N]\n"
-    "           [--pack-weights] [--low-memory] [--device cpu|cuda] [--tf32] [--runs N] [--warmup N]\n"
-    "           [--size WxH] [--json]\n"
+    "           [--weight-packing auto|always|never] [--pack-weights] [--low-memory]\n"
+    "           [--device cpu|cuda] [--tf32] [--runs N] [--warmup N] [--size WxH] [--json]\n"
     "           [IMAGE]\n"
     "\n"
     "Loads a model once, scores one image `--warmup` times untimed and `--runs` times timed, and\n"
     "prints the load time, the first score's time (it includes one-time work: pages of the weights\n"
-    "read for the first time, packed copies made under --pack-weights), the median, minimum and\n"
+    "read for the first time, packed copies of the weights made), the median, minimum and\n"
     "maximum of the timed runs, and the process's peak resident memory. Without IMAGE a synthetic\n"
     "picture of --size pixels is scored (a smooth colour ramp with fine texture).\n"
     "  -m, --model NAME   the model (default: brisque; biqa list)\n"
@@ -34,7 +34,7 @@ const char* usage =
     "  --set KEY=VALUE    a model setting (biqa info MODEL lists them); --depth-weights, --crops and\n"
     "                     --encoder as in biqa score\n"
     "  --threads N        threads for the network models (default: the cores)\n"
-    "  --pack-weights     as in biqa score\n"
+    "  --weight-packing P, --pack-weights as in biqa score\n"
     "  --low-memory       as in biqa score\n"
     "  --device D, --tf32 as in biqa score\n"
     "  --runs N           timed runs (default 5)\n"
@@ -96,7 +96,7 @@ int run(biqa::cli::Args& args) {
   const auto weights = args.option("--weights");
   const auto settings = biqa::cli::model_settings(args, "bench");
   const int threads_option = args.int_option("--threads", 0);
-  const bool pack_weights = args.flag("--pack-weights");
+  const biqa::WeightPacking weight_packing = biqa::cli::weight_packing(args, "bench");
   const bool low_memory = args.flag("--low-memory");
   const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
   const bool tf32 = args.flag("--tf32");
@@ -125,7 +125,7 @@ int run(biqa::cli::Args& args) {
   const double load_ms = ms_since(t_load);
 
   biqa::Context ctx(threads);
-  ctx.pack_weights = pack_weights;
+  ctx.weight_packing = weight_packing;
   ctx.device = device;
   ctx.allow_tf32 = tf32;
   auto t0 = Clock::now();
@@ -157,7 +157,7 @@ int run(biqa::cli::Args& args) {
     j.set("device", biqa::device_type_name(device));
     j.set("tf32", tf32);
     j.set("threads", double(threads));
-    j.set("pack_weights", pack_weights);
+    j.set("weight_packing", biqa::weight_packing_name(weight_packing));
     j.set("low_memory", low_memory);
     j.set("score", std::isfinite(score) ? biqa::json::Value(score) : biqa::json::Value());
     j.set("load_ms", load_ms);
@@ -175,7 +175,7 @@ int run(biqa::cli::Args& args) {
     std::printf("image            %s (%lldx%lld)\n", image_name.c_str(), static_cast<long long>(image.size(1)),
                 static_cast<long long>(image.size(0)));
     std::printf("device           %s%s\n", biqa::device_type_name(device), tf32 ? ", TF32 products" : "");
-    std::printf("threads          %d%s%s\n", threads, pack_weights ? ", packed weights" : "",
+    std::printf("threads          %d, weight packing %s%s\n", threads, biqa::weight_packing_name(weight_packing),
                 low_memory ? ", low memory" : "");
     std::printf("score            %s\n", fixed(score, 4).c_str());
     std::printf("load             %s ms\n", fixed(load_ms).c_str());

@@ -27,8 +27,9 @@ namespace fs = std::filesystem;
 const char* usage =
     "biqa score [-m|--model NAME[,NAME...]] [--weights FILE] [--set KEY=VALUE]...\n"
     "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
-    "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N] [--pack-weights]\n"
-    "           [--low-memory] [--device cpu|cuda] [--tf32] [--quiet]\n"
+    "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N]\n"
+    "           [--weight-packing auto|always|never] [--pack-weights] [--low-memory]\n"
+    "           [--device cpu|cuda] [--tf32] [--quiet]\n"
     "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
@@ -47,8 +48,12 @@ const char* usage =
     "  --json             same as --format json\n"
     "  -j, --jobs N       images scored in parallel (default 1; 0 = one per core)\n"
     "  --threads N        threads per image for the network models (default: the cores / jobs)\n"
-    "  --pack-weights     keep a copy of the networks' linear-layer weights in the matrix kernel's\n"
-    "                     layout: transformers score 10-40% faster, using that much more memory\n"
+    "  --weight-packing P which linear-layer weights stay in the matrix kernel's layout after their\n"
+    "                     first use: auto (default: those mapped from a weights file, whose pages are\n"
+    "                     then given back, so memory does not grow), always (also weights held in\n"
+    "                     memory: a second copy), never (repacked every call: transformers 20-70%\n"
+    "                     slower)\n"
+    "  --pack-weights     same as --weight-packing always\n"
     "  --low-memory       keep f16/bf16 weight matrices 16-bit in memory, widened per layer as it\n"
     "                     runs (for 16-bit weight files: biqa convert --dtype f16)\n"
     "  --device D         cpu (default) or cuda: where the networks run (cuda needs a biqa built\n"
@@ -138,7 +143,7 @@ int run(biqa::cli::Args& args) {
   const bool quiet = args.flag("--quiet") || args.flag("-q");
   int jobs = args.int_option("--jobs", 1, "-j");
   int threads = args.int_option("--threads", 0);
-  const bool pack_weights = args.flag("--pack-weights");
+  const biqa::WeightPacking weight_packing = biqa::cli::weight_packing(args, "score");
   const bool low_memory = args.flag("--low-memory");
   const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
   const bool tf32 = args.flag("--tf32");
@@ -182,7 +187,7 @@ int run(biqa::cli::Args& args) {
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     biqa::Context ctx(threads);
-    ctx.pack_weights = pack_weights;
+    ctx.weight_packing = weight_packing;
     ctx.device = device;
     ctx.allow_tf32 = tf32;
     for (std::size_t i; (i = next++) < inputs.size();) {

@@ -77,6 +77,38 @@ inline DeviceType parse_device_type(const std::string& name) {
   fail(ErrorCode::invalid_argument, "unknown device '", name, "' (cpu or cuda)");
 }
 
+/// Whether nn::Linear and nn::MultiheadAttention keep their weight matrices in the GEMM kernel's
+/// packed layout, made on a layer's first forward on the CPU, or pack them on every call. Packing
+/// on every call costs about as much as the product itself when a layer sees few rows (a CLIP tower
+/// ran 3× slower that way: docs/performance.md); a kept copy costs memory unless the weight's own
+/// pages can be given back.
+enum class WeightPacking {
+  /// Keep packed the float32 weights borrowed from a memory-mapped weights file, and give their
+  /// pages back to the kernel afterwards (re-read from the file if ever read again), so memory does
+  /// not grow. Weights held in memory (converted at load, 16-bit) are packed per call.
+  automatic,
+  /// Keep every float32 weight packed, a second copy for those held in memory.
+  always,
+  /// Pack on every call: weights are used only where they were loaded.
+  never,
+};
+
+inline const char* weight_packing_name(WeightPacking p) {
+  switch (p) {
+    case WeightPacking::always: return "always";
+    case WeightPacking::never: return "never";
+    default: return "auto";
+  }
+}
+
+/// "auto", "always" or "never".
+inline WeightPacking parse_weight_packing(const std::string& name) {
+  if (name == "auto") return WeightPacking::automatic;
+  if (name == "always") return WeightPacking::always;
+  if (name == "never") return WeightPacking::never;
+  fail(ErrorCode::invalid_argument, "unknown weight packing '", name, "' (auto, always or never)");
+}
+
 /// The error for a run-time device whose backend this program does not contain: CUDA runs come from
 /// a translation unit compiled by nvcc that includes biqa/cuda.cuh (the biqa tool has one when
 /// configured with -DBIQA_WITH_CUDA=ON).
@@ -102,11 +134,9 @@ inline void require_device(DeviceType d) {
 struct Context {
   /// Worker threads for the CPU kernels; 0 means one per hardware thread.
   int threads = 1;
-  /// Layers that support it (nn::Linear, nn::MultiheadAttention) keep a copy of their weights in
-  /// the GEMM kernel's packed layout, made on first use: transformer products get 10-40% faster,
-  /// at the cost of that copy (about the size of the Linear weights). Off: weights are used where
-  /// they were loaded (zero-copy from a safetensors mapping) and packed per call.
-  bool pack_weights = false;
+  /// Which weights layers keep in the GEMM kernel's packed layout (made on their first forward)
+  /// instead of packing them on every call; see WeightPacking.
+  WeightPacking weight_packing = WeightPacking::automatic;
   /// The device of run-time dispatch (what the scorers use; see DeviceType).
   DeviceType device = DeviceType::cpu;
   /// CUDA only: the products (linear layers, matmul, convolutions, attention) on tensor cores in

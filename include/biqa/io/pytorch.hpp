@@ -90,6 +90,7 @@ class PytorchReader {
     wf_.path = path();
     wf_.format = "pytorch";
     wf_.keep_alive = file_;
+    wf_.source = file_;
     budget_ = 4 * (doc_.value_count() + doc_.container_count()) + 4096;
     on_path_.assign(doc_.container_count(), 0);
 

@@ -52,6 +52,7 @@ inline WeightFile read_safetensors(std::shared_ptr<MappedFile> file) {
   wf.path = path;
   wf.format = "safetensors";
   wf.keep_alive = file;
+  wf.source = file;
 
   struct Span {
     std::uint64_t begin, end;

@@ -13,6 +13,7 @@
 #include "biqa/core/dtype.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/io/mapped_file.hpp"
 
 namespace biqa::io {
 
@@ -21,6 +22,9 @@ class StoredWeight {
   StoredWeight() = default;
   /// A float32 weight (the usual case).
   StoredWeight(Tensor<float> t) : f32_(std::move(t)) {}  // NOLINT: implicit, as a Tensor stands for one
+  /// A float32 weight; `file_mapped`: it is a zero-copy view of a file mapping (MappedFile::open),
+  /// whose pages release_file_pages() may give back.
+  StoredWeight(Tensor<float> t, bool file_mapped) : f32_(std::move(t)), file_mapped_(file_mapped) {}
   /// 16-bit values kept as they are stored; `keep_alive` owns the memory they lie in.
   StoredWeight(const std::byte* data, DType dtype, Shape shape, std::shared_ptr<const void> keep_alive)
       : half_(data), dtype_(dtype), shape_(std::move(shape)), keep_alive_(std::move(keep_alive)) {
@@ -59,12 +63,24 @@ class StoredWeight {
   /// The float32 tensor when not half (undefined otherwise), for code that needs a reference.
   const Tensor<float>& f32() const { return f32_; }
 
+  /// True for a float32 weight that is a zero-copy view of a memory-mapped weights file.
+  bool file_mapped() const { return file_mapped_ && f32_.defined(); }
+  /// Gives this weight's resident file pages back to the kernel (io::release_file_pages), for a
+  /// layer that keeps another copy of the values (the GEMM kernel's packed layout) and reads these
+  /// rarely if ever again; they are read from the file when touched. Returns the bytes given back
+  /// (0 unless file_mapped()).
+  std::size_t release_file_pages() const {
+    if (!file_mapped()) return 0;
+    return io::release_file_pages(f32_.data(), static_cast<std::size_t>(f32_.numel()) * sizeof(float));
+  }
+
  private:
   Tensor<float> f32_;
   const std::byte* half_ = nullptr;
   DType dtype_ = DType::f32;
   Shape shape_;
   std::shared_ptr<const void> keep_alive_;
+  bool file_mapped_ = false;
 };
 
 }  // namespace biqa::io

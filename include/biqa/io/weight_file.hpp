@@ -14,6 +14,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/shape.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/io/mapped_file.hpp"
 
 namespace biqa::io {
 
@@ -43,6 +44,15 @@ class WeightFile {
   std::map<std::string, std::string> metadata;
   std::vector<TensorRecord> tensors;  ///< in file order
   std::shared_ptr<const void> keep_alive;  ///< the mapping the records point into
+  /// The file the records point into, when they do (the safetensors and PyTorch readers).
+  std::shared_ptr<const MappedFile> source;
+
+  /// The records point into a mapping of the file (MappedFile::open), not into bytes held in
+  /// memory: zero-copy tensors of it may give their pages back (release_file_pages).
+  bool file_mapped() const { return source && source->is_mapped(); }
+  /// This record's bytes lie in the file's mapping (a record may also point elsewhere: one merged
+  /// from another file, or edited).
+  bool mapped(const TensorRecord& r) const { return file_mapped() && source->contains(r.data, r.nbytes()); }
 
   const TensorRecord* find(const std::string& name) const {
     if (index_.size() != tensors.size()) rebuild_index();

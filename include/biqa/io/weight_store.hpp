@@ -107,8 +107,19 @@ class WeightStore {
                             expected->to_string());
       return placeholder(expected);
     }
+    // A small float32 tensor (a bias, a norm's scale) is read from the file, not viewed in its
+    // mapping: read during a forward, a page of it would map its neighbours' pages back in, the
+    // pages of weights that a packed layer gave back (release_file_pages).
+    if (file_->mapped(*r) && r->dtype == DType::f32 && r->is_contiguous() &&
+        static_cast<std::int64_t>(r->nbytes()) <= read_tensor_bytes) {
+      Tensor<float> t(r->shape);
+      file_->source->read_into(r->data, r->nbytes(), t.data());
+      return t;
+    }
     return file_->to_float(*r);
   }
+  /// Float32 tensors of a mapped file up to this size are read at load (take); larger ones are views.
+  static constexpr std::int64_t read_tensor_bytes = 256 * 1024;
 
   /// As take(), for a weight matrix a layer may keep in its stored 16-bit form: with
   /// WeightStoreOptions::keep_half, a contiguous f16/bf16 tensor is returned unconverted.
@@ -116,7 +127,13 @@ class WeightStore {
     const TensorRecord* r = record(full_name);
     const bool half = r && opts_.keep_half && (r->dtype == DType::f16 || r->dtype == DType::bf16) &&
                       r->is_contiguous() && (!expected || r->shape == *expected);
-    if (!half) return take(full_name, expected);
+    if (!half) {
+      Tensor<float> t = take(full_name, expected);
+      // Zero-copy when the record's own bytes are the tensor's (aligned contiguous float32).
+      const bool borrowed = r && file_->mapped(*r) && t.defined() &&
+                            static_cast<const void*>(t.data()) == static_cast<const void*>(r->data);
+      return StoredWeight(std::move(t), borrowed);
+    }
     used_.insert(full_name);
     return StoredWeight(r->data, r->dtype, r->shape, file_->keep_alive);
   }

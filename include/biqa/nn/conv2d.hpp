@@ -81,14 +81,16 @@ class Conv2d {
 
   /// x [N, C, H, W] → [N, O, OH, OW]; `epilogue` fuses what follows (a shortcut add, an
   /// activation) into the output pass.
-  /// With Context::pack_weights, a weight read from the file is also kept packed (made on first use).
+  /// A weight read from the file is also kept packed (made on first use) under
+  /// WeightPacking::always only: a convolution reuses its weight over every output position, so
+  /// packing it per call costs little (a folded weight is always kept packed, it is a copy anyway).
   template <typename Device>
   Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
                                 const ops::BasicConv2dEpilogue<Device>& epilogue = {}) const {
     BIQA_CHECK(loaded(), ErrorCode::invalid_argument, "nn::Conv2d: forward() before load()");
     if constexpr (on_host<Device>) {
       if (packed_) return ops::conv2d(x, *packed_, bias_, ctx, options(), epilogue);
-      if (ctx.pack_weights) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);
+      if (ctx.weight_packing == WeightPacking::always) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);
       return ops::conv2d(x, weight_, bias_, ctx, options(), epilogue);
     } else {
       return ops::conv2d(x, device_->get_from<Device>(0, [&] { return weight(); }), device_->get<Device>(1, bias_), ctx,

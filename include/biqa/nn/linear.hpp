@@ -1,10 +1,11 @@
 #pragma once
 /// @file
 /// nn::Linear: y = x·Wᵀ + b, torch.nn.Linear's state_dict ("weight" [out, in], "bias" [out]).
-/// With Context::pack_weights the weight is also kept packed for the GEMM kernel, made on first use.
-/// In the low-memory mode (io::WeightStoreOptions::keep_half) a 16-bit weight stays 16-bit and is
-/// widened for each forward; pack_weights then does not apply to it. On another device the weights
-/// are copied there on first use (nn::DeviceWeights).
+/// On the CPU the weight is kept in the GEMM kernel's packed layout, made on the first forward, as
+/// Context::weight_packing says (by default when it is mapped from its file, whose pages are then
+/// given back). In the low-memory mode (io::WeightStoreOptions::keep_half) a 16-bit weight stays
+/// 16-bit and is widened for each forward. On another device the weights are copied there on first
+/// use (nn::DeviceWeights).
 
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/detail/weight_packing.hpp"
 #include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 
@@ -49,7 +51,7 @@ class Linear {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
     if constexpr (on_host<Device>) {
       if (weight_.is_half()) return ops::linear(x, weight_.to_float(), bias_, ctx);
-      if (ctx.pack_weights) return ops::linear(x, packed_->get(weight_.f32()), bias_, ctx);
+      if (detail::keeps_packed(ctx, weight_)) return ops::linear(x, detail::packed_weight(*packed_, weight_), bias_, ctx);
       return ops::linear(x, weight_.f32(), bias_, ctx);
     } else {
       return ops::linear(x, device_->get_from<Device>(0, [&] { return weight_.to_float(); }),
@@ -63,6 +65,8 @@ class Linear {
   /// The weight as held: float32, or its stored f16/bf16 form in the low-memory mode.
   const io::StoredWeight& stored_weight() const { return weight_; }
   const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
+  /// True once a forward has made the packed copy of the weight (Context::weight_packing).
+  bool holds_packed_weight() const { return packed_->made(); }
 
  private:
   Config config_;

@@ -16,6 +16,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/detail/weight_packing.hpp"
 #include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/attention.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
@@ -113,13 +114,13 @@ class MultiheadAttention {
     if constexpr (on_host<Device>) {
       // The fused in-projection as float32: the loaded tensor, or (low-memory mode) widened for this call.
       const Tensor<float> in_w = packed() ? in_weight_.to_float() : Tensor<float>();
-      const bool pack_in = ctx.pack_weights && packed() && !in_weight_.is_half();
+      const bool pack_in = packed() && detail::keeps_packed(ctx, in_weight_);
       if (self) {  // one GEMM for the three projections
-        const Tensor<float> qkv = pack_in ? ops::linear(q_in, in_packed_->get(in_w), packed_bias_, ctx)
+        const Tensor<float> qkv = pack_in ? ops::linear(q_in, detail::packed_weight(*in_packed_, in_weight_), packed_bias_, ctx)
                                           : ops::linear(q_in, in_w, packed_bias_, ctx);
         q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
       } else if (pack_in) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
-        const ops::PackedLinearWeight& w = in_packed_->get(in_w);
+        const ops::PackedLinearWeight& w = detail::packed_weight(*in_packed_, in_weight_);
         q = ops::linear(q_in, w, bq_, ctx, 0, e);
         k = ops::linear(k_in, w, bk_, ctx, e, e);
         v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
@@ -162,8 +163,8 @@ class MultiheadAttention {
     const Tensor<float, Device> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
     Tensor<float, Device> y;
     if constexpr (on_host<Device>) {
-      y = ctx.pack_weights && !out_weight_.is_half()
-              ? ops::linear(heads_joined, out_packed_->get(out_weight_.f32()), out_bias_, ctx)
+      y = detail::keeps_packed(ctx, out_weight_)
+              ? ops::linear(heads_joined, detail::packed_weight(*out_packed_, out_weight_), out_bias_, ctx)
               : ops::linear(heads_joined, out_weight_.to_float(), out_bias_, ctx);
     } else {
       y = ops::linear(heads_joined, device_->get_from<Device>(5, [&] { return out_weight_.to_float(); }),
@@ -230,7 +231,7 @@ class MultiheadAttention {
   Tensor<float> wq_, wk_, wv_, bq_, bk_, bv_;  ///< wq_, wk_, wv_: only when kdim or vdim differs
   io::StoredWeight out_weight_;
   Tensor<float> out_bias_;
-  /// Context::pack_weights: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
+  /// Context::weight_packing: the GEMM kernel's layout of in_proj_weight and out_proj.weight.
   std::shared_ptr<ops::PackedOnce> in_packed_ = std::make_shared<ops::PackedOnce>();
   std::shared_ptr<ops::PackedOnce> out_packed_ = std::make_shared<ops::PackedOnce>();
   std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();

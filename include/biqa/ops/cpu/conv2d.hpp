@@ -186,7 +186,7 @@ class PackedConv2dWeight {
 };
 
 /// A layer's packed weight, made on first use and then shared; safe to call from several threads
-/// (Context::pack_weights for convolutions whose weight is not the layer's own copy).
+/// (WeightPacking::always, for convolutions whose weight is not the layer's own copy).
 class PackedConv2dWeightOnce {
  public:
   const PackedConv2dWeight& get(const Tensor<float>& weight, std::int64_t groups) {

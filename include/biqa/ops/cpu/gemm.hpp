@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -234,7 +235,7 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const Tensor<float>& weig
 
 /// A Linear weight [out, in] packed once for the GEMM kernel (as the B operand Wᵀ), so that every
 /// call skips the repacking; products with 50–200 rows (a ViT's tokens) run 25–70% faster this way.
-/// It is a copy: layers make it only when asked (Context::pack_weights), see PackedOnce.
+/// It is a copy: layers keep one as Context::weight_packing says, see PackedOnce.
 class PackedLinearWeight {
  public:
   PackedLinearWeight() = default;
@@ -305,13 +306,26 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight&
 class PackedOnce {
  public:
   const PackedLinearWeight& get(const Tensor<float>& weight) {
-    std::call_once(once_, [&] { packed_ = PackedLinearWeight(weight); });
+    return get(weight, [] {});
+  }
+  /// As get(weight); `after_packing` runs once, right after the copy is made (a layer gives the
+  /// source's pages back there).
+  template <typename AfterPacking>
+  const PackedLinearWeight& get(const Tensor<float>& weight, AfterPacking&& after_packing) {
+    std::call_once(once_, [&] {
+      packed_ = PackedLinearWeight(weight);
+      after_packing();
+      made_.store(true, std::memory_order_release);
+    });
     return packed_;
   }
+  /// True once the packed copy exists.
+  bool made() const { return made_.load(std::memory_order_acquire); }
 
  private:
   std::once_flag once_;
   PackedLinearWeight packed_;
+  std::atomic<bool> made_{false};
 };
 
 }  // namespace biqa::ops
