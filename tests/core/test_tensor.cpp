@@ -48,6 +48,23 @@ TEST_CASE("tensor: buffers from cpu_map_threshold up are mapped on a 2 MiB bound
   for (int i = 0; i < 4; ++i) REQUIRE(several[static_cast<std::size_t>(i)].data()[n - 1] == float(i));
 }
 
+TEST_CASE("tensor: long-lived buffers from 64 KiB up are mapped on their own", "[core]") {
+  using Alloc = biqa::DeviceAllocator<biqa::Cpu>;
+  for (const std::size_t bytes : {std::size_t(1000), std::size_t(64) << 10, (std::size_t(3) << 20) + 12}) {
+    INFO(bytes);
+    const auto p = Alloc::allocate_long_lived(bytes);
+    const auto at = reinterpret_cast<std::uintptr_t>(p.get());
+    REQUIRE(at % biqa::cpu_alignment == 0);
+#if defined(__linux__)
+    if (bytes >= (std::size_t(64) << 10)) CHECK(at % biqa::cpu_huge_page == 0);  // a mapping of its own
+#endif
+    auto* f = static_cast<float*>(p.get());
+    f[0] = 1.0f;
+    f[bytes / sizeof(float) - 1] = 2.0f;
+    CHECK(f[0] + f[bytes / sizeof(float) - 1] == 3.0f);
+  }
+}
+
 TEST_CASE("tensor: poisoned buffers start as NaN (BIQA_POISON_BUFFERS=1)", "[core]") {
   auto& poison = biqa::cpu_poison_buffers();
   const bool saved = poison.load();

@@ -50,9 +50,7 @@ class Linear {
   Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx) const {
     BIQA_CHECK(weight_.defined(), ErrorCode::invalid_argument, "nn::Linear: forward() before load()");
     if constexpr (on_host<Device>) {
-      if (weight_.is_half()) return ops::linear(x, weight_.to_float(), bias_, ctx);
-      if (detail::keeps_packed(ctx, weight_)) return ops::linear(x, detail::packed_weight(*packed_, weight_), bias_, ctx);
-      return ops::linear(x, weight_.f32(), bias_, ctx);
+      return detail::linear_rows(x, weight_, *packed_, bias_, ctx);
     } else {
       return ops::linear(x, device_->get_from<Device>(0, [&] { return weight_.to_float(); }),
                          device_->get<Device>(1, bias_), ctx);

@@ -20,6 +20,7 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/detail/weight_packing.hpp"
 #include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/mlp.hpp"
@@ -79,14 +80,16 @@ class DepthCarAttention {
   void load(const io::WeightStore::Scope& scope) {
     const std::int64_t e = config_.dim;
     const auto attn = scope.scope(config_.names.attention);
-    in_weight_ = attn.take("in_proj_weight", {3 * e, e});
+    in_weight_ = attn.take_stored("in_proj_weight", {3 * e, e});
     in_bias_ = attn.take("in_proj_bias", {3 * e});
-    out_weight_ = attn.take("out_proj.weight", {e, e});
+    out_weight_ = attn.take_stored("out_proj.weight", {e, e});
     out_bias_ = attn.take("out_proj.bias", {e});
     norm1_.load(scope.scope(config_.names.norm1));
     norm2_.load(scope.scope(config_.names.norm2));
     ffn_.load(scope.scope(config_.names.ffn));
     device_ = std::make_shared<nn::DeviceWeights>();
+    in_packed_ = std::make_shared<ops::PackedOnce>();
+    out_packed_ = std::make_shared<ops::PackedOnce>();
   }
 
   /// query [N, L, dim], key_value [N, S, dim] (tokens) → [N, L, dim], on either device. With
@@ -104,15 +107,24 @@ class DepthCarAttention {
                " must be [N, L, ", e, "] and [N, S, ", e, "]");
     const std::int64_t n = query.size(0), l = query.size(1);
     const Tensor<float, Device> q0 = query.contiguous();
-    const Tensor<float, Device> in_weight = device_->get<Device>(0, in_weight_), in_bias = device_->get<Device>(1, in_bias_);
+    // Rows [first, first + count) of the in-projection (q: [0, E), k and v: [E, 3E)).
+    auto project = [&](const Tensor<float, Device>& x, std::int64_t first, std::int64_t count) {
+      if constexpr (nn::on_host<Device>) {
+        return nn::detail::linear_rows(x, in_weight_, *in_packed_, in_bias_.slice(0, first, first + count), ctx,
+                                       first, count);
+      } else {
+        const Tensor<float, Device> w = device_->get_from<Device>(0, [&] { return in_weight_.to_float(); });
+        const Tensor<float, Device> b = device_->get<Device>(1, in_bias_);
+        return ops::linear(x, w.slice(0, first, first + count), b.slice(0, first, first + count), ctx);
+      }
+    };
     Tensor<float, Device> q, k, v;
     if (query.data() == key_value.data() && query.shape() == key_value.shape()) {
-      const Tensor<float, Device> qkv = ops::linear(q0, in_weight, in_bias, ctx);  // [N, L, 3E]
+      const Tensor<float, Device> qkv = project(q0, 0, 3 * e);  // [N, L, 3E]
       q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
     } else {
-      q = ops::linear(q0, in_weight.slice(0, 0, e), in_bias.slice(0, 0, e), ctx);
-      const Tensor<float, Device> kv =
-          ops::linear(key_value, in_weight.slice(0, e, 3 * e), in_bias.slice(0, e, 3 * e), ctx);
+      q = project(q0, 0, e);
+      const Tensor<float, Device> kv = project(key_value, e, 2 * e);
       k = kv.slice(2, 0, e), v = kv.slice(2, e, 2 * e);
     }
     // PyTorch scales q before the product.
@@ -122,7 +134,13 @@ class DepthCarAttention {
     if (probs) *probs = mean_over_heads(to_device<Cpu>(p));
     const Tensor<float, Device> o =
         ops::matmul(p, split_heads(v, heads), ctx).permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
-    Tensor<float, Device> x = ops::linear(o, device_->get<Device>(2, out_weight_), device_->get<Device>(3, out_bias_), ctx);
+    Tensor<float, Device> x;
+    if constexpr (nn::on_host<Device>) {
+      x = nn::detail::linear_rows(o, out_weight_, *out_packed_, out_bias_, ctx);
+    } else {
+      x = ops::linear(o, device_->get_from<Device>(2, [&] { return out_weight_.to_float(); }),
+                      device_->get<Device>(3, out_bias_), ctx);
+    }
     ops::add_inplace(x, q0, ctx);
     x = norm1_.forward(x, ctx);
     Tensor<float, Device> y = ffn_.forward(x, ctx);
@@ -157,7 +175,10 @@ class DepthCarAttention {
   }
 
   Config config_;
-  Tensor<float> in_weight_, in_bias_, out_weight_, out_bias_;
+  io::StoredWeight in_weight_, out_weight_;  ///< kept packed as Context::weight_packing says
+  Tensor<float> in_bias_, out_bias_;
+  std::shared_ptr<ops::PackedOnce> in_packed_ = std::make_shared<ops::PackedOnce>();
+  std::shared_ptr<ops::PackedOnce> out_packed_ = std::make_shared<ops::PackedOnce>();
   nn::LayerNorm norm1_, norm2_;
   nn::Mlp ffn_;
   std::shared_ptr<nn::DeviceWeights> device_ = std::make_shared<nn::DeviceWeights>();

@@ -3,7 +3,10 @@
 /// How nn::Linear and nn::MultiheadAttention follow Context::weight_packing: whether a weight
 /// matrix is kept in the GEMM kernel's packed layout, and making that copy (once per layer).
 
+#include <cstdint>
+
 #include "biqa/core/context.hpp"
+#include "biqa/core/tensor.hpp"
 #include "biqa/io/stored_weight.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
 
@@ -24,6 +27,18 @@ inline bool keeps_packed(const Context& ctx, const io::StoredWeight& w) {
 /// back, so the copy takes their place in memory instead of adding to it.
 inline const ops::PackedLinearWeight& packed_weight(ops::PackedOnce& once, const io::StoredWeight& w) {
   return once.get(w.f32(), [&] { w.release_file_pages(); });
+}
+
+/// x·Wᵀ + b on the CPU with rows [first, first + count) of `w` (all of them by default; `bias` is
+/// theirs), packed once in `once` or per call as `ctx` says: for layers that hold an in-projection
+/// of their own rather than an nn::Linear.
+inline Tensor<float> linear_rows(const Tensor<float>& x, const io::StoredWeight& w, ops::PackedOnce& once,
+                                 const Tensor<float>& bias, Context& ctx, std::int64_t first = 0,
+                                 std::int64_t count = -1) {
+  if (count < 0) count = w.shape()[0] - first;
+  if (keeps_packed(ctx, w)) return ops::linear(x, packed_weight(once, w), bias, ctx, first, count);
+  const Tensor<float> f = w.to_float();
+  return ops::linear(x, first == 0 && count == f.size(0) ? f : f.slice(0, first, first + count), bias, ctx);
 }
 
 }  // namespace biqa::nn::detail

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "biqa/core/context.hpp"
@@ -245,7 +246,10 @@ class PackedLinearWeight {
     in_ = weight.size(1);
     out_ = weight.size(0);
     const Tensor<float> w = weight.contiguous();
-    data_ = Tensor<float>({std::max<std::int64_t>(detail::packed::packed_b_size(in_, out_), 1)});
+    const std::int64_t size = std::max<std::int64_t>(detail::packed::packed_b_size(in_, out_), 1);
+    auto memory = DeviceAllocator<Cpu>::allocate_long_lived(static_cast<std::size_t>(size) * sizeof(float));
+    float* at = static_cast<float*>(memory.get());  // before the move below: argument order is unspecified
+    data_ = Tensor<float>::borrow(at, Shape{size}, std::move(memory));
     detail::packed::pack_b_whole({w.data(), 1, in_}, in_, out_, data_.data());
   }
   bool defined() const { return data_.defined(); }
