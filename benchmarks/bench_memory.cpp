@@ -22,18 +22,13 @@
 #include "model_zoo.hpp"
 
 namespace {
-double resident_mb() {  // current resident set, from /proc/self/statm (pages)
-  std::ifstream statm("/proc/self/statm");
-  long total = 0, resident = 0;
-  statm >> total >> resident;
-  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
 double status_mb(const std::string& field) {  // a "Field:  N kB" line of /proc/self/status
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
     if (line.rfind(field + ":", 0) == 0) return std::atof(line.c_str() + field.size() + 1) / 1024.0;
   return 0.0;
 }
+double resident_mb() { return status_mb("VmRSS"); }  // the current resident set
 double peak_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);

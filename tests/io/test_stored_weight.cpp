@@ -85,6 +85,10 @@ TEST_CASE("low-memory mode: 16-bit Linear weights stay 16-bit and give the same 
     Context ctx(2);
     const Tensor<float> ya = a.forward(x, ctx);
     CHECK(bit_equal(ya, b.forward(x, ctx)));
+    // Some rows alone, widened: those rows of the whole (a projection of a fused q/k/v weight).
+    CHECK(bit_equal(b.stored_weight().rows_to_float(5, 7), a.weight().slice(0, 5, 12)));
+    CHECK(bit_equal(a.stored_weight().rows_to_float(5, 7), a.weight().slice(0, 5, 12)));
+    CHECK_THROWS_WITH(b.stored_weight().rows_to_float(20, 5), Catch::Contains("rows [20, 25) of a weight shaped"));
     ctx.weight_packing = biqa::WeightPacking::always;  // does not apply to a 16-bit weight; still the same values
     CHECK(bit_equal(ya, b.forward(x, ctx)));
   }

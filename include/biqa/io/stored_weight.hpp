@@ -47,6 +47,16 @@ class StoredWeight {
   Tensor<float> to_float() const {
     return is_half() ? to_float_tensor(half_, dtype_, shape_) : f32_;
   }
+  /// Rows [first, first + count) of a 2-d weight as float32: a view of the tensor when held as
+  /// float32, else only those rows widened (one projection of a fused q/k/v weight).
+  Tensor<float> rows_to_float(std::int64_t first, std::int64_t count) const {
+    const Shape& s = shape();
+    BIQA_CHECK(s.rank() == 2 && first >= 0 && count >= 0 && first + count <= s[0], ErrorCode::invalid_argument,
+               "StoredWeight::rows_to_float: rows [", first, ", ", first + count, ") of a weight shaped ",
+               s.to_string());
+    if (!is_half()) return f32_.slice(0, first, first + count);
+    return to_float_tensor(half_ + first * s[1] * 2, dtype_, Shape{count, s[1]});
+  }
   /// Row `i` of a 2-d weight as float32 into `dst` (an embedding lookup that widens one row, not
   /// the whole table).
   void copy_row(std::int64_t i, float* dst) const {

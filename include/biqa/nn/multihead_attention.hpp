@@ -112,22 +112,13 @@ class MultiheadAttention {
     const bool self = query.data() == key.data() && key.data() == value.data() &&
                       query.shape() == key.shape() && key.shape() == value.shape() && packed();
     if constexpr (on_host<Device>) {
-      // The fused in-projection as float32: the loaded tensor, or (low-memory mode) widened for this call.
-      const Tensor<float> in_w = packed() ? in_weight_.to_float() : Tensor<float>();
-      const bool pack_in = packed() && detail::keeps_packed(ctx, in_weight_);
       if (self) {  // one GEMM for the three projections
-        const Tensor<float> qkv = pack_in ? ops::linear(q_in, detail::packed_weight(*in_packed_, in_weight_), packed_bias_, ctx)
-                                          : ops::linear(q_in, in_w, packed_bias_, ctx);
+        const Tensor<float> qkv = detail::linear_rows(q_in, in_weight_, *in_packed_, packed_bias_, ctx);
         q = qkv.slice(2, 0, e), k = qkv.slice(2, e, 2 * e), v = qkv.slice(2, 2 * e, 3 * e);
-      } else if (pack_in) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
-        const ops::PackedLinearWeight& w = detail::packed_weight(*in_packed_, in_weight_);
-        q = ops::linear(q_in, w, bq_, ctx, 0, e);
-        k = ops::linear(k_in, w, bk_, ctx, e, e);
-        v = ops::linear(v_in, w, bv_, ctx, 2 * e, e);
-      } else if (packed()) {
-        q = ops::linear(q_in, in_w.slice(0, 0, e), bq_, ctx);
-        k = ops::linear(k_in, in_w.slice(0, e, 2 * e), bk_, ctx);
-        v = ops::linear(v_in, in_w.slice(0, 2 * e, 3 * e), bv_, ctx);
+      } else if (packed()) {  // rows [0, E), [E, 2E), [2E, 3E) of the fused in-projection
+        q = detail::linear_rows(q_in, in_weight_, *in_packed_, bq_, ctx, 0, e);
+        k = detail::linear_rows(k_in, in_weight_, *in_packed_, bk_, ctx, e, e);
+        v = detail::linear_rows(v_in, in_weight_, *in_packed_, bv_, ctx, 2 * e, e);
       } else {
         q = ops::linear(q_in, wq_, bq_, ctx);
         k = ops::linear(k_in, wk_, bk_, ctx);
@@ -163,9 +154,7 @@ class MultiheadAttention {
     const Tensor<float, Device> heads_joined = o.permute({0, 2, 1, 3}).contiguous().reshape({n, l, e});
     Tensor<float, Device> y;
     if constexpr (on_host<Device>) {
-      y = detail::keeps_packed(ctx, out_weight_)
-              ? ops::linear(heads_joined, detail::packed_weight(*out_packed_, out_weight_), out_bias_, ctx)
-              : ops::linear(heads_joined, out_weight_.to_float(), out_bias_, ctx);
+      y = detail::linear_rows(heads_joined, out_weight_, *out_packed_, out_bias_, ctx);
     } else {
       y = ops::linear(heads_joined, device_->get_from<Device>(5, [&] { return out_weight_.to_float(); }),
                       device_->get<Device>(6, out_bias_), ctx);

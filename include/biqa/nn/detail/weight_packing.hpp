@@ -30,15 +30,14 @@ inline const ops::PackedLinearWeight& packed_weight(ops::PackedOnce& once, const
 }
 
 /// x·Wᵀ + b on the CPU with rows [first, first + count) of `w` (all of them by default; `bias` is
-/// theirs), packed once in `once` or per call as `ctx` says: for layers that hold an in-projection
-/// of their own rather than an nn::Linear.
+/// theirs), packed once in `once` or per call as `ctx` says; a 16-bit weight has just those rows
+/// widened. nn::Linear, nn::MultiheadAttention and layers with an in-projection of their own use it.
 inline Tensor<float> linear_rows(const Tensor<float>& x, const io::StoredWeight& w, ops::PackedOnce& once,
                                  const Tensor<float>& bias, Context& ctx, std::int64_t first = 0,
                                  std::int64_t count = -1) {
   if (count < 0) count = w.shape()[0] - first;
   if (keeps_packed(ctx, w)) return ops::linear(x, packed_weight(once, w), bias, ctx, first, count);
-  const Tensor<float> f = w.to_float();
-  return ops::linear(x, first == 0 && count == f.size(0) ? f : f.slice(0, first, first + count), bias, ctx);
+  return ops::linear(x, w.rows_to_float(first, count), bias, ctx);
 }
 
 }  // namespace biqa::nn::detail
