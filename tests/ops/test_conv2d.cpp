@@ -114,6 +114,98 @@ TEST_CASE("conv2d: im2col in column blocks equals direct summation", "[ops][conv
   }
 }
 
+TEST_CASE("conv2d: im2col_packed writes exactly the packed columns, any block, any geometry", "[ops][conv2d]") {
+  // Packing only moves values, so the packed columns must equal a plain im2col bit for bit, for
+  // blocks that start mid-row, end mid-sliver, read padding, run contiguously across output rows
+  // (kw = 1, no padding: one run spans rows) or need gathers (strides, dilation, short rows).
+  struct Geometry {
+    const char* name;
+    std::int64_t c, h, w, kh, kw, sh, sw, ph, pw, dh, dw;
+  };
+  const std::vector<Geometry> cases = {
+      {"3x3_pad1_wide", 3, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1},
+      {"3x3_stride2", 4, 15, 13, 3, 3, 2, 2, 1, 1, 1, 1},
+      {"3x3_dilation2", 2, 11, 40, 3, 3, 1, 1, 2, 2, 2, 2},
+      {"7x7_stride2_pad3", 3, 23, 45, 7, 7, 2, 2, 3, 3, 1, 1},
+      {"1x1_stride2", 5, 9, 10, 1, 1, 2, 2, 0, 0, 1, 1},
+      {"3x1_nopad_rows_run_on", 2, 12, 9, 3, 1, 1, 1, 0, 0, 1, 1},
+      {"2x2_stride2_patches", 3, 16, 36, 2, 2, 2, 2, 0, 0, 1, 1},
+      {"3x3_pad3_beyond_kernel", 2, 6, 7, 3, 3, 1, 1, 3, 3, 1, 1},
+  };
+  constexpr std::int64_t nr = ops::detail::packed::nr;
+  std::mt19937 rng(5);
+  ops::detail::Im2colScratch scratch;
+  for (const auto& g : cases) {
+    const std::int64_t oh = ops::conv_output_size(g.h, g.kh, g.sh, g.ph, g.dh);
+    const std::int64_t ow = ops::conv_output_size(g.w, g.kw, g.sw, g.pw, g.dw);
+    const ops::detail::ConvGeometry geo{g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, oh, ow};
+    const Tensor<float> x = random_tensor({g.c, g.h, g.w}, rng);
+    const std::int64_t kdim = g.c * g.kh * g.kw, plane = oh * ow;
+    for (const auto& [c0, cols] : {std::pair<std::int64_t, std::int64_t>{0, plane}, {ow / 2 + 1, plane - ow / 2 - 1},
+                                  {ow + 3, std::min<std::int64_t>(nr + 5, plane - ow - 3)}, {plane - 1, 1}}) {
+      if (cols <= 0) continue;
+      std::vector<float> col(static_cast<std::size_t>(ops::detail::packed::packed_b_size(kdim, cols)), -7.0f);
+      ops::detail::im2col_packed(x.data(), g.c, geo, c0, cols, col.data(), scratch);
+      std::int64_t wrong = 0;
+      for (std::int64_t j = 0; j < (cols + nr - 1) / nr * nr; ++j)
+        for (std::int64_t ci = 0; ci < g.c; ++ci)
+          for (std::int64_t ky = 0; ky < g.kh; ++ky)
+            for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+              const std::int64_t row = (ci * g.kh + ky) * g.kw + kx;
+              float expected = 0.0f;
+              if (j < cols) {
+                const std::int64_t y = (c0 + j) / ow, xx = (c0 + j) % ow;
+                const std::int64_t iy = y * g.sh - g.ph + ky * g.dh, ix = xx * g.sw - g.pw + kx * g.dw;
+                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) expected = x.data()[(ci * g.h + iy) * g.w + ix];
+              }
+              const float got = col[static_cast<std::size_t>((j / nr) * kdim * nr + row * nr + j % nr)];
+              if (std::memcmp(&got, &expected, sizeof(float)) != 0) ++wrong;
+            }
+      INFO(g.name << " block [" << c0 << ", " << c0 + cols << ")");
+      CHECK(wrong == 0);
+    }
+  }
+}
+
+TEST_CASE("conv2d: every work split covers the output once and gives the same bits on any thread count",
+          "[ops][conv2d]") {
+  constexpr std::int64_t nr = ops::detail::packed::nr, mr = ops::detail::packed::mr;
+  for (std::int64_t threads = 1; threads <= 4; ++threads)
+    for (const std::int64_t images : {1, 2, 8})
+      for (const std::int64_t plane : {1, 7, 49, 196, 784, 3136, 12544})
+        for (const std::int64_t rows : {3, 64, 100, 256, 2048})
+          for (const std::int64_t kdim : {27, 576, 4608}) {
+            const auto p = ops::detail::conv_partition(images, plane, rows, kdim, true, threads);
+            INFO("threads " << threads << " images " << images << " plane " << plane << " rows " << rows << " kdim " << kdim);
+            CHECK(p.chunk % nr == 0);
+            CHECK(p.chunk * p.chunks >= plane);
+            CHECK(p.chunk * (p.chunks - 1) < plane);  // no empty column block
+            CHECK(p.rows_per_block % mr == 0);
+            CHECK(p.rows_per_block * p.row_blocks >= rows);
+            CHECK(p.chunk <= std::max<std::int64_t>(4096, nr) + nr);  // the im2col buffer stays bounded
+          }
+  // ResNet-50's layer shapes, shrunk in channels: the sums run in one order whatever the split.
+  struct Shape4 {
+    std::int64_t c, o, h, k, s;
+  };
+  std::mt19937 rng(3);
+  for (const Shape4 g : {Shape4{16, 64, 14, 3, 1}, Shape4{32, 128, 7, 3, 1}, Shape4{64, 256, 7, 1, 1},
+                         Shape4{8, 24, 28, 3, 2}, Shape4{3, 16, 40, 7, 2}}) {
+    const Tensor<float> x = random_tensor({1, g.c, g.h, g.h}, rng);
+    const Tensor<float> w = random_tensor({g.o, g.c, g.k, g.k}, rng), b = random_tensor({g.o}, rng);
+    ops::Conv2dOptions opt;
+    opt.stride = {g.s, g.s}, opt.padding = {g.k / 2, g.k / 2};
+    Context one(1);
+    const Tensor<float> ref = ops::conv2d(x, w, b, one, opt);
+    for (int threads : {2, 3, 4}) {
+      Context ctx(threads);
+      const Tensor<float> out = ops::conv2d(x, w, b, ctx, opt);
+      INFO(g.c << "->" << g.o << " at " << g.h << ", " << g.k << "x" << g.k << ", threads " << threads);
+      CHECK(std::memcmp(out.data(), ref.data(), sizeof(float) * static_cast<std::size_t>(ref.numel())) == 0);
+    }
+  }
+}
+
 TEST_CASE("conv2d: the fused epilogue equals the conv, the add and the activation run apart", "[ops][conv2d]") {
   // Same arithmetic in the same order, so the results are bit-identical (NaN and -0 included) for
   // the add and ReLU. GELU may take Eigen's scalar or packet path for an element depending on where

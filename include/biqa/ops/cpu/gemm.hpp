@@ -64,6 +64,21 @@ inline void add_bias(float* out, std::int64_t ldo, std::int64_t r0, std::int64_t
   }
 }
 
+/// add_bias on one whole MR × NR register tile, in packets (per-row loops of NR floats cost more
+/// than they add).
+inline void add_bias_tile(float* out, std::int64_t ldo, const float* per_col) {
+  using namespace Eigen::internal;
+  using Packet = packed::Packet;
+  constexpr std::int64_t ps = packed::packet_size;
+  Packet b[packed::nr / ps];
+  for (std::int64_t v = 0; v < packed::nr / ps; ++v) b[v] = ploadu<Packet>(per_col + v * ps);
+  for (std::int64_t i = 0; i < packed::mr; ++i)
+    for (std::int64_t v = 0; v < packed::nr / ps; ++v) {
+      float* at = out + i * ldo + v * ps;
+      pstoreu(at, padd(ploadu<Packet>(at), b[v]));
+    }
+}
+
 /// out[r0:r1, c0:c1] = A[r0:r1, :] · B[:, c0:c1] (+ bias); `out` is row-major with leading dim ldo.
 /// A must not be transposed (callers make it row-major); B may be.
 inline void gemm_block(const GemmOperand& a, const GemmOperand& b, float* out, std::int64_t ldo,
@@ -84,8 +99,11 @@ inline constexpr std::int64_t gemm_grain = std::int64_t(1) << 17;
 /// Splits out[0:m, 0:n] into row or column blocks across the context's threads, blocks aligned to
 /// the kernel's register tile; block(r0, r1, c0, c1) computes one. Every block packs the whole of
 /// the operand that is not split, so the split is along the side whose packing would cost more to
-/// repeat: rows when B [k, n] is the smaller (or comes packed, `b_packed`), columns otherwise (a
-/// 197-token ViT product with an unpacked 384×1152 weight packed it on both threads before).
+/// repeat: rows when B [k, n] is the smaller, columns otherwise (a 197-token ViT product with an
+/// unpacked 384×1152 weight packed it on both threads before). A B packed beforehand (`b_packed`)
+/// costs nothing to share and A is small next to it, so either split will do, and the one whose
+/// busiest thread has the fewer register tiles is taken: 50 tokens are 9 MR-row slivers, 5 and 4 on
+/// two threads, where 3072 columns are 48 and 48 NR-column slivers.
 template <typename Block>
 inline void split_product(std::int64_t m, std::int64_t n, std::int64_t k, const Context& ctx, Block&& block,
                           bool b_packed = false) {
@@ -94,7 +112,13 @@ inline void split_product(std::int64_t m, std::int64_t n, std::int64_t k, const 
     block(0, m, 0, n);
     return;
   }
-  const bool by_rows = b_packed ? (m >= 4 * workers || m >= n) : m >= n;
+  const auto slivers = [](std::int64_t extent, std::int64_t width) { return (extent + width - 1) / width; };
+  const auto busiest = [&](std::int64_t split_slivers, std::int64_t other_slivers) {
+    return slivers(split_slivers, workers) * other_slivers;
+  };
+  const bool by_rows = b_packed ? busiest(slivers(m, packed::mr), slivers(n, packed::nr)) <=
+                                      busiest(slivers(n, packed::nr), slivers(m, packed::mr))
+                                : m >= n;
   const std::int64_t extent = by_rows ? m : n;
   const std::int64_t align = by_rows ? packed::mr : packed::nr;
   const std::int64_t blocks = (extent + align - 1) / align;
@@ -299,9 +323,18 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight&
   const detail::GemmBias gb{b.defined() ? b.data() : nullptr, nullptr};
   const detail::packed::PackedB wp = weight.operand();
   detail::split_product(rows, out_features, in, ctx, [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
-    detail::packed_gemm(r1 - r0, c1 - c0, {x.data() + r0 * in, in, 1}, wp, first_output + c0, out.data() + r0 * out_features + c0,
-                        out_features);
-    detail::add_bias(out.data(), out_features, r0, r1, c0, c1, gb);
+    float* const block_out = out.data() + r0 * out_features + c0;
+    const float* const block_bias = gb.per_col ? gb.per_col + c0 : nullptr;
+    // The bias is added to each tile as the kernel completes it, while it is in L1.
+    const auto finish = [&](std::int64_t i, std::int64_t n_rows, std::int64_t j, std::int64_t n) {
+      if (!block_bias) return;
+      if (n_rows == detail::packed::mr && n == detail::packed::nr)
+        detail::add_bias_tile(block_out + i * out_features + j, out_features, block_bias + j);
+      else
+        detail::add_bias(block_out, out_features, i, i + n_rows, j, j + n, {block_bias, nullptr});
+    };
+    detail::packed_gemm(r1 - r0, c1 - c0, {x.data() + r0 * in, in, 1}, wp, first_output + c0, block_out, out_features,
+                        finish);
   }, /*b_packed=*/true);
   return out;
 }
