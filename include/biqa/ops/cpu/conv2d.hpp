@@ -66,40 +66,44 @@ struct Im2colScratch {
 
 /// Copies NR floats of one input channel into a packed sliver: at[offsets[l]] for lane l. With
 /// AVX-512 or AVX2 these are hardware gathers (the offsets held in registers across all the rows of
-/// a sliver); otherwise a scalar loop.
+/// a sliver); otherwise, or when NR is not a whole number of gather vectors (Eigen without
+/// vectorisation), a scalar loop.
 class SliverGather {
- public:
-  explicit SliverGather(const std::int32_t* offsets) {
 #if defined(__AVX512F__)
-    for (int v = 0; v < lanes; ++v) index_[v] = _mm512_loadu_si512(offsets + 16 * v);
+  using Index = __m512i;
+  static constexpr std::int64_t width = 16;
+  static Index load(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+  static void gather(const float* at, Index index, float* dst) { _mm512_storeu_ps(dst, _mm512_i32gather_ps(index, at, 4)); }
 #elif defined(__AVX2__)
-    for (int v = 0; v < lanes; ++v) index_[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets + 8 * v));
+  using Index = __m256i;
+  static constexpr std::int64_t width = 8;
+  static Index load(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void gather(const float* at, Index index, float* dst) { _mm256_storeu_ps(dst, _mm256_i32gather_ps(at, index, 4)); }
 #else
-    offsets_ = offsets;
+  using Index = std::int32_t;
+  static constexpr std::int64_t width = 0;
+  static Index load(const std::int32_t* p) { return *p; }
+  static void gather(const float*, Index, float*) {}
 #endif
+  static constexpr bool vectorised = width > 0 && packed::nr % (width > 0 ? width : 1) == 0;
+  static constexpr std::int64_t vectors = vectorised ? packed::nr / width : 1;
+
+ public:
+  explicit SliverGather(const std::int32_t* offsets) : offsets_(offsets) {
+    if constexpr (vectorised)
+      for (std::int64_t v = 0; v < vectors; ++v) index_[v] = load(offsets + v * width);
   }
   void operator()(const float* at, float* dst) const {
-#if defined(__AVX512F__)
-    for (int v = 0; v < lanes; ++v) _mm512_storeu_ps(dst + 16 * v, _mm512_i32gather_ps(index_[v], at, 4));
-#elif defined(__AVX2__)
-    for (int v = 0; v < lanes; ++v) _mm256_storeu_ps(dst + 8 * v, _mm256_i32gather_ps(at, index_[v], 4));
-#else
-    for (std::int64_t l = 0; l < packed::nr; ++l) dst[l] = at[offsets_[l]];
-#endif
+    if constexpr (vectorised) {
+      for (std::int64_t v = 0; v < vectors; ++v) gather(at, index_[v], dst + v * width);
+    } else {
+      for (std::int64_t l = 0; l < packed::nr; ++l) dst[l] = at[offsets_[l]];
+    }
   }
 
  private:
-#if defined(__AVX512F__)
-  static_assert(packed::nr % 16 == 0, "an NR-column sliver is whole 16-float vectors");
-  static constexpr int lanes = static_cast<int>(packed::nr / 16);
-  __m512i index_[lanes];
-#elif defined(__AVX2__)
-  static_assert(packed::nr % 8 == 0, "an NR-column sliver is whole 8-float vectors");
-  static constexpr int lanes = static_cast<int>(packed::nr / 8);
-  __m256i index_[lanes];
-#else
-  const std::int32_t* offsets_ = nullptr;
-#endif
+  Index index_[vectors] = {};
+  const std::int32_t* offsets_;
 };
 
 /// im2col of output positions [c0, c0 + cols) over input channels [0, cg) of `src`, written
