@@ -12,8 +12,8 @@
 /// Waiting: a worker that runs out of work spins for a short while (spin_before_sleep) before it
 /// sleeps on the condition variable, and so does a caller waiting for the last chunk. Waking a
 /// sleeping thread took long enough on a virtual machine (the sleeping vCPU is halted) that the
-/// helper's half of each convolution started late: ResNet-50 on two threads ran barely faster than
-/// on one.
+/// helper's part of every op started about 15 µs late. With more pool threads than the hardware
+/// has, a spinning thread would hold a core the working one needs, so then nobody spins.
 
 #include <algorithm>
 #include <atomic>
@@ -119,6 +119,8 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       while (static_cast<int>(workers_.size()) < helpers) workers_.emplace_back([this] { run(); });
+      const unsigned hardware = std::thread::hardware_concurrency();
+      spin_.store(hardware == 0 || workers_.size() + 1 <= hardware, std::memory_order_relaxed);
       for (int i = 0; i < helpers; ++i) invitations_.push_back(job);
       pending_.fetch_add(helpers, std::memory_order_release);
     }
@@ -128,11 +130,15 @@ class ThreadPool {
       wake_.notify_all();
   }
 
+  /// Whether idle threads spin before sleeping: not when the pool has more threads than the
+  /// hardware (the caller included).
+  bool spinning() const { return spin_.load(std::memory_order_relaxed); }
+
  private:
   void run() {
     inside_parallel_region = true;
     for (;;) {
-      spin_until([this] { return pending_.load(std::memory_order_acquire) > 0; });
+      if (spinning()) spin_until([this] { return pending_.load(std::memory_order_acquire) > 0; });
       std::shared_ptr<ParallelJob> job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -150,6 +156,7 @@ class ThreadPool {
   std::condition_variable wake_;
   std::deque<std::shared_ptr<ParallelJob>> invitations_;
   std::atomic<int> pending_{0};  ///< invitations_.size(), readable without the lock while spinning
+  std::atomic<bool> spin_{true};
   std::vector<std::thread> workers_;
   bool stopping_ = false;
 };
@@ -189,7 +196,7 @@ void parallel_for(const Context& ctx, std::int64_t n, std::int64_t grain, F&& f)
   job->work();
   detail::inside_parallel_region = false;
   const auto all_done = [&] { return job->done.load(std::memory_order_acquire) == job->chunks; };
-  if (!detail::spin_until(all_done)) {
+  if (!detail::ThreadPool::instance().spinning() || !detail::spin_until(all_done)) {
     std::unique_lock<std::mutex> lock(job->mutex);
     job->finished.wait(lock, all_done);
   }
