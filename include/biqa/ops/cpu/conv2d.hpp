@@ -56,12 +56,10 @@ struct ConvGeometry {
 };
 
 /// What im2col_packed keeps per thread from call to call: the zero-padded band of input rows that a
-/// column block reads, the block's gather offsets into it, and which NR-column slivers read one
-/// contiguous run.
+/// column block reads, and the block's gather offsets into it.
 struct Im2colScratch {
   std::vector<float> band;
   std::vector<std::int32_t> offsets;
-  std::vector<unsigned char> contiguous;
 };
 
 /// Copies NR floats of one input channel into a packed sliver: at[offsets[l]] for lane l. With
@@ -114,7 +112,8 @@ class SliverGather {
 /// kdim·NR floats are contiguous), by one copy when its positions are a contiguous run of the band
 /// and by gathers at fixed offsets otherwise. Walking row by row across slivers instead wrote 128
 /// bytes every kdim·NR·4 bytes, a stride that keeps hitting one L1 set, and splitting each row
-/// into runs cost more than the copy for 7×7 and 14×14 planes: this is 1.7-2.4× faster.
+/// into runs cost more than the copy for 7×7 and 14×14 planes: this is 1.5-4× faster
+/// (docs/performance.md).
 inline void im2col_packed(const float* src, std::int64_t cg, const ConvGeometry& g, std::int64_t c0, std::int64_t cols,
                           float* col, Im2colScratch& scratch) {
   using Packet = packed::Packet;
@@ -153,21 +152,17 @@ inline void im2col_packed(const float* src, std::int64_t cg, const ConvGeometry&
              "conv2d: an input row band of ", channel_stride, " values per channel is too large");
   // Offsets of kernel tap (0, 0) per column; lanes past the block repeat the last column (zeroed below).
   scratch.offsets.resize(static_cast<std::size_t>(slivers * nr));
-  scratch.contiguous.resize(static_cast<std::size_t>(slivers));
   std::int32_t* offsets = scratch.offsets.data();
   for (std::int64_t j = 0; j < slivers * nr; ++j) {
     const std::int64_t p = c0 + std::min(j, cols - 1);
     offsets[j] = static_cast<std::int32_t>((p / g.ow * g.sh - py0) * wp + p % g.ow * g.sw);
   }
   for (std::int64_t s = 0; s < slivers; ++s) {
-    bool run = true;
-    for (std::int64_t l = 1; l < nr && run; ++l) run = offsets[s * nr + l] == offsets[s * nr] + l;
-    scratch.contiguous[static_cast<std::size_t>(s)] = run;
-  }
-  for (std::int64_t s = 0; s < slivers; ++s) {
     float* d = col + s * sliver;
     const std::int32_t* at_offsets = offsets + s * nr;
-    if (scratch.contiguous[static_cast<std::size_t>(s)]) {
+    bool contiguous = true;
+    for (std::int64_t l = 1; l < nr && contiguous; ++l) contiguous = at_offsets[l] == at_offsets[0] + l;
+    if (contiguous) {
       for (std::int64_t ci = 0; ci < cg; ++ci)
         for (std::int64_t ky = 0; ky < g.kh; ++ky)
           for (std::int64_t kx = 0; kx < g.kw; ++kx, d += nr) {

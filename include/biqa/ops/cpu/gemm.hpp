@@ -320,11 +320,11 @@ inline Tensor<float> linear(const Tensor<float>& x_in, const PackedLinearWeight&
   Tensor<float> out{Shape(dims)};
   if (out.numel() == 0) return out;
   const std::int64_t rows = out.numel() / out_features;
-  const detail::GemmBias gb{b.defined() ? b.data() : nullptr, nullptr};
+  const float* const bias_data = b.defined() ? b.data() : nullptr;
   const detail::packed::PackedB wp = weight.operand();
   detail::split_product(rows, out_features, in, ctx, [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
     float* const block_out = out.data() + r0 * out_features + c0;
-    const float* const block_bias = gb.per_col ? gb.per_col + c0 : nullptr;
+    const float* const block_bias = bias_data ? bias_data + c0 : nullptr;
     // The bias is added to each tile as the kernel completes it, while it is in L1.
     const auto finish = [&](std::int64_t i, std::int64_t n_rows, std::int64_t j, std::int64_t n) {
       if (!block_bias) return;

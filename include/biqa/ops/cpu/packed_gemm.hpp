@@ -222,7 +222,7 @@ struct NoFinish {
 /// A[ic:ic+mc, pc:pc+kc] and `b_panel(pc, kc, jc, nc)` the packed B[pc:pc+kc, jc:jc+nc], each as a
 /// pointer to its first sliver and the distance between slivers. `finish(i, rows, j, cols)` runs on
 /// C[i:i+rows, j:j+cols] as soon as that tile's sum is complete, while it is still in L1: an
-/// epilogue there (a bias, a residual, an activation) costs no extra pass over C.
+/// epilogue there (a Linear's bias) costs no extra pass over C.
 template <typename APanel, typename BPanel, typename Finish = NoFinish>
 inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APanel&& a_panel,
                             BPanel&& b_panel, float* c, std::int64_t ldc, Finish&& finish = {}) {
@@ -305,7 +305,8 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, std::int64_t k, const pa
   blocked_product(m, n, k, packing_a_panel(a, m, k), packing_b_panel(b), c, ldc);
 }
 
-/// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it.
+/// The same product with B packed beforehand (packed::pack_b_whole); columns [j0, j0 + n) of it;
+/// `finish` as in packed::blocked_product (a packed Linear adds its bias there).
 template <typename Finish = packed::NoFinish>
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMatrix& a,
                         const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc, Finish&& finish = {}) {
@@ -315,26 +316,23 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMat
   blocked_product(m, n, b.k, packing_a_panel(a, m, b.k), packed_b_panel(b, j0), c, ldc, std::forward<Finish>(finish));
 }
 
-/// Rows [i0, i0 + m) of an A packed beforehand (packed::pack_a_whole) times B [k, n], packed here;
-/// `finish` as in packed::blocked_product.
-template <typename Finish = packed::NoFinish>
+/// Rows [i0, i0 + m) of an A packed beforehand (packed::pack_a_whole) times B [k, n], packed here.
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
-                        const packed::StridedMatrix& b, float* c, std::int64_t ldc, Finish&& finish = {}) {
+                        const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
   using namespace packed;
   BIQA_CHECK(i0 % mr == 0 && i0 + m <= a.m, ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m,
              ") of a packed A with ", a.m);
-  blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc, std::forward<Finish>(finish));
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc);
 }
 
 /// Both operands packed beforehand: rows [i0, i0 + m) of A times columns [j0, j0 + n) of B.
-template <typename Finish = packed::NoFinish>
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
-                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc, Finish&& finish = {}) {
+                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc) {
   using namespace packed;
   BIQA_CHECK(a.k == b.k && i0 % mr == 0 && i0 + m <= a.m && j0 % nr == 0 && j0 + n <= (b.n + nr - 1) / nr * nr,
              ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m, ") of a packed A [", a.m, ", ", a.k,
              "] and columns [", j0, ", ", j0 + n, ") of a packed B [", b.k, ", ", b.n, "]");
-  blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc, std::forward<Finish>(finish));
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc);
 }
 
 }  // namespace biqa::ops::detail

@@ -118,9 +118,11 @@ class ThreadPool {
   void invite(const std::shared_ptr<ParallelJob>& job, int helpers) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      while (static_cast<int>(workers_.size()) < helpers) workers_.emplace_back([this] { run(); });
-      const unsigned hardware = std::thread::hardware_concurrency();
-      spin_.store(hardware == 0 || workers_.size() + 1 <= hardware, std::memory_order_relaxed);
+      if (static_cast<int>(workers_.size()) < helpers) {
+        while (static_cast<int>(workers_.size()) < helpers) workers_.emplace_back([this] { run(); });
+        static const unsigned hardware = std::thread::hardware_concurrency();
+        spin_.store(hardware == 0 || workers_.size() + 1 <= hardware, std::memory_order_relaxed);
+      }
       for (int i = 0; i < helpers; ++i) invitations_.push_back(job);
       pending_.fetch_add(helpers, std::memory_order_release);
     }
