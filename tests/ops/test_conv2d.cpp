@@ -209,21 +209,27 @@ TEST_CASE("conv2d: every work split covers the output once and gives the same bi
 TEST_CASE("conv2d: the fused epilogue equals the conv, the add and the activation run apart", "[ops][conv2d]") {
   // Same arithmetic in the same order, so the results are bit-identical (NaN and -0 included) for
   // the add and ReLU. GELU may take Eigen's scalar or packet path for an element depending on where
-  // a row starts, so it gets a tolerance of a few ulp.
+  // a row starts, so it gets a tolerance of a few ulp. The epilogue runs per finished panel of the
+  // product: the deep and wide geometries span several depth blocks (KC), row panels (MC) and
+  // column panels (NC), so a panel finished twice or missed would show.
   std::mt19937 rng(5);
   struct Geometry {
     const char* name;
-    std::int64_t c, o, kh;
+    std::int64_t c, o, kh, h, w;
     ops::Conv2dOptions opt;
   };
-  for (const Geometry& g : {Geometry{"3x3", 6, 10, 3, {{1, 1}, {1, 1}, {1, 1}, 1}},
-                            Geometry{"1x1", 6, 10, 1, {}},
-                            Geometry{"depthwise", 6, 6, 3, {{1, 1}, {1, 1}, {1, 1}, 6}}}) {
-    Tensor<float> x = random_tensor({2, g.c, 9, 11}, rng);
-    x(1, 2, 4, 5) = std::numeric_limits<float>::quiet_NaN();
+  namespace packed = ops::detail::packed;
+  for (const Geometry& g : {Geometry{"3x3", 6, 10, 3, 9, 11, {{1, 1}, {1, 1}, {1, 1}, 1}},
+                            Geometry{"1x1", 6, 10, 1, 9, 11, {}},
+                            Geometry{"depthwise", 6, 6, 3, 9, 11, {{1, 1}, {1, 1}, {1, 1}, 6}},
+                            Geometry{"3x3 deep", packed::kc_block / 9 + 8, packed::mc_block + 8, 3, 9, 11,
+                                     {{1, 1}, {1, 1}, {1, 1}, 1}},
+                            Geometry{"1x1 wide", 3, packed::mc_block + 8, 1, 5, packed::nc_block / 5 + 40, {}}}) {
+    Tensor<float> x = random_tensor({2, g.c, g.h, g.w}, rng);
+    x(1, 2, 4, 3) = std::numeric_limits<float>::quiet_NaN();
     const Tensor<float> w = random_tensor({g.o, g.c / g.opt.groups, g.kh, g.kh}, rng);
     const Tensor<float> b = random_tensor({g.o}, rng);
-    const Tensor<float> shortcut = random_tensor({2, g.o, 9, 11}, rng);
+    const Tensor<float> shortcut = random_tensor({2, g.o, g.h, g.w}, rng);
     for (int threads : {1, 2}) {
       Context ctx(threads);
       for (auto act : {ops::Activation::identity, ops::Activation::relu, ops::Activation::gelu}) {

@@ -59,3 +59,58 @@ TEST_CASE("pool: a NaN in a max-pool window wins, as in PyTorch; other windows a
     CHECK(y(0, 0, r, c) == m);
   }
 }
+
+TEST_CASE("pool: max pooling equals a direct loop over each window for strides, dilations, padding and ceil_mode",
+          "[ops][pool]") {
+  // The pooling runs separably (rows, then columns dealt into stride phases); this checks it
+  // against every tap of every window, NaNs included, over geometries the fixtures do not reach
+  // (horizontal dilation, stride 3, padding on one side only).
+  Context ctx(2);
+  std::int64_t checked = 0;
+  for (std::int64_t kh : {1, 2, 3})
+    for (std::int64_t kw : {1, 3, 4})
+      for (std::int64_t s : {1, 2, 3})
+        for (std::int64_t d : {1, 2})
+          for (std::int64_t p : {0, 1})
+            for (bool ceil : {false, true}) {
+              ops::Pool2dOptions opt;
+              opt.kernel = {kh, kw}, opt.stride = {s, s + 1 == 4 ? 1 : s + 1}, opt.dilation = {d, 3 - d};
+              opt.padding = {p, p == 1 && kw >= 3 ? 1 : 0}, opt.ceil_mode = ceil;
+              Tensor<float> x({2, 3, 9, 11});
+              for (std::int64_t i = 0; i < x.numel(); ++i)
+                x.data()[i] = static_cast<float>((i * 7919) % 23) - 11.0f;
+              x(1, 2, 4, 5) = std::numeric_limits<float>::quiet_NaN();
+              Tensor<float> y;
+              try {
+                y = ops::max_pool2d(x, ctx, opt);
+              } catch (const biqa::Error&) {
+                continue;  // a geometry PyTorch refuses too (padding over half the kernel)
+              }
+              const auto [sh, sw] = opt.stride;
+              const auto [dh, dw] = opt.dilation;
+              const auto [ph, pw] = opt.padding;
+              for (std::int64_t n = 0; n < 2; ++n)
+                for (std::int64_t c = 0; c < 3; ++c)
+                  for (std::int64_t oy = 0; oy < y.size(2); ++oy)
+                    for (std::int64_t ox = 0; ox < y.size(3); ++ox) {
+                      float m = -std::numeric_limits<float>::infinity();
+                      for (std::int64_t ky = 0; ky < kh; ++ky)
+                        for (std::int64_t kx = 0; kx < kw; ++kx) {
+                          const std::int64_t iy = oy * sh - ph + ky * dh, ix = ox * sw - pw + kx * dw;
+                          if (iy < 0 || iy >= 9 || ix < 0 || ix >= 11) continue;
+                          const float v = x(n, c, iy, ix);
+                          if (v > m || std::isnan(v)) m = v;
+                        }
+                      const float got = y(n, c, oy, ox);
+                      INFO("kernel " << kh << "x" << kw << " stride " << sh << "," << sw << " dilation " << dh << ","
+                                     << dw << " padding " << ph << "," << pw << " ceil " << ceil << " at " << n << ","
+                                     << c << "," << oy << "," << ox);
+                      if (std::isnan(m))
+                        CHECK(std::isnan(got));
+                      else
+                        CHECK(got == m);
+                    }
+              ++checked;
+            }
+  CHECK(checked > 100);
+}

@@ -110,23 +110,27 @@ inline constexpr std::int64_t prefetch_every = 4;
 
 /// C[0:MR, 0:NR] (leading dimension ldc) = (accumulate ? C : 0) + Ap · Bp over `depth`. With
 /// `prefetch`, it also asks for the memory from there on into the cache, a line per
-/// prefetch_every steps (blocked_product points it at the next B sliver).
-template <bool Accumulate>
+/// prefetch_every steps (blocked_product points it at the next B sliver). With Packets = 1 it
+/// computes only the first packet_size columns, for a last sliver that narrow: a 14 × 14 plane is
+/// six full slivers and 4 columns, and the whole-width kernel spent an eighth of its work there.
+template <bool Accumulate, int Packets = 2>
 inline void micro_kernel(std::int64_t depth, const float* ap, const float* bp, float* c,
                          std::int64_t ldc, const float* prefetch = nullptr) {
+  static_assert(Packets == 1 || Packets == 2, "micro_kernel: one or two packets per row");
   using namespace Eigen::internal;
   Packet c0[mr], c1[mr];
   for (int i = 0; i < mr; ++i) c0[i] = c1[i] = pset1<Packet>(0.0f);
   // One step: the outer product of an MR-column of A and an NR-row of B added to the accumulators.
   const auto step = [&](const float* a_col, const float* b_row) {
-    const Packet b0 = ploadu<Packet>(b_row), b1 = ploadu<Packet>(b_row + packet_size);
+    const Packet b0 = ploadu<Packet>(b_row);
+    const Packet b1 = Packets == 2 ? ploadu<Packet>(b_row + packet_size) : b0;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 6
 #endif
     for (int i = 0; i < mr; ++i) {
       const Packet a = pset1<Packet>(a_col[i]);
       c0[i] = pmadd(a, b0, c0[i]);
-      c1[i] = pmadd(a, b1, c1[i]);
+      if constexpr (Packets == 2) c1[i] = pmadd(a, b1, c1[i]);
     }
   };
   std::int64_t p = 0;
@@ -142,10 +146,10 @@ inline void micro_kernel(std::int64_t depth, const float* ap, const float* bp, f
     float* row = c + i * ldc;
     if constexpr (Accumulate) {
       c0[i] = padd(c0[i], ploadu<Packet>(row));
-      c1[i] = padd(c1[i], ploadu<Packet>(row + packet_size));
+      if constexpr (Packets == 2) c1[i] = padd(c1[i], ploadu<Packet>(row + packet_size));
     }
     pstoreu(row, c0[i]);
-    pstoreu(row + packet_size, c1[i]);
+    if constexpr (Packets == 2) pstoreu(row + packet_size, c1[i]);
   }
 }
 
@@ -160,7 +164,10 @@ inline void run_tile(std::int64_t depth, const float* ap, const float* bp, float
     return;
   }
   alignas(64) float tile[mr * nr];
-  micro_kernel<false>(depth, ap, bp, tile, nr);
+  if (cols <= packet_size)
+    micro_kernel<false, 1>(depth, ap, bp, tile, nr);
+  else
+    micro_kernel<false>(depth, ap, bp, tile, nr);
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t j = 0; j < cols; ++j)
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
@@ -222,14 +229,19 @@ struct NoFinish {
 /// A[ic:ic+mc, pc:pc+kc] and `b_panel(pc, kc, jc, nc)` the packed B[pc:pc+kc, jc:jc+nc], each as a
 /// pointer to its first sliver and the distance between slivers. `finish(i, rows, j, cols)` runs on
 /// C[i:i+rows, j:j+cols] as soon as that tile's sum is complete, while it is still in L1: an
-/// epilogue there (a Linear's bias) costs no extra pass over C.
-template <typename APanel, typename BPanel, typename Finish = NoFinish>
+/// epilogue there (a Linear's bias) costs no extra pass over C. `finish_panel(i, rows, j, cols)` runs
+/// once an MC-row block of a column panel is complete (at most MC × NC, in L2), for epilogues that
+/// read other operands row by row (a convolution's residual: read a tile at a time, six rows a
+/// page apart, it defeated the prefetchers).
+template <typename APanel, typename BPanel, typename Finish = NoFinish, typename FinishPanel = NoFinish>
 inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APanel&& a_panel,
-                            BPanel&& b_panel, float* c, std::int64_t ldc, Finish&& finish = {}) {
+                            BPanel&& b_panel, float* c, std::int64_t ldc, Finish&& finish = {},
+                            FinishPanel&& finish_panel = {}) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     finish(0, m, 0, n);
+    finish_panel(0, m, 0, n);
     return;
   }
   for (std::int64_t jc = 0; jc < n; jc += nc_block) {
@@ -257,6 +269,7 @@ inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APan
             if (last) finish(ic + ir, rows, jc + jr, cols);
           }
         }
+        if (last) finish_panel(ic, mc, jc, nc);
       }
     }
   }
@@ -316,23 +329,30 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::StridedMat
   blocked_product(m, n, b.k, packing_a_panel(a, m, b.k), packed_b_panel(b, j0), c, ldc, std::forward<Finish>(finish));
 }
 
-/// Rows [i0, i0 + m) of an A packed beforehand (packed::pack_a_whole) times B [k, n], packed here.
+/// Rows [i0, i0 + m) of an A packed beforehand (packed::pack_a_whole) times B [k, n], packed here;
+/// `finish_panel` as in packed::blocked_product (a convolution's epilogue).
+template <typename FinishPanel = packed::NoFinish>
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
-                        const packed::StridedMatrix& b, float* c, std::int64_t ldc) {
+                        const packed::StridedMatrix& b, float* c, std::int64_t ldc, FinishPanel&& finish_panel = {}) {
   using namespace packed;
   BIQA_CHECK(i0 % mr == 0 && i0 + m <= a.m, ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m,
              ") of a packed A with ", a.m);
-  blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc);
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc, NoFinish{},
+                  std::forward<FinishPanel>(finish_panel));
 }
 
-/// Both operands packed beforehand: rows [i0, i0 + m) of A times columns [j0, j0 + n) of B.
+/// Both operands packed beforehand: rows [i0, i0 + m) of A times columns [j0, j0 + n) of B;
+/// `finish_panel` as in packed::blocked_product.
+template <typename FinishPanel = packed::NoFinish>
 inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a, std::int64_t i0,
-                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc) {
+                        const packed::PackedB& b, std::int64_t j0, float* c, std::int64_t ldc,
+                        FinishPanel&& finish_panel = {}) {
   using namespace packed;
   BIQA_CHECK(a.k == b.k && i0 % mr == 0 && i0 + m <= a.m && j0 % nr == 0 && j0 + n <= (b.n + nr - 1) / nr * nr,
              ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m, ") of a packed A [", a.m, ", ", a.k,
              "] and columns [", j0, ", ", j0 + n, ") of a packed B [", b.k, ", ", b.n, "]");
-  blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc);
+  blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc, NoFinish{},
+                  std::forward<FinishPanel>(finish_panel));
 }
 
 }  // namespace biqa::ops::detail

@@ -37,32 +37,57 @@ inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const P
   const auto g = detail::pool_geometry("max_pool2d", x_in.shape(), opt, true);
   const Tensor<float> x = x_in.contiguous();
   Tensor<float> out({g.n, g.c, g.oh, g.ow});
-  // The kernel taps that fall inside the input, per output column: [kx_lo, kx_hi).
-  std::vector<std::int64_t> kx_lo(static_cast<std::size_t>(g.ow)), kx_hi(static_cast<std::size_t>(g.ow));
-  for (std::int64_t xx = 0; xx < g.ow; ++xx)
-    std::tie(kx_lo[static_cast<std::size_t>(xx)], kx_hi[static_cast<std::size_t>(xx)]) =
-        detail::taps_inside(xx * g.sw - g.pw, g.dw, g.kw, g.w);
+  // Separable: the maximum over the window's rows first, for a whole input row at once, then over
+  // its columns, both as contiguous loops that vectorise: the row of column maxima is dealt into
+  // `sw` phases (phase r holds columns r, r + sw, ...), so that tap kx of every output column reads
+  // one phase at a fixed shift, and -inf around the phases stands for the padding. Taking every tap
+  // of every window from the input with bounds checks was 8x slower than onnxruntime on ResNet-50's
+  // stem pooling. A NaN wins as in PyTorch: once it is the maximum, nothing replaces it.
+  const auto take = [](float v, float m) { return v > m || v != v ? v : m; };
+  const std::int64_t s = g.sw;
+  std::vector<std::int64_t> tap_phase(static_cast<std::size_t>(g.kw)), tap_shift(static_cast<std::size_t>(g.kw));
+  std::int64_t min_shift = 0, max_shift = 0;
+  for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+    const std::int64_t o = kx * g.dw - g.pw, q = o >= 0 ? o / s : -((-o + s - 1) / s);
+    tap_phase[static_cast<std::size_t>(kx)] = o - q * s;
+    tap_shift[static_cast<std::size_t>(kx)] = q;
+    min_shift = std::min(min_shift, q);
+    max_shift = std::max(max_shift, q);
+  }
+  const std::int64_t margin = -min_shift, per_phase = (g.w + s - 1) / s;
+  const std::int64_t phase_len = margin + std::max(per_phase, g.ow + max_shift);
   parallel_for(ctx, g.n * g.c, 1, [&](std::int64_t p0, std::int64_t p1) {
+    // Per-thread rows, kept between calls: allocating them on the heap for every call moved where
+    // glibc placed the network's large activations, and ResNet-50's forward took 800 more page
+    // faults.
+    thread_local std::vector<float> column_max, phases;
+    column_max.resize(static_cast<std::size_t>(g.w));
+    phases.assign(static_cast<std::size_t>(s * phase_len), -std::numeric_limits<float>::infinity());
+    float* const cm = column_max.data();
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* src = x.data() + p * g.h * g.w;
       float* dst = out.data() + p * g.oh * g.ow;
-      for (std::int64_t y = 0; y < g.oh; ++y) {
+      for (std::int64_t y = 0; y < g.oh; ++y, dst += g.ow) {
         const std::int64_t iy0 = y * g.sh - g.ph;
         const auto [ky_lo, ky_hi] = detail::taps_inside(iy0, g.dh, g.kh, g.h);
-        for (std::int64_t xx = 0; xx < g.ow; ++xx) {
-          const std::int64_t ix0 = xx * g.sw - g.pw;
-          const std::int64_t k0 = kx_lo[static_cast<std::size_t>(xx)], k1 = kx_hi[static_cast<std::size_t>(xx)];
-          float m = -std::numeric_limits<float>::infinity();
-          bool nan = false;  // PyTorch lets a NaN win; tracked apart so the max stays branch-free
-          for (std::int64_t ky = ky_lo; ky < ky_hi; ++ky) {
-            const float* row = src + (iy0 + ky * g.dh) * g.w + ix0;
-            for (std::int64_t kx = k0; kx < k1; ++kx) {
-              const float v = row[kx * g.dw];
-              m = v > m ? v : m;
-              nan |= v != v;
-            }
-          }
-          dst[y * g.ow + xx] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+        std::fill(cm, cm + g.w, -std::numeric_limits<float>::infinity());
+        for (std::int64_t ky = ky_lo; ky < ky_hi; ++ky) {
+          const float* row = src + (iy0 + ky * g.dh) * g.w;
+          for (std::int64_t i = 0; i < g.w; ++i) cm[i] = take(row[i], cm[i]);
+        }
+        for (std::int64_t r = 0; r < s; ++r) {
+          float* phase = phases.data() + r * phase_len + margin;
+          const std::int64_t n = r < g.w ? (g.w - r + s - 1) / s : 0;
+          if (s == 2)  // a constant stride vectorises (ResNet's pooling)
+            for (std::int64_t i = 0; i < n; ++i) phase[i] = cm[2 * i + r];
+          else
+            for (std::int64_t i = 0; i < n; ++i) phase[i] = cm[i * s + r];
+        }
+        std::fill(dst, dst + g.ow, -std::numeric_limits<float>::infinity());
+        for (std::int64_t kx = 0; kx < g.kw; ++kx) {
+          const float* tap = phases.data() + tap_phase[static_cast<std::size_t>(kx)] * phase_len + margin +
+                             tap_shift[static_cast<std::size_t>(kx)];
+          for (std::int64_t xx = 0; xx < g.ow; ++xx) dst[xx] = take(tap[xx], dst[xx]);
         }
       }
     }
