@@ -22,17 +22,35 @@ inline Tensor<float> affine_param(const char* op, const Tensor<float>& p, std::i
   return p.defined() ? p.contiguous() : p;
 }
 
+/// The sum of term(p[i]) over n values, in double, kept as eight partial sums that the compiler
+/// turns into vector adds: a single running sum waited on the previous add for every element
+/// (LayerNorm over Swin-T's 3136 × 96 tokens took 0.77 ms, now 0.3). The order is fixed by n
+/// alone, so results do not depend on the threads.
+template <typename Term>
+inline double lane_sum(const float* p, std::int64_t n, Term term) {
+  constexpr std::int64_t lanes = 8;
+  double partial[lanes] = {};
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::int64_t j = 0; j < lanes; ++j) partial[j] += term(p[i + j]);
+  double total = 0.0;
+  for (std::int64_t j = 0; j < lanes; ++j) total += partial[j];
+  for (; i < n; ++i) total += term(p[i]);
+  return total;
+}
+
 /// Mean and biased variance of n values (two passes: exact for large means too).
 inline void mean_var(const float* p, std::int64_t n, double& mean, double& var) {
-  double s = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) s += p[i];
-  mean = n ? s / double(n) : 0.0;
-  double q = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double d = p[i] - mean;
-    q += d * d;
+  if (n == 0) {
+    mean = var = 0.0;
+    return;
   }
-  var = n ? q / double(n) : 0.0;
+  mean = lane_sum(p, n, [](float v) { return double(v); }) / double(n);
+  const double m = mean;
+  var = lane_sum(p, n, [m](float v) {
+          const double d = double(v) - m;
+          return d * d;
+        }) / double(n);
 }
 }  // namespace detail
 
@@ -84,8 +102,7 @@ inline Tensor<float> rms_norm(const Tensor<float>& x_in, const Tensor<float>& we
                  for (std::int64_t r = r0; r < r1; ++r) {
                    const float* p = x.data() + r * n;
                    float* q = y.data() + r * n;
-                   double ss = 0.0;
-                   for (std::int64_t i = 0; i < n; ++i) ss += double(p[i]) * p[i];
+                   const double ss = detail::lane_sum(p, n, [](float v) { return double(v) * v; });
                    const float inv = static_cast<float>(1.0 / std::sqrt(ss / double(n) + double(eps)));
                    for (std::int64_t i = 0; i < n; ++i) q[i] = w ? p[i] * inv * w[i] : p[i] * inv;
                  }
