@@ -48,6 +48,62 @@ TEST_CASE("tensor: buffers from cpu_map_threshold up are mapped on a 2 MiB bound
   for (int i = 0; i < 4; ++i) REQUIRE(several[static_cast<std::size_t>(i)].data()[n - 1] == float(i));
 }
 
+#if defined(__linux__)
+TEST_CASE("tensor: released mappings are reused for the same size and never held past a new mapping's size",
+          "[core]") {
+  auto& cache = biqa::MappedBufferCache::instance();
+  biqa::release_cached_buffers();
+  REQUIRE(cache.held() == 0);
+  const auto n = static_cast<std::int64_t>(biqa::cpu_map_threshold / sizeof(float)) + 777;
+  const std::size_t bytes = (static_cast<std::size_t>(n) * sizeof(float) + 4095) / 4096 * 4096;
+  const float* first = nullptr;
+  {
+    Tensor<float> t({n});
+    t.fill(3.0f);
+    first = t.data();
+  }
+  CHECK(cache.held() == bytes);  // released into the cache, not unmapped
+  {
+    Tensor<float> again({n});  // the same size: the same pages, no new mapping
+    CHECK(again.data() == first);
+    CHECK(cache.held() == 0);
+    again.data()[n - 1] = 1.0f;
+  }
+  // A size the cache cannot serve unmaps at least that many cached bytes before mapping anew, so
+  // cached plus live memory never exceeds what unmapping on every release would have held.
+  {
+    Tensor<float> a({n}), b({n});
+  }
+  CHECK(cache.held() == 2 * bytes);
+  {
+    Tensor<float> bigger({2 * n});  // needs 2n floats: both cached buffers go first
+    CHECK(cache.held() == 0);
+  }
+  CHECK(cache.held() == (static_cast<std::size_t>(2 * n) * sizeof(float) + 4095) / 4096 * 4096);
+  {
+    Tensor<float> smaller({n + 1000});  // smaller than the cached one, yet not it: that one goes
+    CHECK(cache.held() == 0);
+  }
+  // Poisoning applies to reused buffers too.
+  auto& poison = biqa::cpu_poison_buffers();
+  const bool saved = poison.load();
+  poison.store(true);
+  {
+    Tensor<float> t({n});
+    t.fill(0.0f);
+  }
+  {
+    Tensor<float> t({n});
+    CHECK(std::isnan(t.data()[0]));
+    CHECK(std::isnan(t.data()[n - 1]));
+  }
+  poison.store(saved);
+  CHECK(biqa::release_cached_buffers() == bytes);
+  CHECK(cache.held() == 0);
+  CHECK(biqa::release_cached_buffers() == 0);
+}
+#endif
+
 TEST_CASE("tensor: long-lived buffers from 64 KiB up are mapped on their own", "[core]") {
   using Alloc = biqa::DeviceAllocator<biqa::Cpu>;
   for (const std::size_t bytes : {std::size_t(1000), std::size_t(64) << 10, (std::size_t(3) << 20) + 12}) {

@@ -9,7 +9,10 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -60,16 +63,103 @@ inline std::atomic<bool>& cpu_poison_buffers() {
 /// when released. Below it they come from the C heap, which keeps freed memory for reuse: after a
 /// large network's forward has freed and reallocated blocks of many sizes, the heap holds more
 /// than is ever live at once (Depth Anything vitl at 518: 56 MB of its peak with glibc's own
-/// threshold). At 4 MiB a batch-1 CNN or small transformer maps nothing per forward; where large
-/// maps are mapped, the kernel zeroes each new mapping's pages (a few % of a batch-8 DeiT forward,
-/// docs/performance.md).
+/// threshold). At 4 MiB a batch-1 CNN or small transformer maps nothing per forward. Released
+/// mappings are kept for a buffer of the same size (MappedBufferCache): the kernel zeroes each new
+/// mapping's pages (a few % of a batch-8 DeiT forward, docs/performance.md).
 inline constexpr std::size_t cpu_map_threshold = std::size_t(4) << 20;
+
+/// At most this many bytes of released mappings are kept for reuse (MappedBufferCache).
+inline constexpr std::size_t cpu_map_cache_limit = std::size_t(256) << 20;
+
+#if defined(__linux__)
+/// Released activation mappings, kept to be handed out again for a buffer of the same size: the
+/// kernel zeroes every page of a new mapping on first touch (page faults and clear_page were 6% of
+/// a DGIQA score). It never raises the peak: a request it cannot serve first unmaps at least as many
+/// cached bytes as it is about to map, so resident memory never exceeds what it would be with every
+/// buffer unmapped on release. What stays cached after a forward (at most cpu_map_cache_limit) is
+/// returned by release().
+class MappedBufferCache {
+ public:
+  static MappedBufferCache& instance() {
+    // Never destroyed: a tensor released during static destruction may still give its buffer back.
+    static MappedBufferCache* cache = new MappedBufferCache;
+    return *cache;
+  }
+
+  /// A cached mapping of exactly `size` bytes (the most recently released), or null after making
+  /// room for a new one.
+  void* take(std::size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = free_.rbegin(); it != free_.rend(); ++it)
+      if (it->second == size) {
+        void* p = it->first;
+        held_ -= size;
+        free_.erase(std::next(it).base());
+        return p;
+      }
+    std::size_t released = 0;
+    while (!free_.empty() && released < size) {  // oldest first
+      ::munmap(free_.front().first, free_.front().second);
+      released += free_.front().second;
+      held_ -= free_.front().second;
+      free_.erase(free_.begin());
+    }
+    return nullptr;
+  }
+
+  /// Keeps a released mapping (the oldest ones unmapped beyond cpu_map_cache_limit).
+  void give(void* p, std::size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (size > cpu_map_cache_limit) {
+      ::munmap(p, size);
+      return;
+    }
+    while (!free_.empty() && held_ + size > cpu_map_cache_limit) {
+      ::munmap(free_.front().first, free_.front().second);
+      held_ -= free_.front().second;
+      free_.erase(free_.begin());
+    }
+    free_.emplace_back(p, size);
+    held_ += size;
+  }
+
+  /// Unmaps every cached mapping; returns the bytes given back.
+  std::size_t release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t bytes = held_;
+    for (const auto& [p, size] : free_) ::munmap(p, size);
+    free_.clear();
+    held_ = 0;
+    return bytes;
+  }
+
+  std::size_t held() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return held_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<void*, std::size_t>> free_;  ///< oldest first
+  std::size_t held_ = 0;
+};
+#endif
+
+/// Gives the released activation buffers that biqa keeps for reuse back to the system (a process
+/// that has finished scoring and stays alive); returns the bytes released. Harmless at any time.
+inline std::size_t release_cached_buffers() {
+#if defined(__linux__)
+  return MappedBufferCache::instance().release();
+#else
+  return 0;
+#endif
+}
 
 template <>
 struct DeviceAllocator<Cpu> {
   static std::shared_ptr<void> allocate(std::size_t bytes) {
 #if defined(__linux__)
-    if (bytes >= cpu_map_threshold) return map(bytes);
+    if (bytes >= cpu_map_threshold) return map(bytes, true);
 #endif
     // A huge buffer is rounded up to whole 4 KiB pages, not to 2 MiB: only its whole 2 MiB pages
     // are advised as huge, so the tail past the last one does not become a resident 2 MiB page.
@@ -90,7 +180,7 @@ struct DeviceAllocator<Cpu> {
   /// it would pin the freed memory of the activations allocated before it (DGIQA: 53 MB).
   static std::shared_ptr<void> allocate_long_lived(std::size_t bytes) {
 #if defined(__linux__)
-    if (bytes >= (std::size_t(64) << 10)) return map(bytes);
+    if (bytes >= (std::size_t(64) << 10)) return map(bytes, false);
 #endif
     return allocate(bytes);
   }
@@ -111,9 +201,23 @@ struct DeviceAllocator<Cpu> {
 #if defined(__linux__)
   /// A private anonymous mapping placed on a 2 MiB boundary (over-mapped by one huge page, then
   /// the unaligned ends unmapped), rounded to 4 KiB pages, its whole 2 MiB pages advised as huge
-  /// (as the heap path: a tail page is not made a resident 2 MiB page); unmapped on release.
-  static std::shared_ptr<void> map(std::size_t bytes) {
+  /// (as the heap path: a tail page is not made a resident 2 MiB page). `reuse`: taken from and
+  /// given back to the MappedBufferCache (activations); otherwise unmapped on release.
+  static std::shared_ptr<void> map(std::size_t bytes, bool reuse) {
     const std::size_t size = (bytes + 4095) / 4096 * 4096;
+    if (reuse) {
+      MappedBufferCache& cache = MappedBufferCache::instance();
+      void* p = cache.take(size);
+      if (!p) p = new_mapping(bytes, size);
+      else if (cpu_poison_buffers().load(std::memory_order_relaxed))
+        std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+      return std::shared_ptr<void>(p, [size](void* q) { MappedBufferCache::instance().give(q, size); });
+    }
+    void* p = new_mapping(bytes, size);
+    return std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
+  }
+
+  static void* new_mapping(std::size_t bytes, std::size_t size) {
     void* raw = ::mmap(nullptr, size + cpu_huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) fail(ErrorCode::internal, "out of memory mapping ", bytes, " bytes");
     const auto start = reinterpret_cast<std::uintptr_t>(raw);
@@ -123,7 +227,7 @@ struct DeviceAllocator<Cpu> {
     if (end > aligned + size) ::munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
     void* p = reinterpret_cast<void*>(aligned);
     prepare(p, size, true);
-    return std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
+    return p;
   }
 #endif
 };
