@@ -80,8 +80,9 @@ inline constexpr std::size_t cpu_map_cache_limit = std::size_t(256) << 20;
 /// returned by release().
 class MappedBufferCache {
  public:
+  /// The process's cache (never destroyed: a tensor released during static destruction may still
+  /// give its buffer back).
   static MappedBufferCache& instance() {
-    // Never destroyed: a tensor released during static destruction may still give its buffer back.
     static MappedBufferCache* cache = new MappedBufferCache;
     return *cache;
   }
@@ -133,6 +134,7 @@ class MappedBufferCache {
     return bytes;
   }
 
+  /// The bytes cached now.
   std::size_t held() {
     std::lock_guard<std::mutex> lock(mutex_);
     return held_;
