@@ -98,13 +98,7 @@ class MappedBufferCache {
         free_.erase(std::next(it).base());
         return p;
       }
-    std::size_t released = 0;
-    while (!free_.empty() && released < size) {  // oldest first
-      ::munmap(free_.front().first, free_.front().second);
-      released += free_.front().second;
-      held_ -= free_.front().second;
-      free_.erase(free_.begin());
-    }
+    for (std::size_t released = 0; !free_.empty() && released < size;) released += unmap_oldest();
     return nullptr;
   }
 
@@ -115,11 +109,7 @@ class MappedBufferCache {
       ::munmap(p, size);
       return;
     }
-    while (!free_.empty() && held_ + size > cpu_map_cache_limit) {
-      ::munmap(free_.front().first, free_.front().second);
-      held_ -= free_.front().second;
-      free_.erase(free_.begin());
-    }
+    while (!free_.empty() && held_ + size > cpu_map_cache_limit) unmap_oldest();
     free_.emplace_back(p, size);
     held_ += size;
   }
@@ -141,6 +131,15 @@ class MappedBufferCache {
   }
 
  private:
+  /// Unmaps the oldest cached mapping (the lock held, the cache not empty); returns its bytes.
+  std::size_t unmap_oldest() {
+    const auto [p, size] = free_.front();
+    ::munmap(p, size);
+    held_ -= size;
+    free_.erase(free_.begin());
+    return size;
+  }
+
   std::mutex mutex_;
   std::vector<std::pair<void*, std::size_t>> free_;  ///< oldest first
   std::size_t held_ = 0;
@@ -196,6 +195,11 @@ struct DeviceAllocator<Cpu> {
 #else
     (void)huge;
 #endif
+    poison(p, size);
+  }
+
+  /// NaN throughout, when poisoning is on (a new buffer, or a reused one).
+  static void poison(void* p, std::size_t size) {
     if (cpu_poison_buffers().load(std::memory_order_relaxed))
       std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
   }
@@ -210,9 +214,10 @@ struct DeviceAllocator<Cpu> {
     if (reuse) {
       MappedBufferCache& cache = MappedBufferCache::instance();
       void* p = cache.take(size);
-      if (!p) p = new_mapping(bytes, size);
-      else if (cpu_poison_buffers().load(std::memory_order_relaxed))
-        std::fill_n(static_cast<float*>(p), size / sizeof(float), std::numeric_limits<float>::quiet_NaN());
+      if (p)
+        poison(p, size);
+      else
+        p = new_mapping(bytes, size);
       return std::shared_ptr<void>(p, [size](void* q) { MappedBufferCache::instance().give(q, size); });
     }
     void* p = new_mapping(bytes, size);

@@ -57,12 +57,8 @@ inline Tensor<float> max_pool2d(const Tensor<float>& x_in, Context& ctx, const P
   const std::int64_t margin = -min_shift, per_phase = (g.w + s - 1) / s;
   const std::int64_t phase_len = margin + std::max(per_phase, g.ow + max_shift);
   parallel_for(ctx, g.n * g.c, 1, [&](std::int64_t p0, std::int64_t p1) {
-    // Per-thread rows, kept between calls: allocating them on the heap for every call moved where
-    // glibc placed the network's large activations, and ResNet-50's forward took 800 more page
-    // faults.
-    thread_local std::vector<float> column_max, phases;
-    column_max.resize(static_cast<std::size_t>(g.w));
-    phases.assign(static_cast<std::size_t>(s * phase_len), -std::numeric_limits<float>::infinity());
+    std::vector<float> column_max(static_cast<std::size_t>(g.w));
+    std::vector<float> phases(static_cast<std::size_t>(s * phase_len), -std::numeric_limits<float>::infinity());
     float* const cm = column_max.data();
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* src = x.data() + p * g.h * g.w;
