@@ -28,26 +28,35 @@ TEST_CASE("nn::ResNet matches torchvision (logits, pooled features, every stage)
     CHECK(detected.inner_width(0) == cfg.inner_width(0));
     CHECK(detected.num_classes == cfg.num_classes);
 
-    nn::ResNet net(cfg);
-    net.load(f.root());
+    // The CPU forward in the channel-blocked layout (the default with groups = 1) and through
+    // im2col + GEMM on [N, C, H, W].
+    nn::ResNet nets[2];
+    for (bool blocked : {true, false}) {
+      auto c = cfg;
+      c.blocked_layout = blocked;
+      nets[blocked ? 0 : 1] = nn::ResNet(c);
+      nets[blocked ? 0 : 1].load(f.root());
+      REQUIRE(nets[blocked ? 0 : 1].blocked_layout() == (blocked && cfg.groups == 1));
+    }
     const Tensor<float> x = f.io("input");
     const Tensor<float> ref = f.io("output"), stem = f.io("stem");
     Tensor<float> layers[4];
     for (int s = 0; s < 4; ++s) layers[s] = f.io("layer" + std::to_string(s + 1));
     f.store().finish();
-    REQUIRE(net.has_fc() == (cfg.num_classes > 0));
-
-    Context ctx(2);
-    nn::ResNetStages st;
-    const Tensor<float> out = net.forward(x, ctx, &st);
-    const std::string label = std::string("nn/") + name;
-    biqa::test::check_parity(label + " output", out, ref);
-    biqa::test::check_parity(label + " stem", st.stem, stem);
-    for (int s = 0; s < 4; ++s)
-      biqa::test::check_parity(label + " layer" + std::to_string(s + 1), st.layers[s], layers[s]);
-    // Without the stage outputs requested the result is the same.
-    Context one(1);
-    biqa::test::check_parity(label + " output (1 thread)", net.forward(x, one), ref);
+    for (const nn::ResNet& net : nets) {
+      REQUIRE(net.has_fc() == (cfg.num_classes > 0));
+      Context ctx(2);
+      nn::ResNetStages st;
+      const Tensor<float> out = net.forward(x, ctx, &st);
+      const std::string label = std::string("nn/") + name + (net.blocked_layout() ? " blocked" : "");
+      biqa::test::check_parity(label + " output", out, ref);
+      biqa::test::check_parity(label + " stem", st.stem, stem);
+      for (int s = 0; s < 4; ++s)
+        biqa::test::check_parity(label + " layer" + std::to_string(s + 1), st.layers[s], layers[s]);
+      // Without the stage outputs requested the result is the same.
+      Context one(1);
+      biqa::test::check_parity(label + " output (1 thread)", net.forward(x, one), ref);
+    }
   }
 }
 

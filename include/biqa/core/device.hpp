@@ -63,10 +63,11 @@ inline std::atomic<bool>& cpu_poison_buffers() {
 /// when released. Below it they come from the C heap, which keeps freed memory for reuse: after a
 /// large network's forward has freed and reallocated blocks of many sizes, the heap holds more
 /// than is ever live at once (Depth Anything vitl at 518: 56 MB of its peak with glibc's own
-/// threshold). At 4 MiB a batch-1 CNN or small transformer maps nothing per forward. Released
-/// mappings are kept for a buffer of the same size (MappedBufferCache): the kernel zeroes each new
-/// mapping's pages (a few % of a batch-8 DeiT forward, docs/performance.md).
-inline constexpr std::size_t cpu_map_threshold = std::size_t(4) << 20;
+/// threshold). Released mappings are kept for a buffer of the same size (MappedBufferCache): the
+/// kernel zeroes each new mapping's pages (a few % of a batch-8 DeiT forward, docs/performance.md).
+/// The threshold is the huge-page size: a heap buffer of 2-4 MiB, allocated 2 MiB-aligned, came
+/// back from glibc as fresh pages on every call (0.6 ms for ResNet-50's 3.2 MB activations).
+inline constexpr std::size_t cpu_map_threshold = cpu_huge_page;
 
 /// At most this many bytes of released mappings are kept for reuse (MappedBufferCache).
 inline constexpr std::size_t cpu_map_cache_limit = std::size_t(256) << 20;

@@ -3,6 +3,8 @@
 /// nn::Conv2d: torch.nn.Conv2d's state_dict ("weight" [O, C/groups, KH, KW], "bias" [O]); zero
 /// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
 /// pair costs one convolution. On another device the (folded) weights are copied there on first use.
+/// A network that keeps its activations in the channel-blocked layout (ops/cpu/conv2d_blocked.hpp)
+/// calls use_blocked_layout() after loading and forward_blocked() instead of forward().
 
 #include <array>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include "biqa/nn/batch_norm.hpp"
 #include "biqa/nn/device_weights.hpp"
 #include "biqa/ops/cpu/conv2d.hpp"
+#include "biqa/ops/cpu/conv2d_blocked.hpp"
 
 namespace biqa::nn {
 
@@ -50,6 +53,7 @@ class Conv2d {
   void load(const io::WeightStore::Scope& scope) {
     weight_ = scope.take("weight", weight_shape());
     packed_.reset();
+    blocked_.reset();
     packed_once_ = std::make_shared<ops::PackedConv2dWeightOnce>();
     device_ = std::make_shared<DeviceWeights>();
     bias_ = config_.bias ? scope.take("bias", {config_.out_channels}) : Tensor<float>();
@@ -67,6 +71,7 @@ class Conv2d {
     auto folded = ops::fold_batchnorm(weight(), bias_, bn.weight(), bn.bias(), bn.running_mean(),
                                       bn.running_var(), bn.config().eps);
     packed_ = std::make_shared<const ops::PackedConv2dWeight>(folded.weight, config_.groups);
+    blocked_.reset();
     weight_ = Tensor<float>();
     bias_ = std::move(folded.bias);
     device_ = std::make_shared<DeviceWeights>();
@@ -79,6 +84,27 @@ class Conv2d {
     fold_batchnorm(bn);
   }
 
+  /// Keeps the weight packed for conv2d_blocked instead (and only so: the GEMM-packed or loaded
+  /// copy is released), for a network that runs forward_blocked(). `plain_input`: the input will
+  /// be a plain [N, C, H, W] tensor (a network's first convolution) rather than a blocked one.
+  /// Only for groups = 1; call after load() and fold_batchnorm().
+  void use_blocked_layout(bool plain_input = false) {
+    BIQA_CHECK(loaded(), ErrorCode::invalid_argument, "nn::Conv2d: use_blocked_layout() before load()");
+    BIQA_CHECK(config_.groups == 1, ErrorCode::invalid_argument, "nn::Conv2d: the blocked layout needs groups=1, not ",
+               config_.groups);
+    blocked_ = std::make_shared<const ops::BlockedConv2dWeight>(weight(), !plain_input);
+    packed_.reset();
+    weight_ = Tensor<float>();
+  }
+  bool blocked_layout() const { return blocked_ != nullptr; }
+
+  /// x blocked [N, ceil(C / b), H, W, b] (or plain [N, C, H, W] when use_blocked_layout was told so)
+  /// → blocked [N, ceil(O / b), OH, OW, b]; the epilogue's residual blocked like the output.
+  Tensor<float> forward_blocked(const Tensor<float>& x, Context& ctx, const ops::Conv2dEpilogue& epilogue = {}) const {
+    BIQA_CHECK(blocked_, ErrorCode::invalid_argument, "nn::Conv2d: forward_blocked() without use_blocked_layout()");
+    return ops::conv2d_blocked(x, *blocked_, bias_, ctx, options(), epilogue);
+  }
+
   /// x [N, C, H, W] → [N, O, OH, OW]; `epilogue` fuses what follows (a shortcut add, an
   /// activation) into the output pass.
   /// A weight read from the file is also kept packed (made on first use) under
@@ -89,6 +115,11 @@ class Conv2d {
                                 const ops::BasicConv2dEpilogue<Device>& epilogue = {}) const {
     BIQA_CHECK(loaded(), ErrorCode::invalid_argument, "nn::Conv2d: forward() before load()");
     if constexpr (on_host<Device>) {
+      if (blocked_) {  // through the blocked layout and back
+        const Tensor<float> in = blocked_->blocked_input() ? ops::to_blocked(x, ctx) : x;
+        const Tensor<float> res = epilogue.residual.defined() ? ops::to_blocked(epilogue.residual, ctx) : Tensor<float>();
+        return ops::from_blocked(forward_blocked(in, ctx, {res, epilogue.activation}), config_.out_channels, ctx);
+      }
       if (packed_) return ops::conv2d(x, *packed_, bias_, ctx, options(), epilogue);
       if (ctx.weight_packing == WeightPacking::always) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);
       return ops::conv2d(x, weight_, bias_, ctx, options(), epilogue);
@@ -103,15 +134,16 @@ class Conv2d {
   }
   const Config& config() const { return config_; }
   /// [O, C/groups, KH, KW] (after fold_batchnorm, unpacked from the packed copy: exact).
-  Tensor<float> weight() const { return packed_ ? packed_->unpack() : weight_; }
+  Tensor<float> weight() const { return blocked_ ? blocked_->unpack() : packed_ ? packed_->unpack() : weight_; }
   const Tensor<float>& bias() const { return bias_; }  // undefined without a bias
 
  private:
-  bool loaded() const { return weight_.defined() || packed_; }
+  bool loaded() const { return weight_.defined() || packed_ || blocked_; }
 
   Config config_;
   Tensor<float> weight_, bias_;  ///< weight_: as loaded; undefined once packed_ holds it
   std::shared_ptr<const ops::PackedConv2dWeight> packed_;
+  std::shared_ptr<const ops::BlockedConv2dWeight> blocked_;  ///< instead of packed_ and weight_
   std::shared_ptr<ops::PackedConv2dWeightOnce> packed_once_ = std::make_shared<ops::PackedConv2dWeightOnce>();
   std::shared_ptr<DeviceWeights> device_ = std::make_shared<DeviceWeights>();
 };

@@ -11,6 +11,12 @@
 /// stage s has planes = base_width·2^s, and a bottleneck's inner width is
 /// int(planes · width_per_group / 64) · groups. detect() reads the widths, groups and the classifier
 /// from weight shapes, so the depth only chooses the block type and the block counts.
+///
+/// On the CPU the network runs in the channel-blocked layout (Config::blocked_layout, on by
+/// default when groups = 1): every convolution is a direct one (ops::conv2d_blocked), the max
+/// pooling and the global average pooling work on blocked tensors, and only stage outputs that a
+/// caller asks for are converted back to [N, C, H, W]. Its convolutions keep only the blocked
+/// packing of their weights then.
 
 #include <array>
 #include <cstdint>
@@ -25,6 +31,7 @@
 #include "biqa/nn/conv2d.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/ops/cpu/activation.hpp"
+#include "biqa/ops/cpu/conv2d_blocked.hpp"
 #include "biqa/ops/cpu/pool.hpp"
 
 namespace biqa::nn {
@@ -51,6 +58,9 @@ class ResNet {
     std::array<bool, 3> replace_stride_with_dilation{false, false, false};
     std::int64_t num_classes = 1000;  ///< 0: no `fc`, forward() returns the pooled features
     float bn_eps = 1e-5f;
+    /// On the CPU, run in the channel-blocked layout with direct convolutions (groups = 1 only;
+    /// otherwise im2col + GEMM on [N, C, H, W], as with false).
+    bool blocked_layout = true;
 
     /// torchvision's resnet18/34/50/101/152.
     static Config for_depth(int depth) {
@@ -136,6 +146,16 @@ class ResNet {
       }
     }
     if (config_.num_classes > 0) fc_.load(scope.scope("fc"));
+    blocked_ = config_.blocked_layout && config_.groups == 1;
+    if (blocked_) {
+      stem_.use_blocked_layout(true);
+      for (auto& stage : stages_)
+        for (Block& b : stage) {
+          for (auto& conv : b.convs)
+            if (conv.config().in_channels > 0) conv.use_blocked_layout();
+          if (b.has_downsample) b.downsample.use_blocked_layout();
+        }
+    }
     loaded_ = true;
   }
 
@@ -144,6 +164,13 @@ class ResNet {
   template <typename Device>
   Tensor<float, Device> forward(const Tensor<float, Device>& x, Context& ctx,
                                 BasicResNetStages<Device>* stages = nullptr) const {
+    if constexpr (on_host<Device>) {
+      if (blocked_ && !stages) {  // no stage wanted back in [N, C, H, W]: pool the blocked output
+        Tensor<float> out = ops::global_avg_pool_blocked(forward_blocked(x, ctx, nullptr), config_.num_features(), ctx);
+        if (config_.num_classes > 0) out = fc_.forward(out, ctx);
+        return out;
+      }
+    }
     BasicResNetStages<Device> local;
     BasicResNetStages<Device>& st = stages ? *stages : local;
     st = forward_stages(x, ctx);
@@ -160,6 +187,12 @@ class ResNet {
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
                "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
     BasicResNetStages<Device> st;
+    if constexpr (on_host<Device>) {
+      if (blocked_) {
+        forward_blocked(x, ctx, &st);
+        return st;
+      }
+    }
     st.stem = stem_.forward(x, ctx, {{}, ops::Activation::relu});
     ops::Pool2dOptions mp;
     mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
@@ -180,6 +213,8 @@ class ResNet {
 
   const Config& config() const { return config_; }
   bool has_fc() const { return config_.num_classes > 0; }
+  /// Whether the CPU forward runs in the channel-blocked layout (after load()).
+  bool blocked_layout() const { return blocked_; }
 
  private:
   struct Block {
@@ -239,11 +274,36 @@ class ResNet {
     return b.convs[convs - 1].forward(h, ctx, {std::move(shortcut), ops::Activation::relu});
   }
 
+  /// The CPU forward in the blocked layout: x [N, 3, H, W] → layer4's output, blocked; the stem and
+  /// stage outputs into `st` in [N, C, H, W] when given.
+  Tensor<float> forward_blocked(const Tensor<float>& x, Context& ctx, ResNetStages* st) const {
+    BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
+    BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
+               "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
+    const Tensor<float> stem = stem_.forward_blocked(x, ctx, {{}, ops::Activation::relu});
+    if (st) st->stem = ops::from_blocked(stem, config_.base_width, ctx);
+    ops::Pool2dOptions mp;
+    mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
+    Tensor<float> h = ops::max_pool2d_blocked(stem, ctx, mp);
+    const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
+    for (int s = 0; s < 4; ++s) {
+      for (const Block& b : stages_[s]) {
+        Tensor<float> inner = h;
+        for (int k = 0; k + 1 < convs; ++k) inner = b.convs[k].forward_blocked(inner, ctx, {{}, ops::Activation::relu});
+        Tensor<float> shortcut = b.has_downsample ? b.downsample.forward_blocked(h, ctx) : h;
+        h = b.convs[convs - 1].forward_blocked(inner, ctx, {std::move(shortcut), ops::Activation::relu});
+      }
+      if (st) st->layers[s] = ops::from_blocked(h, config_.out_channels(s), ctx);
+    }
+    return h;
+  }
+
   Config config_;
   Conv2d stem_;
   std::array<std::vector<Block>, 4> stages_;
   Linear fc_;
   bool loaded_ = false;
+  bool blocked_ = false;  ///< CPU forward in the blocked layout
 };
 
 }  // namespace biqa::nn

@@ -33,6 +33,11 @@ inline constexpr std::int64_t nr = 2 * packet_size;
 inline constexpr std::int64_t kc_block = 512;
 inline constexpr std::int64_t mc_block = 72;
 inline constexpr std::int64_t nc_block = 2048;
+/// NC for a convolution's products (a packed weight times im2col columns or a 1×1 input): its
+/// epilogue runs per MC × NC panel, and at 256 columns that panel and the B panel stay in L2 while
+/// the epilogue reads them back. With 2048, ResNet-50's 56 × 56 layers and stem lost 0.4-0.6 ms
+/// each (docs/performance.md).
+inline constexpr std::int64_t conv_nc_block = 256;
 
 /// A view of a rank-2 operand: element (i, j) at data[i * row_stride + j * col_stride].
 struct StridedMatrix {
@@ -236,7 +241,7 @@ struct NoFinish {
 template <typename APanel, typename BPanel, typename Finish = NoFinish, typename FinishPanel = NoFinish>
 inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APanel&& a_panel,
                             BPanel&& b_panel, float* c, std::int64_t ldc, Finish&& finish = {},
-                            FinishPanel&& finish_panel = {}) {
+                            FinishPanel&& finish_panel = {}, std::int64_t nc_max = nc_block) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     for (std::int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
@@ -244,8 +249,8 @@ inline void blocked_product(std::int64_t m, std::int64_t n, std::int64_t k, APan
     finish_panel(0, m, 0, n);
     return;
   }
-  for (std::int64_t jc = 0; jc < n; jc += nc_block) {
-    const std::int64_t nc = std::min(nc_block, n - jc);
+  for (std::int64_t jc = 0; jc < n; jc += nc_max) {
+    const std::int64_t nc = std::min(nc_max, n - jc);
     for (std::int64_t pc = 0; pc < k; pc += kc_block) {
       const std::int64_t kc = std::min(kc_block, k - pc);
       const auto [bp, b_stride] = b_panel(pc, kc, jc, nc);
@@ -338,7 +343,7 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a
   BIQA_CHECK(i0 % mr == 0 && i0 + m <= a.m, ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m,
              ") of a packed A with ", a.m);
   blocked_product(m, n, a.k, packed_a_panel(a, i0), packing_b_panel(b), c, ldc, NoFinish{},
-                  std::forward<FinishPanel>(finish_panel));
+                  std::forward<FinishPanel>(finish_panel), conv_nc_block);
 }
 
 /// Both operands packed beforehand: rows [i0, i0 + m) of A times columns [j0, j0 + n) of B;
@@ -352,7 +357,7 @@ inline void packed_gemm(std::int64_t m, std::int64_t n, const packed::PackedA& a
              ErrorCode::internal, "packed_gemm: rows [", i0, ", ", i0 + m, ") of a packed A [", a.m, ", ", a.k,
              "] and columns [", j0, ", ", j0 + n, ") of a packed B [", b.k, ", ", b.n, "]");
   blocked_product(m, n, a.k, packed_a_panel(a, i0), packed_b_panel(b, j0), c, ldc, NoFinish{},
-                  std::forward<FinishPanel>(finish_panel));
+                  std::forward<FinishPanel>(finish_panel), conv_nc_block);
 }
 
 }  // namespace biqa::ops::detail
