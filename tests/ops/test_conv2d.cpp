@@ -10,11 +10,13 @@
 
 #include "biqa/ops/cpu/conv2d.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
+#include "support/helpers.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace ops = biqa::ops;
+using biqa::test::random_tensor;
 
 TEST_CASE("conv2d: stride, padding, dilation, groups, depthwise and 1x1 match PyTorch", "[ops][conv2d]") {
   biqa::test::OpFixture f("conv2d");
@@ -43,12 +45,6 @@ TEST_CASE("conv2d: stride, padding, dilation, groups, depthwise and 1x1 match Py
 }
 
 namespace {
-Tensor<float> random_tensor(const biqa::Shape& shape, std::mt19937& rng) {
-  std::normal_distribution<float> nd;
-  Tensor<float> t(shape);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-  return t;
-}
 
 /// The convolution by its definition, summed in double: the reference for geometries that the
 /// PyTorch fixture does not cover.

@@ -11,19 +11,15 @@
 
 #include "biqa/ops/cpu/conv2d_blocked.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
+#include "support/helpers.hpp"
 #include "support/parity.hpp"
 
 using biqa::Context;
 using biqa::Tensor;
 namespace ops = biqa::ops;
+using biqa::test::random_tensor;
 
 namespace {
-Tensor<float> random_tensor(const biqa::Shape& shape, std::mt19937& rng) {
-  std::normal_distribution<float> nd;
-  Tensor<float> t(shape);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = nd(rng);
-  return t;
-}
 
 /// The blocked convolution of an NCHW input, back in NCHW: through a blocked input, or straight
 /// from the plain one with a weight packed for it.
@@ -129,6 +125,19 @@ TEST_CASE("conv2d_blocked: padded output channels stay zero, and a NaN in the in
     for (std::int64_t xx = 0; xx < 6; ++xx) {
       const bool reached = std::abs(y - 2) <= 1 && std::abs(xx - 2) <= 1;
       REQUIRE(std::isnan(nan_out(0, 0, y, xx)) == reached);
+    }
+}
+
+TEST_CASE("BlockedConv2dWeight unpacks to the weight it packed, bit for bit", "[ops][conv2d]") {
+  std::mt19937 rng(21);
+  const std::int64_t b = ops::channel_block;
+  for (const biqa::Shape& shape : {biqa::Shape({2 * b, b, 3, 3}), biqa::Shape({3 * b + 1, 5, 1, 1}),
+                                   biqa::Shape({b - 1 > 0 ? b - 1 : 1, 2 * b + 3, 2, 3}), biqa::Shape({64, 3, 7, 7})})
+    for (bool blocked_input : {true, false}) {
+      const Tensor<float> w = random_tensor(shape, rng);
+      const Tensor<float> back = ops::BlockedConv2dWeight(w, blocked_input).unpack();
+      REQUIRE(back.shape() == w.shape());
+      REQUIRE(std::memcmp(back.data(), w.data(), sizeof(float) * static_cast<std::size_t>(w.numel())) == 0);
     }
 }
 

@@ -26,6 +26,14 @@ inline Tensor<float> random_tensor(const Shape& shape, std::uint32_t seed, float
   return t;
 }
 
+/// The same from a generator the caller keeps drawing from.
+inline Tensor<float> random_tensor(const Shape& shape, std::mt19937& rng, float scale = 1.0f) {
+  Tensor<float> t(shape);
+  std::normal_distribution<float> d(0.0f, scale);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = d(rng);
+  return t;
+}
+
 inline std::string data_path(const std::string& rel) { return std::string(BIQA_TEST_DATA_DIR) + "/" + rel; }
 
 // A fresh directory under the system temp dir, removed when the object dies.

@@ -127,6 +127,17 @@ class ResNet {
   /// Takes every key of the network under `scope` (call finish() on the store afterwards).
   void load(const io::WeightStore::Scope& scope) {
     const float eps = config_.bn_eps;
+    // Each convolution packs its folded weight once, for the layout it will run in.
+    blocked_ = config_.blocked_layout && config_.groups == 1;
+    if (blocked_) {
+      stem_.use_blocked_layout(true);
+      for (auto& stage : stages_)
+        for (Block& b : stage) {
+          for (auto& conv : b.convs)
+            if (conv.config().in_channels > 0) conv.use_blocked_layout();
+          if (b.has_downsample) b.downsample.use_blocked_layout();
+        }
+    }
     stem_.load(scope.scope("conv1"));
     stem_.fold_batchnorm(scope.scope("bn1"), eps);
     for (int s = 0; s < 4; ++s) {
@@ -146,16 +157,6 @@ class ResNet {
       }
     }
     if (config_.num_classes > 0) fc_.load(scope.scope("fc"));
-    blocked_ = config_.blocked_layout && config_.groups == 1;
-    if (blocked_) {
-      stem_.use_blocked_layout(true);
-      for (auto& stage : stages_)
-        for (Block& b : stage) {
-          for (auto& conv : b.convs)
-            if (conv.config().in_channels > 0) conv.use_blocked_layout();
-          if (b.has_downsample) b.downsample.use_blocked_layout();
-        }
-    }
     loaded_ = true;
   }
 

@@ -164,16 +164,21 @@ class BlockedConv2dWeight {
     const std::int64_t o_blocks = (o + b - 1) / b;
     data_ = Tensor<float>({o_blocks * b * depth});
     std::fill(data_.data(), data_.data() + data_.numel(), 0.0f);
-    for (std::int64_t ob = 0; ob < o_blocks; ++ob) {
-      const std::int64_t group = ob / 2, width = std::min<std::int64_t>(2, o_blocks - 2 * group) * b;
-      float* dst = data_.data() + group * 2 * b * depth + (ob % 2) * b;
-      for (std::int64_t l = 0; l < b && ob * b + l < o; ++l)
-        for (std::int64_t ci = 0; ci < c; ++ci)
-          for (std::int64_t ky = 0; ky < kh; ++ky)
-            for (std::int64_t kx = 0; kx < kw; ++kx) {
-              const std::int64_t k = ((ci / bi * kh + ky) * kw + kx) * bi + ci % bi;
-              dst[k * width + l] = w.data()[(((ob * b + l) * c + ci) * kh + ky) * kw + kx];
-            }
+    // One output group and one input block at a time: its source rows are read in order and its
+    // destination (2b × bi × KH × KW floats at most) is written while it is in L1. One output
+    // channel at a time over the whole depth, writing floats 2 KiB apart, packing took ResNet-50's
+    // load from 70 to 170 ms.
+    const std::int64_t taps = kh * kw;
+    for (std::int64_t group = 0; group < (o_blocks + 1) / 2; ++group) {
+      const std::int64_t width = std::min<std::int64_t>(2, o_blocks - 2 * group) * b;
+      float* const dst = data_.data() + group * 2 * b * depth;
+      for (std::int64_t cb = 0; cb < (c + bi - 1) / bi; ++cb)
+        for (std::int64_t j = 0; j < width && group * 2 * b + j < o; ++j) {
+          const float* src = w.data() + (group * 2 * b + j) * c * taps;
+          for (std::int64_t cl = 0; cl < bi && cb * bi + cl < c; ++cl)
+            for (std::int64_t tap = 0; tap < taps; ++tap)
+              dst[((cb * taps + tap) * bi + cl) * width + j] = src[(cb * bi + cl) * taps + tap];
+        }
     }
   }
   bool defined() const { return data_.defined(); }
