@@ -126,8 +126,10 @@ class Conv2d {
     if constexpr (on_host<Device>) {
       if (blocked_) {  // through the blocked layout and back
         const Tensor<float> in = blocked_->blocked_input() ? ops::to_blocked(x, ctx) : x;
-        const Tensor<float> res = epilogue.residual.defined() ? ops::to_blocked(epilogue.residual, ctx) : Tensor<float>();
-        return ops::from_blocked(forward_blocked(in, ctx, {res, epilogue.activation}), config_.out_channels, ctx);
+        ops::Conv2dEpilogue blocked_epilogue;
+        if (epilogue.residual.defined()) blocked_epilogue.residual = ops::to_blocked(epilogue.residual, ctx);
+        blocked_epilogue.activation = epilogue.activation;
+        return ops::from_blocked(forward_blocked(in, ctx, blocked_epilogue), config_.out_channels, ctx);
       }
       if (packed_) return ops::conv2d(x, *packed_, bias_, ctx, options(), epilogue);
       if (ctx.weight_packing == WeightPacking::always) return ops::conv2d(x, packed_once_->get(weight_, config_.groups), bias_, ctx, options(), epilogue);

@@ -292,18 +292,25 @@ void blocked_tile(const BlockedTileArgs& t, const float* xa, const float* xb, co
 using BlockedTileFn = void (*)(const BlockedTileArgs&, const float*, const float*, const float*, const float*,
                                const float*, const float*, float*, float*);
 
-/// The tile kernels of one input block size and output group width: [RA - 1] one row segment,
-/// [P + RA - 1] two segments of RA each (RA ≤ P / 2), where P = blocked_tile_positions.
-template <int BI, int OB>
-struct BlockedTileTable {
-  static constexpr int P = blocked_tile_positions;
-  template <int... I>
-  static constexpr std::array<BlockedTileFn, P + P / 2> make(std::integer_sequence<int, I...>) {
-    return {(I < P ? &blocked_tile<BI, OB, (I < P ? I + 1 : 1), 0>
-                   : &blocked_tile<BI, OB, (I < P ? 1 : I - P + 1), (I < P ? 0 : I - P + 1)>)...};
+/// The tile kernel of one input block size and output group width for table index `index`:
+/// RA - 1 for one row segment of RA positions, P + RA - 1 for two segments of RA each
+/// (RA ≤ P / 2), where P = blocked_tile_positions. (A recursive lookup rather than a constexpr
+/// table of pointers, which nvcc's front end refused.)
+template <int BI, int OB, int I = 0>
+BlockedTileFn blocked_tile_fn(int index) {
+  constexpr int P = blocked_tile_positions;
+  if constexpr (I >= P + P / 2) {
+    return nullptr;
+  } else {
+    if (index == I) {
+      if constexpr (I < P)
+        return &blocked_tile<BI, OB, I + 1, 0>;
+      else
+        return &blocked_tile<BI, OB, I - P + 1, I - P + 1>;
+    }
+    return blocked_tile_fn<BI, OB, I + 1>(index);
   }
-  static constexpr std::array<BlockedTileFn, P + P / 2> table = make(std::make_integer_sequence<int, P + P / 2>{});
-};
+}
 
 /// A tile of output positions: `length` positions from (ya, x0), and as many from (yb, x0) when yb ≥ 0.
 struct BlockedTile {
@@ -449,10 +456,10 @@ inline Tensor<float> conv2d_blocked(const Tensor<float>& x_in, const BlockedConv
       const detail::BlockedTile& tile = tiles[static_cast<std::size_t>(run_start + in_run % run_tiles)];
       const bool two_blocks = 2 * g + 1 < o_blocks;
       const int index = static_cast<int>(tile.yb >= 0 ? P + tile.length - 1 : tile.length - 1);
+      constexpr int b_in = static_cast<int>(channel_block);
       const detail::BlockedTileFn fn =
-          bi == 1 ? (two_blocks ? detail::BlockedTileTable<1, 2>::table : detail::BlockedTileTable<1, 1>::table)[index]
-                  : (two_blocks ? detail::BlockedTileTable<static_cast<int>(channel_block), 2>::table
-                                : detail::BlockedTileTable<static_cast<int>(channel_block), 1>::table)[index];
+          bi == 1 ? (two_blocks ? detail::blocked_tile_fn<1, 2>(index) : detail::blocked_tile_fn<1, 1>(index))
+                  : (two_blocks ? detail::blocked_tile_fn<b_in, 2>(index) : detail::blocked_tile_fn<b_in, 1>(index));
       const float* xin = source.data() + img * image_stride;
       const auto input_at = [&](std::int64_t y) { return xin + (y * wq + tile.x0) * bi; };
       const std::int64_t out_at_a = ((img * o_blocks + 2 * g) * oh + tile.ya) * ow * b + tile.x0 * b;
