@@ -4,7 +4,8 @@
 /// padding. A BatchNorm2d that follows it is folded in at load time with fold_batchnorm, so the
 /// pair costs one convolution. On another device the (folded) weights are copied there on first use.
 /// A network that keeps its activations in the channel-blocked layout (ops/cpu/conv2d_blocked.hpp)
-/// calls use_blocked_layout() after loading and forward_blocked() instead of forward().
+/// calls use_blocked_layout() (before loading, so that the fold packs once) and forward_blocked()
+/// instead of forward().
 
 #include <array>
 #include <cstdint>

@@ -184,9 +184,7 @@ class ResNet {
   /// The stem and the four stage outputs, without the pooling and the classifier.
   template <typename Device>
   BasicResNetStages<Device> forward_stages(const Tensor<float, Device>& x, Context& ctx) const {
-    BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
-    BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
-               "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
+    check_input(x.shape());
     BasicResNetStages<Device> st;
     if constexpr (on_host<Device>) {
       if (blocked_) {
@@ -195,9 +193,7 @@ class ResNet {
       }
     }
     st.stem = stem_.forward(x, ctx, {{}, ops::Activation::relu});
-    ops::Pool2dOptions mp;
-    mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
-    Tensor<float, Device> h = ops::max_pool2d(st.stem, ctx, mp);
+    Tensor<float, Device> h = ops::max_pool2d(st.stem, ctx, stem_pooling());
     for (int s = 0; s < 4; ++s) {
       for (const Block& b : stages_[s]) h = block_forward(b, h, ctx);
       st.layers[s] = h;
@@ -275,17 +271,25 @@ class ResNet {
     return b.convs[convs - 1].forward(h, ctx, {std::move(shortcut), ops::Activation::relu});
   }
 
+  void check_input(const Shape& x) const {
+    BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
+    BIQA_CHECK(x.rank() == 4 && x[1] == 3, ErrorCode::invalid_argument, "nn::ResNet: input must be [N, 3, H, W], got ",
+               x.to_string());
+  }
+  /// The max pooling after the stem: 3×3, stride 2, padding 1.
+  static ops::Pool2dOptions stem_pooling() {
+    ops::Pool2dOptions mp;
+    mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
+    return mp;
+  }
+
   /// The CPU forward in the blocked layout: x [N, 3, H, W] → layer4's output, blocked; the stem and
   /// stage outputs into `st` in [N, C, H, W] when given.
   Tensor<float> forward_blocked(const Tensor<float>& x, Context& ctx, ResNetStages* st) const {
-    BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "nn::ResNet: forward() before load()");
-    BIQA_CHECK(x.dim() == 4 && x.size(1) == 3, ErrorCode::invalid_argument,
-               "nn::ResNet: input must be [N, 3, H, W], got ", x.shape().to_string());
+    check_input(x.shape());
     const Tensor<float> stem = stem_.forward_blocked(x, ctx, {{}, ops::Activation::relu});
     if (st) st->stem = ops::from_blocked(stem, config_.base_width, ctx);
-    ops::Pool2dOptions mp;
-    mp.kernel = {3, 3}, mp.stride = {2, 2}, mp.padding = {1, 1};
-    Tensor<float> h = ops::max_pool2d_blocked(stem, ctx, mp);
+    Tensor<float> h = ops::max_pool2d_blocked(stem, ctx, stem_pooling());
     const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
     for (int s = 0; s < 4; ++s) {
       for (const Block& b : stages_[s]) {

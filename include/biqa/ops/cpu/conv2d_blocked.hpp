@@ -438,8 +438,15 @@ inline Tensor<float> conv2d_blocked(const Tensor<float>& x_in, const BlockedConv
   const detail::BlockedTileArgs args{in_blocks, block_stride, taps.data(), kh * kw, oh * ow * b, epilogue.activation};
   const std::vector<detail::BlockedTile> tiles = detail::blocked_tiles(oh, ow);
   const std::int64_t n_tiles = static_cast<std::int64_t>(tiles.size());
+  // Each tile's kernel for a group of one and of two output blocks, looked up once per call.
+  constexpr int P = detail::blocked_tile_positions, b_in = static_cast<int>(channel_block);
+  std::vector<std::array<detail::BlockedTileFn, 2>> kernels(tiles.size());
+  for (std::size_t i = 0; i < tiles.size(); ++i) {
+    const int index = static_cast<int>(tiles[i].yb >= 0 ? P + tiles[i].length - 1 : tiles[i].length - 1);
+    kernels[i] = bi == 1 ? std::array{detail::blocked_tile_fn<1, 1>(index), detail::blocked_tile_fn<1, 2>(index)}
+                         : std::array{detail::blocked_tile_fn<b_in, 1>(index), detail::blocked_tile_fn<b_in, 2>(index)};
+  }
   const std::int64_t depth = (c_in + bi - 1) / bi * bi * kh * kw;
-  constexpr int P = detail::blocked_tile_positions;
   // Tasks run image by image, then by runs of consecutive tiles whose input rows fit in half of L2
   // (`chunk` tiles), then by output group, then tile by tile: each group's weights serve a whole
   // run of tiles, and the run's input stays in L2 for every group. One run over the whole plane
@@ -453,13 +460,9 @@ inline Tensor<float> conv2d_blocked(const Tensor<float>& x_in, const BlockedConv
       const std::int64_t run = in_image / (groups * chunk), run_start = run * chunk;
       const std::int64_t run_tiles = std::min(chunk, n_tiles - run_start), in_run = in_image - run_start * groups;
       const std::int64_t g = in_run / run_tiles;
-      const detail::BlockedTile& tile = tiles[static_cast<std::size_t>(run_start + in_run % run_tiles)];
-      const bool two_blocks = 2 * g + 1 < o_blocks;
-      const int index = static_cast<int>(tile.yb >= 0 ? P + tile.length - 1 : tile.length - 1);
-      constexpr int b_in = static_cast<int>(channel_block);
-      const detail::BlockedTileFn fn =
-          bi == 1 ? (two_blocks ? detail::blocked_tile_fn<1, 2>(index) : detail::blocked_tile_fn<1, 1>(index))
-                  : (two_blocks ? detail::blocked_tile_fn<b_in, 2>(index) : detail::blocked_tile_fn<b_in, 1>(index));
+      const std::size_t tile_index = static_cast<std::size_t>(run_start + in_run % run_tiles);
+      const detail::BlockedTile& tile = tiles[tile_index];
+      const detail::BlockedTileFn fn = kernels[tile_index][2 * g + 1 < o_blocks ? 1 : 0];
       const float* xin = source.data() + img * image_stride;
       const auto input_at = [&](std::int64_t y) { return xin + (y * wq + tile.x0) * bi; };
       const std::int64_t out_at_a = ((img * o_blocks + 2 * g) * oh + tile.ya) * ow * b + tile.x0 * b;
