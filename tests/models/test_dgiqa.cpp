@@ -89,10 +89,15 @@ TEST_CASE("DGIQA TransformerCnnBlock matches the authors' class", "[models][dgiq
   Context ctx(2);
   for (const auto& c : cases.as_array()) {
     const std::string name = c["name"].as_string();
-    TransformerCnnBlock block({c["in"].as_int(), c["out"].as_int(), 16});
-    block.load(store.root().scope(name));
     const Tensor<float> x = store.take("io." + name + ".input", std::nullopt);
-    test::check_parity(name, block.forward(x, ctx), store.take("io." + name + ".output", std::nullopt));
+    const Tensor<float> expected = store.take("io." + name + ".output", std::nullopt);
+    for (const bool blocked : {false, true}) {  // im2col + GEMM, and the direct blocked convolution
+      TransformerCnnBlock block({c["in"].as_int(), c["out"].as_int(), 16});
+      if (blocked) block.use_blocked_layout();
+      block.load(store.root().scope(name));
+      REQUIRE(block.blocked_layout() == blocked);
+      test::check_parity(name + (blocked ? " blocked" : ""), block.forward(x, ctx), expected);
+    }
   }
   store.finish();  // every weight was read
 }

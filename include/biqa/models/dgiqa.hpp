@@ -164,6 +164,10 @@ class DGIQA {
                                                  config.bridge_reduction};
       bridges_.emplace_back(b);
       depth_bridges_.emplace_back(b);
+      if (small_map(config.swin, static_cast<int>(s))) {
+        bridges_.back().use_blocked_layout();
+        depth_bridges_.back().use_blocked_layout();
+      }
     }
     const std::int64_t fused = config.fused_channels();
     dgiqa::DepthCarAttention::Config a{fused, config.attention_heads, config.ffn_dim, 1e-5f,
@@ -179,6 +183,7 @@ class DGIQA {
       c.padding = {d, d};
       c.dilation = {d, d};
       stack_[static_cast<std::size_t>(i)] = nn::Conv2d(c);
+      if (small_map(config.swin, static_cast<int>(stages) - 1)) stack_[static_cast<std::size_t>(i)].use_blocked_layout();
     }
     fc_ = nn::Linear(config.stack_channels, 1, true);
   }
@@ -235,10 +240,8 @@ class DGIQA {
         dgiqa::map_to_tokens(fused_depth), dgiqa::map_to_tokens(fused_rgb), ctx, &out.cross_attention_probs);
     const Tensor<float, Device> refined = refine_.forward(crossed, crossed, ctx);
     const Tensor<float, Device> refined_map = dgiqa::tokens_to_map(refined, h, w);
-    Tensor<float, Device> y = stack_[0].forward(refined_map, ctx);
-    ops::activate_inplace(y, ops::Activation::relu, ctx);
-    y = stack_[1].forward(y, ctx);
-    ops::activate_inplace(y, ops::Activation::relu, ctx);
+    Tensor<float, Device> y = stack_[0].forward(refined_map, ctx, {{}, ops::Activation::relu});
+    y = stack_[1].forward(y, ctx, {{}, ops::Activation::relu});
     const std::int64_t n = rgb.size(0);
     const Tensor<float, Device> pooled = ops::adaptive_avg_pool2d(y, 1, 1, ctx).reshape({n, config_.stack_channels});
     out.fused_size = {h, w};
@@ -324,6 +327,16 @@ class DGIQA {
   }
 
  private:
+  /// Whether Swin stage `stage`'s map has at most 14 × 14 positions: the 3×3 convolutions on such
+  /// maps (the last bridges and the dilated stack) run as direct convolutions in the channel-blocked
+  /// layout, converted in and out, which beat im2col + GEMM there (the dilated stack's 960 → 1024
+  /// and 1024 → 1024 at 7 × 7: 11.4 and 12.0 ms → 8.3 and 8.5 on one thread, docs/performance.md);
+  /// on larger maps the conversions cost more than the direct kernel saves.
+  static bool small_map(const nn::SwinTransformer::Config& swin, int stage) {
+    const std::int64_t h = swin.img_size[0] / swin.patch_size >> stage, w = swin.img_size[1] / swin.patch_size >> stage;
+    return h * w <= 14 * 14;
+  }
+
   template <typename Device>
   static Tensor<float, Device> fuse(const std::vector<Tensor<float, Device>>& maps, std::int64_t h, std::int64_t w,
                                     Context& ctx) {

@@ -43,6 +43,11 @@ class TransformerCnnBlock {
     conv2_ = nn::Conv2d(c3);
   }
 
+  /// Runs the 3×3 convolution as a direct convolution in the channel-blocked layout
+  /// (ops/cpu/conv2d_blocked.hpp) on the host; call before load(). DGIQA does for small maps.
+  void use_blocked_layout() { conv2_.use_blocked_layout(); }
+  bool blocked_layout() const { return conv2_.blocked_layout(); }
+
   /// Takes conv1.*, attention.0.*, attention.2.*, conv2.*, norm.* (BatchNorm2d, folded into conv2).
   void load(const io::WeightStore::Scope& scope) {
     conv1_.load(scope.scope("conv1"));
@@ -64,9 +69,7 @@ class TransformerCnnBlock {
     gate = gate_expand_.forward(gate, ctx);
     ops::activate_inplace(gate, ops::Activation::sigmoid, ctx);
     ops::mul_inplace(a, gate, ctx);
-    Tensor<float, Device> y = conv2_.forward(a, ctx);
-    ops::activate_inplace(y, ops::Activation::relu, ctx);
-    return y;
+    return conv2_.forward(a, ctx, {{}, ops::Activation::relu});
   }
 
   const Config& config() const { return config_; }
