@@ -326,6 +326,15 @@ def attention_fixtures():
     ql, kl = randn(g, 1, 2, 4, 8, scale=10.0), randn(g, 1, 2, 4, 8, scale=10.0)
     vl = randn(g, 1, 2, 4, 8)
     f.case("large_logits", {"q": ql, "k": kl, "v": vl, "out": reference(ql, kl, vl)})
+    # Many keys, and wide values: biqa computes these through its GEMM kernel, the cases above
+    # (at most 7 SIMD packets of keys, 8 of values) directly.
+    qm, km, vm = randn(g, 1, 2, 9, 8), randn(g, 1, 2, 150, 8), randn(g, 1, 2, 150, 4)
+    maskm = randn(g, 9, 150)
+    f.case("many_keys_mask", {"q": qm, "k": km, "v": vm, "mask": maskm, "out": reference(qm, km, vm, maskm)})
+    qc = randn(g, 1, 1, 130, 4)
+    f.case("many_keys_causal", {"q": qc, "k": qc, "v": qc, "out": reference(qc, qc, qc, causal=True)}, causal=True)
+    qw, kw, vw = randn(g, 1, 1, 5, 8), randn(g, 1, 1, 6, 8), randn(g, 1, 1, 6, 136)
+    f.case("wide_values", {"q": qw, "k": kw, "v": vw, "out": reference(qw, kw, vw)})
     f.write()
 
 
