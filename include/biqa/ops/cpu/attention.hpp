@@ -82,42 +82,25 @@ using Packet = Eigen::internal::packet_traits<float>::type;
 inline constexpr int packet = Eigen::internal::packet_traits<float>::size;
 inline constexpr int max_packets = 8;  ///< keys up to 7 packets (8 ran 5% slower than the GEMM path at 128 keys), values up to 8
 
-/// s[r][·] = Σ_e q[r][e] · kt[e][·] for R query rows (row stride qs), kt [d][NK packets].
-template <int NK, int R>
-void logits(const float* q, std::int64_t qs, std::int64_t d, const float* kt, float* s) {
+/// o[r][·] = Σ_s a[r][s] · panel[s][·] for R rows of a (row stride as, `steps` columns) and a
+/// panel [steps][NP packets]: the logits (a = queries, panel = kᵀ) and the output (a =
+/// probabilities, panel = v) alike. o holds R × NP packets.
+template <int NP, int R>
+void rows_times_panel(const float* a, std::int64_t as, std::int64_t steps, const float* panel, float* o) {
   using namespace Eigen::internal;
-  Packet acc[R][NK];
+  Packet acc[R][NP];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NK; ++c) acc[r][c] = pset1<Packet>(0.0f);
-  for (std::int64_t e = 0; e < d; ++e, kt += NK * packet) {
-    Packet kv[NK];
-    for (int c = 0; c < NK; ++c) kv[c] = pload<Packet>(kt + c * packet);
+    for (int c = 0; c < NP; ++c) acc[r][c] = pset1<Packet>(0.0f);
+  for (std::int64_t s = 0; s < steps; ++s, panel += NP * packet) {
+    Packet row[NP];
+    for (int c = 0; c < NP; ++c) row[c] = pload<Packet>(panel + c * packet);
     for (int r = 0; r < R; ++r) {
-      const Packet a = pset1<Packet>(q[r * qs + e]);
-      for (int c = 0; c < NK; ++c) acc[r][c] = pmadd(a, kv[c], acc[r][c]);
+      const Packet x = pset1<Packet>(a[r * as + s]);
+      for (int c = 0; c < NP; ++c) acc[r][c] = pmadd(x, row[c], acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NK; ++c) pstore(s + (r * NK + c) * packet, acc[r][c]);
-}
-
-/// o[r][·] = Σ_j p[r][j] · v[j][·] for R rows of probabilities (row stride ps), v [m][NV packets].
-template <int NV, int R>
-void values(const float* p, std::int64_t ps, std::int64_t m, const float* v, float* o) {
-  using namespace Eigen::internal;
-  Packet acc[R][NV];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NV; ++c) acc[r][c] = pset1<Packet>(0.0f);
-  for (std::int64_t j = 0; j < m; ++j, v += NV * packet) {
-    Packet vv[NV];
-    for (int c = 0; c < NV; ++c) vv[c] = pload<Packet>(v + c * packet);
-    for (int r = 0; r < R; ++r) {
-      const Packet a = pset1<Packet>(p[r * ps + j]);
-      for (int c = 0; c < NV; ++c) acc[r][c] = pmadd(a, vv[c], acc[r][c]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < NV; ++c) pstore(o + (r * NV + c) * packet, acc[r][c]);
+    for (int c = 0; c < NP; ++c) pstore(o + (r * NP + c) * packet, acc[r][c]);
 }
 
 /// Calls f(std::integral_constant<int, K>) for the runtime k in [1, max_packets].
@@ -200,9 +183,9 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
             constexpr int R = sa::rows_for(decltype(k_packets)::value);
             rows = row_end - i0 >= R ? R : 1;
             if (rows == R)
-              sa::logits<decltype(k_packets)::value, R>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
+              sa::rows_times_panel<decltype(k_packets)::value, R>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
             else
-              sa::logits<decltype(k_packets)::value, 1>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
+              sa::rows_times_panel<decltype(k_packets)::value, 1>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
           });
           for (int r = 0; r < rows; ++r) {
             const std::int64_t qi = i0 + r;
@@ -215,10 +198,10 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
             sa::dispatch(static_cast<int>(nv), [&](auto v_packets) {
               constexpr int R = sa::rows_for(decltype(v_packets)::value);
               if (rows - r0 >= R) {
-                sa::values<decltype(v_packets)::value, R>(srow + r0 * mp, mp, m, vp, orow);
+                sa::rows_times_panel<decltype(v_packets)::value, R>(srow + r0 * mp, mp, m, vp, orow);
                 done = R;
               } else {
-                sa::values<decltype(v_packets)::value, 1>(srow + r0 * mp, mp, m, vp, orow);
+                sa::rows_times_panel<decltype(v_packets)::value, 1>(srow + r0 * mp, mp, m, vp, orow);
                 done = 1;
               }
             });
