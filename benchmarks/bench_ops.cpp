@@ -121,6 +121,24 @@ BENCHMARK(BM_Attention)
     ->Args({785, 12, 1})->Args({785, 12, 2})   // ViT-B/8 with a class token
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Swin-T's window attention: [windows, heads, 49, 32] with its additive bias and shift mask
+// [windows, heads, 49, 49] (the few-keys path of scaled_dot_product_attention): args windows,
+// heads, threads. Swin-T at 224 runs 64 × 3, 16 × 6, 4 × 12 and 1 × 24 (2, 2, 6 and 2 blocks).
+void BM_WindowAttention(benchmark::State& state) {
+  const std::int64_t windows = state.range(0), heads = state.range(1), n = 49, d = 32;
+  biqa::Context ctx = context_for(state, 2);
+  const Tensor<float> q = random_tensor({windows, heads, n, d}, 1), k = random_tensor({windows, heads, n, d}, 2),
+                      v = random_tensor({windows, heads, n, d}, 3);
+  biqa::ops::AttentionOptions opt;
+  opt.mask = random_tensor({windows, heads, n, n}, 4);
+  for (auto _ : state) benchmark::DoNotOptimize(biqa::ops::scaled_dot_product_attention(q, k, v, ctx, opt).data());
+  set_flops(state, 4.0 * double(windows * heads) * double(n) * double(n) * double(d));
+}
+BENCHMARK(BM_WindowAttention)
+    ->ArgNames({"windows", "heads", "threads"})
+    ->Args({64, 3, 1})->Args({64, 3, 2})->Args({4, 12, 1})->Args({4, 12, 2})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // LayerNorm over the last axis of [tokens, dim]: args tokens, dim, threads.
 void BM_LayerNorm(benchmark::State& state) {
   const std::int64_t n = state.range(0), c = state.range(1);
