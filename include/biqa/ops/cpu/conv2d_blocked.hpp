@@ -177,7 +177,7 @@ class BlockedConv2dWeight {
           const float* src = w.data() + (group * 2 * b + j) * c * taps;
           for (std::int64_t cl = 0; cl < bi && cb * bi + cl < c; ++cl)
             for (std::int64_t tap = 0; tap < taps; ++tap)
-              dst[((cb * taps + tap) * bi + cl) * width + j] = src[(cb * bi + cl) * taps + tap];
+              dst[packed_offset(cb, tap, cl, j, taps, bi, width)] = src[(cb * bi + cl) * taps + tap];
         }
     }
   }
@@ -194,16 +194,23 @@ class BlockedConv2dWeight {
     const std::int64_t bi = input_block(), depth = (c + bi - 1) / bi * bi * kh * kw, o_blocks = (o + b - 1) / b;
     for (std::int64_t oc = 0; oc < o; ++oc) {
       const std::int64_t ob = oc / b, group = ob / 2, width = std::min<std::int64_t>(2, o_blocks - 2 * group) * b;
-      const float* src = data_.data() + group * 2 * b * depth + (ob % 2) * b + oc % b;
+      const float* src = data_.data() + group * 2 * b * depth;
+      const std::int64_t j = (ob % 2) * b + oc % b;  // the channel's column in its group
       for (std::int64_t ci = 0; ci < c; ++ci)
-        for (std::int64_t ky = 0; ky < kh; ++ky)
-          for (std::int64_t kx = 0; kx < kw; ++kx)
-            w.data()[((oc * c + ci) * kh + ky) * kw + kx] = src[(((ci / bi * kh + ky) * kw + kx) * bi + ci % bi) * width];
+        for (std::int64_t tap = 0; tap < kh * kw; ++tap)
+          w.data()[(oc * c + ci) * kh * kw + tap] = src[packed_offset(ci / bi, tap, ci % bi, j, kh * kw, bi, width)];
     }
     return w;
   }
 
  private:
+  /// Where, in its output group's [C / bi][KH·KW][bi][width] block, the weight of input block cb,
+  /// tap, channel cl of that block and the group's column j lies.
+  static std::int64_t packed_offset(std::int64_t cb, std::int64_t tap, std::int64_t cl, std::int64_t j,
+                                    std::int64_t taps, std::int64_t bi, std::int64_t width) {
+    return ((cb * taps + tap) * bi + cl) * width + j;
+  }
+
   Tensor<float> data_;
   Shape shape_;
   bool blocked_input_ = true;
