@@ -195,7 +195,11 @@ class ResNet {
     st.stem = stem_.forward(x, ctx, {{}, ops::Activation::relu});
     Tensor<float, Device> h = ops::max_pool2d(st.stem, ctx, stem_pooling());
     for (int s = 0; s < 4; ++s) {
-      for (const Block& b : stages_[s]) h = block_forward(b, h, ctx);
+      for (const Block& b : stages_[s])
+        h = block_forward(b, h, [&](const Conv2d& conv, const Tensor<float, Device>& in,
+                                    const ops::BasicConv2dEpilogue<Device>& epilogue) {
+          return conv.forward(in, ctx, epilogue);
+        });
       st.layers[s] = h;
     }
     return st;
@@ -261,14 +265,17 @@ class ResNet {
     if (c.num_classes > 0) fc_ = Linear(c.num_features(), c.num_classes);
   }
 
-  template <typename Device>
-  Tensor<float, Device> block_forward(const Block& b, const Tensor<float, Device>& x, Context& ctx) const {
+  /// One residual block, each convolution run by `conv(layer, input, epilogue)` (Conv2d::forward,
+  /// or forward_blocked in the blocked layout). The ReLUs and the shortcut add run inside the
+  /// convolutions' output pass.
+  template <typename Device, typename Conv>
+  Tensor<float, Device> block_forward(const Block& b, const Tensor<float, Device>& x, Conv&& conv) const {
+    using Epilogue = ops::BasicConv2dEpilogue<Device>;
     const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
-    // The ReLUs and the shortcut add run inside the convolutions' output pass (Conv2dEpilogue).
     Tensor<float, Device> h = x;
-    for (int k = 0; k + 1 < convs; ++k) h = b.convs[k].forward(h, ctx, {{}, ops::Activation::relu});
-    Tensor<float, Device> shortcut = b.has_downsample ? b.downsample.forward(x, ctx) : x;
-    return b.convs[convs - 1].forward(h, ctx, {std::move(shortcut), ops::Activation::relu});
+    for (int k = 0; k + 1 < convs; ++k) h = conv(b.convs[k], h, Epilogue{{}, ops::Activation::relu});
+    Tensor<float, Device> shortcut = b.has_downsample ? conv(b.downsample, x, Epilogue{}) : x;
+    return conv(b.convs[convs - 1], h, Epilogue{std::move(shortcut), ops::Activation::relu});
   }
 
   void check_input(const Shape& x) const {
@@ -290,14 +297,11 @@ class ResNet {
     const Tensor<float> stem = stem_.forward_blocked(x, ctx, {{}, ops::Activation::relu});
     if (st) st->stem = ops::from_blocked(stem, config_.base_width, ctx);
     Tensor<float> h = ops::max_pool2d_blocked(stem, ctx, stem_pooling());
-    const int convs = config_.block == ResNetBlock::basic ? 2 : 3;
+    const auto conv = [&](const Conv2d& layer, const Tensor<float>& in, const ops::Conv2dEpilogue& epilogue) {
+      return layer.forward_blocked(in, ctx, epilogue);
+    };
     for (int s = 0; s < 4; ++s) {
-      for (const Block& b : stages_[s]) {
-        Tensor<float> inner = h;
-        for (int k = 0; k + 1 < convs; ++k) inner = b.convs[k].forward_blocked(inner, ctx, {{}, ops::Activation::relu});
-        Tensor<float> shortcut = b.has_downsample ? b.downsample.forward_blocked(h, ctx) : h;
-        h = b.convs[convs - 1].forward_blocked(inner, ctx, {std::move(shortcut), ops::Activation::relu});
-      }
+      for (const Block& b : stages_[s]) h = block_forward(b, h, conv);
       if (st) st->layers[s] = ops::from_blocked(h, config_.out_channels(s), ctx);
     }
     return h;
