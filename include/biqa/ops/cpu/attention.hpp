@@ -123,6 +123,24 @@ constexpr int rows_for(int packets) {
   return std::max(1, std::min(4, EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS / 2 / packets));
 }
 
+/// rows_times_panel with a panel of `packets` packets (at most max_packets) for one register
+/// block of rows: rows_for(packets) of them when `rows_left` has as many, else one. Returns the
+/// rows done; o holds them, a row every `packets` packets.
+inline int rows_times_panel_block(int packets, std::int64_t rows_left, const float* a, std::int64_t as,
+                                  std::int64_t steps, const float* panel, float* o) {
+  int done = 1;
+  dispatch(packets, [&](auto panel_packets) {
+    constexpr int NP = decltype(panel_packets)::value, R = rows_for(NP);
+    if (rows_left >= R) {
+      rows_times_panel<NP, R>(a, as, steps, panel, o);
+      done = R;
+    } else {
+      rows_times_panel<NP, 1>(a, as, steps, panel, o);
+    }
+  });
+  return done;
+}
+
 }  // namespace small_attention
 }  // namespace detail
 
@@ -178,15 +196,8 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
         for (std::int64_t j = 0; j < m; ++j) std::copy(vsrc + j * v.stride(2), vsrc + j * v.stride(2) + dv, vp + j * dvp);
         float* op = out.data() + (bi * heads + hi) * n * dv;
         for (std::int64_t i0 = row_begin; i0 < row_end;) {
-          int rows = 0;
-          sa::dispatch(static_cast<int>(nk), [&](auto k_packets) {
-            constexpr int R = sa::rows_for(decltype(k_packets)::value);
-            rows = row_end - i0 >= R ? R : 1;
-            if (rows == R)
-              sa::rows_times_panel<decltype(k_packets)::value, R>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
-            else
-              sa::rows_times_panel<decltype(k_packets)::value, 1>(qp + i0 * q.stride(2), q.stride(2), d, kt, srow);
-          });
+          const int rows = sa::rows_times_panel_block(static_cast<int>(nk), row_end - i0, qp + i0 * q.stride(2),
+                                                      q.stride(2), d, kt, srow);
           for (int r = 0; r < rows; ++r) {
             const std::int64_t qi = i0 + r;
             const float* mrow = mask.defined() ? mask.data() + bi * mask.stride(0) + hi * mask.stride(1) + qi * mask.stride(2)
@@ -194,17 +205,7 @@ inline Tensor<float> scaled_dot_product_attention(const Tensor<float>& q_in, con
             detail::attention_softmax_row(srow + r * mp, m, scale, mrow, mask.defined() ? mask.stride(3) : 0, opt.causal, qi);
           }
           for (int r0 = 0; r0 < rows;) {  // the value product in its own row blocks
-            int done = 0;
-            sa::dispatch(static_cast<int>(nv), [&](auto v_packets) {
-              constexpr int R = sa::rows_for(decltype(v_packets)::value);
-              if (rows - r0 >= R) {
-                sa::rows_times_panel<decltype(v_packets)::value, R>(srow + r0 * mp, mp, m, vp, orow);
-                done = R;
-              } else {
-                sa::rows_times_panel<decltype(v_packets)::value, 1>(srow + r0 * mp, mp, m, vp, orow);
-                done = 1;
-              }
-            });
+            const int done = sa::rows_times_panel_block(static_cast<int>(nv), rows - r0, srow + r0 * mp, mp, m, vp, orow);
             for (int r = 0; r < done; ++r) std::copy(orow + r * dvp, orow + r * dvp + dv, op + (i0 + r0 + r) * dv);
             r0 += done;
           }
