@@ -246,36 +246,41 @@ void blocked_tile(const BlockedTileArgs& t, const float* xa, const float* xb, co
   for (int j = 0; j < OB; ++j)
     for (int r = 0; r < R; ++r) acc[j][r] = pset1<Packet>(0.0f);
   // Positions of a segment are consecutive in the (stride-phase) input: one pointer per segment,
-  // and every broadcast a constant displacement from it.
-  for (std::int64_t cb = 0; cb < t.in_blocks; ++cb)
-    for (std::int64_t tap = 0; tap < t.n_taps; ++tap) {
-      const std::int64_t off = cb * t.block_stride + t.taps[tap];
-      const float* pa = xa + off;
-      const float* pb = RB > 0 ? xb + off : nullptr;
+  // and every broadcast a constant displacement from it. One loop over (input block, tap) steps:
+  // with a loop per block and one per tap inside it, g++ stored and reloaded all 28 accumulators
+  // around the inner loop, every 16 input channels of a 1×1 convolution (its 1×1 layers ran at
+  // 97-101 GFLOP/s, 109-114 this way).
+  const std::int64_t steps = t.in_blocks * t.n_taps;
+  std::int64_t tap = 0, block_offset = 0;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t off = block_offset + t.taps[tap];
+    if (++tap == t.n_taps) tap = 0, block_offset += t.block_stride;
+    const float* pa = xa + off;
+    const float* pb = RB > 0 ? xb + off : nullptr;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 16
 #endif
-      for (int ci = 0; ci < BI; ++ci, w += OB * b) {
-        const Packet w0 = ploadu<Packet>(w);
-        const Packet w1 = OB == 2 ? ploadu<Packet>(w + b) : w0;
+    for (int ci = 0; ci < BI; ++ci, w += OB * b) {
+      const Packet w0 = ploadu<Packet>(w);
+      const Packet w1 = OB == 2 ? ploadu<Packet>(w + b) : w0;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 14
 #endif
-        for (int r = 0; r < RA; ++r) {
-          const Packet a = pset1<Packet>(pa[r * BI + ci]);
-          acc[0][r] = pmadd(a, w0, acc[0][r]);
-          if constexpr (OB == 2) acc[1][r] = pmadd(a, w1, acc[1][r]);
-        }
+      for (int r = 0; r < RA; ++r) {
+        const Packet a = pset1<Packet>(pa[r * BI + ci]);
+        acc[0][r] = pmadd(a, w0, acc[0][r]);
+        if constexpr (OB == 2) acc[1][r] = pmadd(a, w1, acc[1][r]);
+      }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 14
 #endif
-        for (int r = 0; r < RB; ++r) {
-          const Packet a = pset1<Packet>(pb[r * BI + ci]);
-          acc[0][RA + r] = pmadd(a, w0, acc[0][RA + r]);
-          if constexpr (OB == 2) acc[1][RA + r] = pmadd(a, w1, acc[1][RA + r]);
-        }
+      for (int r = 0; r < RB; ++r) {
+        const Packet a = pset1<Packet>(pb[r * BI + ci]);
+        acc[0][RA + r] = pmadd(a, w0, acc[0][RA + r]);
+        if constexpr (OB == 2) acc[1][RA + r] = pmadd(a, w1, acc[1][RA + r]);
       }
     }
+  }
   // The sum first, then the bias, then the residual: the order of conv2d's epilogue.
   const Packet zero = pset1<Packet>(0.0f);
   for (int j = 0; j < OB; ++j) {
