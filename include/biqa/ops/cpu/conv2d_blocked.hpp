@@ -430,9 +430,13 @@ inline Tensor<float> conv2d_blocked(const Tensor<float>& x_in, const BlockedConv
           const float* row = src + iy * w * bi;
           if (sw == 1) {
             std::copy(row + (q0 + px - pw) * bi, row + (q1 + px - pw) * bi, dst + q0 * bi);
+          } else if (bi == 1) {
+            // One float per column: a std::copy of one float was a memmove call per float (16% of
+            // ResNet-50's stem).
+            for (std::int64_t qx = q0; qx < q1; ++qx) dst[qx] = row[qx * sw + px - pw];
           } else {
             for (std::int64_t qx = q0; qx < q1; ++qx)
-              std::copy(row + (qx * sw + px - pw) * bi, row + (qx * sw + px - pw + 1) * bi, dst + qx * bi);
+              std::copy_n(row + (qx * sw + px - pw) * b, b, dst + qx * b);
           }
           std::fill(dst + q1 * bi, dst + wq * bi, 0.0f);
         }
