@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "biqa/data/synthetic_picture.hpp"
 #include "biqa/io/image.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/models/registry.hpp"
@@ -53,21 +54,6 @@ double peak_resident_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
-}
-
-// A deterministic test picture: colour ramps plus a fine sinusoidal texture, so that natural-scene
-// statistics (BRISQUE, NIQE) see edges and detail rather than a flat field.
-biqa::Tensor<float> synthetic_image(std::int64_t width, std::int64_t height) {
-  biqa::Tensor<float> img({height, width, 3});
-  float* p = img.data();
-  for (std::int64_t y = 0; y < height; ++y)
-    for (std::int64_t x = 0; x < width; ++x) {
-      const double u = double(x) / double(width), v = double(y) / double(height);
-      const double texture = 0.08 * std::sin(0.9 * double(x)) * std::cos(0.7 * double(y));
-      const double c[3] = {0.2 + 0.6 * u, 0.3 + 0.5 * v, 0.7 - 0.4 * u * v};
-      for (int k = 0; k < 3; ++k) *p++ = float(std::clamp(c[k] + texture, 0.0, 1.0));
-    }
-  return img;
 }
 
 std::pair<std::int64_t, std::int64_t> parse_size(const std::string& s) {
@@ -113,7 +99,7 @@ int run(biqa::cli::Args& args) {
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   const biqa::Tensor<float> image =
-      inputs.empty() ? synthetic_image(size.first, size.second) : biqa::io::read_image(inputs[0]);
+      inputs.empty() ? biqa::data::synthetic_picture(size.first, size.second) : biqa::io::read_image(inputs[0]);
 
   biqa::LoadOptions o;
   o.low_memory = low_memory;
