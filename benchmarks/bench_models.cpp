@@ -4,17 +4,28 @@
 // ViT-B-32; BM_ClipImage runs the image tower, BM_ClipText the text tower on 77-token inputs),
 // depth_anything_vits / _vitl.safetensors (BM_DepthAnythingS / L, 518 × 518). `benchmarks/compare` writes the first five with
 // random weights and runs the same networks in PyTorch and onnxruntime; a missing file skips its
-// benchmarks with a message. Reported: time per batch and the "ms/image" counter.
+// benchmarks with a message. Reported: time per batch and the "ms/image" counter; with
+// $BIQA_BENCH_WEIGHTS/gmacs.json (written by benchmarks/compare: multiply-accumulates per image of
+// each network's convolutions and linear layers, counted by PyTorch hooks, attention products not
+// included), also "GFLOP/s" and "GEMM peak", that rate as a fraction of the best of ten
+// 1024 × 1024 × 1024 products through ops::linear with a packed weight on the same threads.
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <random>
+#include <sstream>
 #include <string>
 
 #include "biqa/core/context.hpp"
 #include "biqa/core/tensor.hpp"
+#include "biqa/io/json.hpp"
+#include "biqa/ops/cpu.hpp"
 #include "model_zoo.hpp"
 
 namespace {
@@ -24,6 +35,44 @@ using bench::Loaded;
 using bench::load;
 using bench::random_images;
 using bench::weight_path;
+
+// Multiply-accumulates per image (gmacs.json beside the weights), 0 when not known.
+double gmacs_per_image(const std::string& name) {
+  static const std::map<std::string, double> table = [] {
+    std::map<std::string, double> t;
+    const std::filesystem::path path = std::filesystem::path(weight_path("resnet50")).parent_path() / "gmacs.json";
+    if (!std::filesystem::is_regular_file(path)) return t;
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const biqa::json::Value parsed = biqa::json::parse(text.str(), path.string());
+    for (const auto& [model, v] : parsed.as_object()) t[model] = v.as_number();
+    return t;
+  }();
+  const auto it = table.find(name);
+  return it == table.end() ? 0.0 : it->second;
+}
+
+// GFLOP/s of a 1024³ product through ops::linear with a packed weight, best of ten, per thread count.
+double gemm_peak_gflops(int threads) {
+  static std::map<int, double> peaks;
+  if (auto it = peaks.find(threads); it != peaks.end()) return it->second;
+  const std::int64_t n = 1024;
+  Tensor<float> x({n, n}), w({n, n});
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (std::int64_t i = 0; i < n * n; ++i) x.data()[i] = u(rng), w.data()[i] = u(rng);
+  const biqa::ops::PackedLinearWeight packed(w);
+  biqa::Context ctx(threads);
+  double best = 1e30;
+  for (int i = 0; i < 11; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(biqa::ops::linear(x, packed, Tensor<float>(), ctx).data());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) best = std::min(best, s);  // the first call starts the thread pool
+  }
+  return peaks[threads] = 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
+}
 
 void run_model(benchmark::State& state, const std::string& name) {
   if (!std::filesystem::exists(weight_path(name))) {
@@ -39,9 +88,16 @@ void run_model(benchmark::State& state, const std::string& name) {
   ctx.weight_packing = bench::weight_packing_requested();
   const Tensor<float> x = random_images(batch, bench::input_size(name));
   it->second.forward(x, ctx);  // warm-up: first-touch of the weights, thread pool start
+  const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) benchmark::DoNotOptimize(it->second.forward(x, ctx).data());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   state.counters["ms/image"] = benchmark::Counter(
       1e-3 * double(batch), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  if (const double gmacs = gmacs_per_image(name); gmacs > 0.0 && seconds > 0.0) {
+    const double gflops = 2.0 * gmacs * double(batch) * double(state.iterations()) / seconds;
+    state.counters["GFLOP/s"] = gflops;
+    state.counters["GEMM peak"] = gflops / gemm_peak_gflops(ctx.threads);
+  }
 }
 
 void model_args(benchmark::internal::Benchmark* b) {
