@@ -34,6 +34,7 @@
 #include "biqa/data/readers.hpp"
 #include "biqa/data/score_file.hpp"
 #include "biqa/data/split.hpp"
+#include "biqa/data/synthetic_picture.hpp"
 #include "biqa/probe/head_file.hpp"
 
 #include "biqa/ops/cpu.hpp"

@@ -120,7 +120,8 @@ void dispatch(int k, F&& f) {
 
 /// Rows per step: as many as keep the accumulators within about half of the vector registers.
 constexpr int rows_for(int packets) {
-  return std::max(1, std::min(4, EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS / 2 / packets));
+  // (Eigen's SSE-only count is a size_t: 2 * sizeof(void*).)
+  return std::max(1, std::min(4, static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS) / 2 / packets));
 }
 
 /// rows_times_panel with a panel of `packets` packets (at most max_packets) for one register
