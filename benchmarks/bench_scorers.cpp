@@ -9,14 +9,16 @@
 // {"weights": "dgiqa.pth", "settings": {"depth_weights": "depth_anything_vits.safetensors"}});
 // otherwise M.safetensors or M.pth when one exists; otherwise the model's default source
 // (BRISQUE's built-in model). A model that does not load is skipped with the loader's message.
-// `benchmarks/make_scorer_weights` writes full-size random weights for DSMix, ExIQA and DGIQA.
+// `benchmarks/make_scorer_weights` writes full-size random weights for DSMix, ExIQA, DGIQA and
+// DR.Experts.
 
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <exception>
 #include <map>
 #include <memory>
 #include <sstream>
