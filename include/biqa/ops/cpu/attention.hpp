@@ -78,8 +78,8 @@ inline void attention_softmax_row(float* row, std::int64_t m, float scale, const
 /// over D broadcast steps, and a row of the output NV accumulators over M steps.
 namespace small_attention {
 
-using Packet = Eigen::internal::packet_traits<float>::type;
-inline constexpr int packet = Eigen::internal::packet_traits<float>::size;
+using packed::Packet;
+inline constexpr int packet = packed::packet_size;
 inline constexpr int max_packets = 8;  ///< keys up to 7 packets (8 ran 5% slower than the GEMM path at 128 keys), values up to 8
 
 /// o[r][·] = Σ_s a[r][s] · panel[s][·] for R rows of a (row stride as, `steps` columns) and a
@@ -120,8 +120,7 @@ void dispatch(int k, F&& f) {
 
 /// Rows per step: as many as keep the accumulators within about half of the vector registers.
 constexpr int rows_for(int packets) {
-  // (Eigen's SSE-only count is a size_t: 2 * sizeof(void*).)
-  return std::max(1, std::min(4, static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS) / 2 / packets));
+  return std::max(1, std::min(4, packed::vector_registers / 2 / packets));
 }
 
 /// rows_times_panel with a panel of `packets` packets (at most max_packets) for one register

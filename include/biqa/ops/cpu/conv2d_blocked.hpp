@@ -221,9 +221,7 @@ namespace detail {
 /// Output positions per register tile: as many as leave room, with two channel blocks each, for the
 /// two weight vectors and the broadcast value (14 with 32 vector registers, 6 with 16).
 inline constexpr int blocked_tile_positions =
-    static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS) >= 32
-        ? 14
-        : (static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS) - 4) / 2;
+    packed::vector_registers >= 32 ? 14 : (packed::vector_registers - 4) / 2;
 
 /// What every tile of one convolution call shares.
 struct BlockedTileArgs {

@@ -24,6 +24,9 @@ namespace packed {
 
 using Packet = Eigen::internal::packet_traits<float>::type;
 inline constexpr int packet_size = Eigen::internal::packet_traits<float>::size;
+/// SIMD registers of the target, as an int (Eigen's count for SSE-only builds is a size_t,
+/// 2 * sizeof(void*), which std::min against an int refuses).
+inline constexpr int vector_registers = static_cast<int>(EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS);
 
 /// Register tile: MR rows × NR columns of C live in MR·NR/packet_size registers (12 on AVX2 and SSE,
 /// leaving room for two B packets and one broadcast A value in 16 registers).
