@@ -16,10 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include "biqa/core/context.hpp"
@@ -40,12 +38,9 @@ using bench::weight_path;
 double gmacs_per_image(const std::string& name) {
   static const std::map<std::string, double> table = [] {
     std::map<std::string, double> t;
-    const std::filesystem::path path = std::filesystem::path(weight_path("resnet50")).parent_path() / "gmacs.json";
+    const std::filesystem::path path = bench::weights_dir() / "gmacs.json";
     if (!std::filesystem::is_regular_file(path)) return t;
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    const biqa::json::Value parsed = biqa::json::parse(text.str(), path.string());
+    const biqa::json::Value parsed = biqa::json::parse_file(path.string());
     for (const auto& [model, v] : parsed.as_object()) t[model] = v.as_number();
     return t;
   }();

@@ -15,13 +15,10 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "biqa/core/context.hpp"
@@ -29,15 +26,13 @@
 #include "biqa/data/synthetic_picture.hpp"
 #include "biqa/io/json.hpp"
 #include "biqa/models/all_models.hpp"
+#include "model_zoo.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path weights_dir() {
-  const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
-  return dir && *dir ? fs::path(dir) : fs::path("bench-weights");
-}
+using bench::weights_dir;
 
 // `value` as a path in the weights directory when a file of that name is there, else unchanged.
 std::string in_weights_dir(const std::string& value) {
@@ -50,10 +45,7 @@ biqa::LoadOptions load_options(const std::string& model) {
   o.threads = 0;  // the prompt encoding some models do while loading is not what is timed
   const fs::path spec = weights_dir() / (model + ".bench.json");
   if (fs::is_regular_file(spec)) {
-    std::ifstream in(spec);
-    std::stringstream text;
-    text << in.rdbuf();
-    const biqa::json::Value v = biqa::json::parse(text.str(), spec.string());
+    const biqa::json::Value v = biqa::json::parse_file(spec.string());
     if (const auto* w = v.find("weights")) o.weights = in_weights_dir(w->as_string());
     if (const auto* s = v.find("settings"))
       for (const auto& [key, value] : s->as_object()) o.settings[key] = in_weights_dir(value.as_string());

@@ -24,13 +24,18 @@ namespace bench {
 
 using biqa::Tensor;
 
+// The benchmarks' weights directory: $BIQA_BENCH_WEIGHTS, default ./bench-weights.
+inline std::filesystem::path weights_dir() {
+  const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
+  return dir && *dir ? std::filesystem::path(dir) : std::filesystem::path("bench-weights");
+}
+
 // BIQA_BENCH_DTYPE=f16 or bf16 reads <name>.f16.safetensors (made with `biqa convert --dtype f16`).
 inline std::string weight_path(std::string name) {
   if (name == "clip_b32_text") name = "clip_b32";
-  const char* dir = std::getenv("BIQA_BENCH_WEIGHTS");
   const char* dtype = std::getenv("BIQA_BENCH_DTYPE");
   const std::string suffix = dtype && *dtype && std::string(dtype) != "f32" ? "." + std::string(dtype) : "";
-  return (std::filesystem::path(dir ? dir : "bench-weights") / (name + suffix + ".safetensors")).string();
+  return (weights_dir() / (name + suffix + ".safetensors")).string();
 }
 
 // BIQA_BENCH_LOW_MEMORY=1: 16-bit weight matrices stay 16-bit (io::WeightStoreOptions::keep_half).

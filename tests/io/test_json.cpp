@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "biqa/io/json.hpp"
+#include "support/helpers.hpp"
 
 using namespace biqa;
 
@@ -41,4 +42,24 @@ TEST_CASE("json: numbers round-trip exactly", "[io]") {
   REQUIRE(json::Value(0.5).dump() == "0.5");
   REQUIRE(json::Value(3.0).dump() == "3");
   REQUIRE(biqa::cat("x=", 1.5e-7) == "x=1.5e-07");
+}
+
+TEST_CASE("json: parse_file reads a document; a missing or malformed file names its path", "[io][bad-input]") {
+  biqa::test::TempDir tmp;
+  const std::string good = (tmp.path() / "good.json").string(), bad = (tmp.path() / "bad.json").string();
+  const std::string good_text = R"({"resnet50": 4.09, "list": [1, 2]})", bad_text = R"({"a": [1, })";
+  io::write_file_bytes(good, good_text.data(), good_text.size());
+  io::write_file_bytes(bad, bad_text.data(), bad_text.size());
+  const auto v = json::parse_file(good);
+  REQUIRE(v["resnet50"].as_number() == 4.09);
+  REQUIRE(v["list"].as_array().size() == 2);
+  REQUIRE_THROWS_WITH(json::parse_file(bad), Catch::Contains(bad + ": invalid JSON at byte"));
+  const std::string missing = (tmp.path() / "missing.json").string();
+  try {
+    json::parse_file(missing);
+    FAIL("no error for a missing file");
+  } catch (const Error& e) {
+    REQUIRE(e.code() == ErrorCode::io);
+    REQUIRE_THAT(e.what(), Catch::Contains(missing + ": cannot open"));
+  }
 }

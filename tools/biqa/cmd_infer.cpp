@@ -55,8 +55,7 @@ int run(cli::Args& args) {
   req.weights_path = *weights;
   req.weights = &store;
   if (config_path) {
-    const auto bytes = io::read_file_bytes(*config_path);
-    req.config = json::parse(std::string(bytes.begin(), bytes.end()), *config_path);
+    req.config = json::parse_file(*config_path);
   } else if (auto it = store.file().metadata.find("biqa.config"); it != store.file().metadata.end()) {
     req.config = json::parse(it->second, *weights + " metadata biqa.config");
   }

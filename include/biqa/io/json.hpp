@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "biqa/core/error.hpp"
+#include "biqa/io/mapped_file.hpp"
 
 namespace biqa::json {
 
@@ -408,6 +409,12 @@ class Parser {
 /// Parses a JSON document; `source` names it in error messages (a file path, "header", ...).
 inline Value parse(std::string_view text, std::string_view source = "JSON") {
   return detail::Parser(text, source).parse_document();
+}
+
+/// Parses the JSON document in a file (errors name the path; an unreadable file is an io error).
+inline Value parse_file(const std::string& path) {
+  const std::vector<unsigned char> bytes = io::read_file_bytes(path);
+  return parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
 }
 
 }  // namespace biqa::json

@@ -21,7 +21,6 @@
 
 #include "biqa/core/error.hpp"
 #include "biqa/io/json.hpp"
-#include "biqa/io/mapped_file.hpp"
 
 namespace biqa::models {
 
@@ -102,8 +101,7 @@ struct ExiqaAttributes {
   }
 
   static ExiqaAttributes from_file(const std::string& path) {
-    const auto bytes = io::read_file_bytes(path);
-    return from_json(json::parse(std::string(bytes.begin(), bytes.end()), path), path);
+    return from_json(json::parse_file(path), path);
   }
 
   /// The text of include/biqa/models/exiqa_attributes.json.

@@ -19,7 +19,6 @@
 
 #include "biqa/core/error.hpp"
 #include "biqa/io/json.hpp"
-#include "biqa/io/mapped_file.hpp"
 #include "biqa/io/weight_store.hpp"
 #include "biqa/models/brisque.hpp"
 #include "biqa/models/niqe.hpp"
@@ -111,8 +110,7 @@ inline std::string setting(const LoadOptions& o, const std::string& key, const s
 inline std::optional<json::Value> setting_json_file(const LoadOptions& o, const std::string& key) {
   const std::string path = setting(o, key);
   if (path.empty()) return std::nullopt;
-  const auto bytes = io::read_file_bytes(path);
-  return json::parse(std::string(bytes.begin(), bytes.end()), path);
+  return json::parse_file(path);
 }
 
 inline std::shared_ptr<const QualityModel> no_settings(const LoadOptions& o, const ModelInfo& card,
