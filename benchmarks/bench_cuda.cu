@@ -2,7 +2,8 @@
 // -DBIQA_BUILD_BENCHMARKS=ON): batch 1 and 64, the same weight files ($BIQA_BENCH_WEIGHTS), each
 // iteration a forward of a device batch followed by a wait for the device. The first forward,
 // which copies the weights to the device, is left out. `benchmarks/compare --device cuda` runs it
-// against PyTorch on the same GPU. BIQA_BENCH_TF32=1 runs the products in TF32 (Context::allow_tf32).
+// against PyTorch on the same GPU. BIQA_BENCH_PRECISION=tf32|fp16|bf16 sets the products'
+// precision (Context::matmul_precision; fp32 when unset).
 
 #include "biqa/ops/cuda/dispatch.cuh"  // first: the layers' ops:: calls must see the device overloads
 
@@ -35,8 +36,8 @@ void run_model(benchmark::State& state, const std::string& name) {
   if (it == cache.end()) it = cache.emplace(name, bench::load<Cuda>(name)).first;
   const std::int64_t batch = state.range(0);
   biqa::Context ctx;
-  const char* tf32 = std::getenv("BIQA_BENCH_TF32");
-  ctx.allow_tf32 = tf32 && std::string(tf32) == "1";
+  if (const char* precision = std::getenv("BIQA_BENCH_PRECISION"); precision && *precision)
+    ctx.matmul_precision = biqa::parse_matmul_precision(precision);
   const Tensor<float, Cuda> x = biqa::to_device<Cuda>(bench::random_images(batch, bench::input_size(name)));
   it->second.forward(x, ctx);  // warm-up: the weights' device copies, cuBLAS's handle
   biqa::cuda::synchronize();

@@ -45,6 +45,19 @@ TEST_CASE("cli: malformed numbers are usage errors naming the option", "[tools]"
   const auto both = biqa::test::run_cli("bench --pack-weights --weight-packing never");
   CHECK(both.status == 1);
   CHECK_THAT(both.out, Catch::Contains("--pack-weights contradicts --weight-packing never"));
+
+  const auto precision = biqa::test::run_cli("score --precision fp8 a.png");
+  CHECK(precision.status == 1);
+  CHECK_THAT(precision.out, Catch::Contains("unknown precision 'fp8' (fp32, tf32, fp16 or bf16)"));
+  const auto on_cpu = biqa::test::run_cli("bench --precision fp16");
+  CHECK(on_cpu.status == 1);
+  CHECK_THAT(on_cpu.out, Catch::Contains("--precision fp16 needs --device cuda (the CPU computes in float32)"));
+  const auto tf32_on_cpu = biqa::test::run_cli("score --tf32 a.png");
+  CHECK(tf32_on_cpu.status == 1);
+  CHECK_THAT(tf32_on_cpu.out, Catch::Contains("--precision tf32 needs --device cuda"));
+  const auto contradiction = biqa::test::run_cli("bench --device cuda --tf32 --precision bf16");
+  CHECK(contradiction.status == 1);
+  CHECK_THAT(contradiction.out, Catch::Contains("--tf32 contradicts --precision bf16"));
 }
 
 TEST_CASE("cli: an error names its command once", "[tools]") {

@@ -182,4 +182,17 @@ inline WeightPacking weight_packing(Args& args, const std::string& command) {
   return p;
 }
 
+// --precision fp32|tf32|fp16|bf16 (Context::matmul_precision); --tf32 is short for tf32. Only the
+// CUDA device rounds its products' inputs: another precision on the CPU is an error, not ignored.
+inline MatmulPrecision matmul_precision(Args& args, const std::string& command, DeviceType device) {
+  const bool tf32 = args.flag("--tf32");
+  const std::optional<std::string> named = args.option("--precision");
+  const MatmulPrecision p = named ? parse_matmul_precision(*named) : tf32 ? MatmulPrecision::tf32 : MatmulPrecision::fp32;
+  BIQA_CHECK(!tf32 || p == MatmulPrecision::tf32, ErrorCode::invalid_argument, command, ": --tf32 contradicts --precision ",
+             *named);
+  BIQA_CHECK(p == MatmulPrecision::fp32 || device == DeviceType::cuda, ErrorCode::invalid_argument, command,
+             ": --precision ", matmul_precision_name(p), " needs --device cuda (the CPU computes in float32)");
+  return p;
+}
+
 }  // namespace biqa::cli

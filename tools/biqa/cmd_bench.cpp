@@ -22,7 +22,7 @@ namespace {
 const char* usage =
     "biqa bench [-m|--model NAME] [--weights FILE] [--set KEY=VALUE]... [--threads N]\n"
     "           [--weight-packing auto|always|never] [--pack-weights] [--low-memory]\n"
-    "           [--device cpu|cuda] [--tf32] [--runs N] [--warmup N] [--size WxH] [--json]\n"
+    "           [--device cpu|cuda] [--precision P] [--runs N] [--warmup N] [--size WxH] [--json]\n"
     "           [IMAGE]\n"
     "\n"
     "Loads a model once, scores one image `--warmup` times untimed and `--runs` times timed, and\n"
@@ -37,7 +37,7 @@ const char* usage =
     "  --threads N        threads for the network models (default: the cores)\n"
     "  --weight-packing P, --pack-weights as in biqa score\n"
     "  --low-memory       as in biqa score\n"
-    "  --device D, --tf32 as in biqa score\n"
+    "  --device D, --precision P as in biqa score\n"
     "  --runs N           timed runs (default 5)\n"
     "  --warmup N         untimed runs after the first (default 1)\n"
     "  --size WxH         the synthetic picture's size (default 512x384)\n"
@@ -85,7 +85,7 @@ int run(biqa::cli::Args& args) {
   const biqa::WeightPacking weight_packing = biqa::cli::weight_packing(args, "bench");
   const bool low_memory = args.flag("--low-memory");
   const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
-  const bool tf32 = args.flag("--tf32");
+  const biqa::MatmulPrecision precision = biqa::cli::matmul_precision(args, "bench", device);
   const int runs = args.int_option("--runs", 5);
   const int warmup = args.int_option("--warmup", 1);
   const auto size = parse_size(args.option_or("--size", "512x384"));
@@ -113,7 +113,7 @@ int run(biqa::cli::Args& args) {
   biqa::Context ctx(threads);
   ctx.weight_packing = weight_packing;
   ctx.device = device;
-  ctx.allow_tf32 = tf32;
+  ctx.matmul_precision = precision;
   auto t0 = Clock::now();
   const double score = model->score(image, ctx);
   const double first_ms = ms_since(t0);
@@ -141,7 +141,7 @@ int run(biqa::cli::Args& args) {
     j.set("width", double(image.size(1)));
     j.set("height", double(image.size(0)));
     j.set("device", biqa::device_type_name(device));
-    j.set("tf32", tf32);
+    j.set("precision", biqa::matmul_precision_name(precision));
     j.set("threads", double(threads));
     j.set("weight_packing", biqa::weight_packing_name(weight_packing));
     j.set("low_memory", low_memory);
@@ -160,7 +160,9 @@ int run(biqa::cli::Args& args) {
     std::printf("model            %s\n", model->info().name.c_str());
     std::printf("image            %s (%lldx%lld)\n", image_name.c_str(), static_cast<long long>(image.size(1)),
                 static_cast<long long>(image.size(0)));
-    std::printf("device           %s%s\n", biqa::device_type_name(device), tf32 ? ", TF32 products" : "");
+    std::printf("device           %s%s%s\n", biqa::device_type_name(device),
+                precision == biqa::MatmulPrecision::fp32 ? "" : ", products in ",
+                precision == biqa::MatmulPrecision::fp32 ? "" : biqa::matmul_precision_name(precision));
     std::printf("threads          %d, weight packing %s%s\n", threads, biqa::weight_packing_name(weight_packing),
                 low_memory ? ", low memory" : "");
     std::printf("score            %s\n", fixed(score, 4).c_str());

@@ -29,7 +29,7 @@ const char* usage =
     "           [--depth-weights FILE] [--crops K] [--depth FILE|DIR]\n"
     "           [--format table|csv|jsonl|json] [--json] [--jobs N] [--threads N]\n"
     "           [--weight-packing auto|always|never] [--pack-weights] [--low-memory]\n"
-    "           [--device cpu|cuda] [--tf32] [--quiet]\n"
+    "           [--device cpu|cuda] [--precision P] [--quiet]\n"
     "           IMAGE|DIR|PATTERN...\n"
     "\n"
     "Scores each image with each model (default: brisque). Folders are searched recursively for\n"
@@ -58,7 +58,9 @@ const char* usage =
     "                     runs (for 16-bit weight files: biqa convert --dtype f16)\n"
     "  --device D         cpu (default) or cuda: where the networks run (cuda needs a biqa built\n"
     "                     with -DBIQA_WITH_CUDA=ON; brisque and niqe have no network and run on the CPU)\n"
-    "  --tf32             with --device cuda: products in TF32 on tensor cores (faster, ~1e-3 relative)\n"
+    "  --precision P      with --device cuda: fp32 (default), tf32, fp16 or bf16: how the products may\n"
+    "                     round their inputs on tensor cores (faster; ~1e-3 relative, bf16 ~1e-2)\n"
+    "  --tf32             short for --precision tf32\n"
     "  -q, --quiet        no progress bar and no per-image error lines\n"
     "Objects carry image, model, score and lower_is_better. Unreadable images are reported on\n"
     "stderr and skipped; the exit status is then 2.";
@@ -146,7 +148,7 @@ int run(biqa::cli::Args& args) {
   const biqa::WeightPacking weight_packing = biqa::cli::weight_packing(args, "score");
   const bool low_memory = args.flag("--low-memory");
   const biqa::DeviceType device = biqa::parse_device_type(args.option_or("--device", "cpu"));
-  const bool tf32 = args.flag("--tf32");
+  const biqa::MatmulPrecision precision = biqa::cli::matmul_precision(args, "score", device);
   const auto settings = biqa::cli::model_settings(args, "score");
   const auto depth = args.option("--depth");
   const auto inputs = expand_inputs(args.positionals());
@@ -189,7 +191,7 @@ int run(biqa::cli::Args& args) {
     biqa::Context ctx(threads);
     ctx.weight_packing = weight_packing;
     ctx.device = device;
-    ctx.allow_tf32 = tf32;
+    ctx.matmul_precision = precision;
     for (std::size_t i; (i = next++) < inputs.size();) {
       try {
         if (depth) {  // dgiqa with a precomputed depth image

@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// Context: per-caller execution state (thread count, scratch memory). Models are immutable and
+/// Context: per-caller execution state (thread count, scratch memory, device choices). Models are immutable and
 /// shared; each thread that runs a model brings its own Context.
 
 #include <algorithm>
@@ -77,6 +77,40 @@ inline DeviceType parse_device_type(const std::string& name) {
   fail(ErrorCode::invalid_argument, "unknown device '", name, "' (cpu or cuda)");
 }
 
+/// The arithmetic of the device's products (linear layers, matmul, convolutions and the attention
+/// products that go through cuBLAS): inputs stay float32 in memory and the sums are float32; what
+/// changes is how cuBLAS may round the inputs to run on tensor cores. PyTorch's counterparts:
+/// torch.backends.cuda.matmul.allow_tf32 (tf32), autocast to float16 / bfloat16 (fp16, bf16).
+/// The CPU backend always computes in float32.
+enum class MatmulPrecision {
+  /// float32 throughout (cuBLAS's default): the reference, within 1e-4 of PyTorch's float32.
+  fp32,
+  /// Inputs rounded to TF32 (10-bit mantissa): about 1e-3 relative error, several times faster on
+  /// A100/H100.
+  tf32,
+  /// Inputs rounded to float16 (10-bit mantissa, range ±65504): about 1e-3 relative error where the
+  /// values fit float16's range; fastest on tensor cores.
+  fp16,
+  /// Inputs rounded to bfloat16 (7-bit mantissa, float32's range): about 1e-2 relative error.
+  bf16,
+};
+
+inline const char* matmul_precision_name(MatmulPrecision p) {
+  switch (p) {
+    case MatmulPrecision::tf32: return "tf32";
+    case MatmulPrecision::fp16: return "fp16";
+    case MatmulPrecision::bf16: return "bf16";
+    default: return "fp32";
+  }
+}
+
+/// "fp32", "tf32", "fp16" or "bf16".
+inline MatmulPrecision parse_matmul_precision(const std::string& name) {
+  for (MatmulPrecision p : {MatmulPrecision::fp32, MatmulPrecision::tf32, MatmulPrecision::fp16, MatmulPrecision::bf16})
+    if (name == matmul_precision_name(p)) return p;
+  fail(ErrorCode::invalid_argument, "unknown precision '", name, "' (fp32, tf32, fp16 or bf16)");
+}
+
 /// Whether nn::Linear and nn::MultiheadAttention keep their weight matrices in the GEMM kernel's
 /// packed layout, made on a layer's first forward on the CPU, or pack them on every call. Packing
 /// on every call costs about as much as the product itself when a layer sees few rows (a CLIP tower
@@ -139,10 +173,15 @@ struct Context {
   WeightPacking weight_packing = WeightPacking::automatic;
   /// The device of run-time dispatch (what the scorers use; see DeviceType).
   DeviceType device = DeviceType::cpu;
-  /// CUDA only: the products (linear layers, matmul, convolutions, attention) on tensor cores in
-  /// TF32, about 1e-3 relative error instead of float32's 1e-7, several times faster on A100/H100
-  /// (PyTorch's torch.backends.cuda.matmul.allow_tf32). Off by default.
-  bool allow_tf32 = false;
+  /// CUDA only: how the device's products may round their inputs (MatmulPrecision); float32 by
+  /// default.
+  MatmulPrecision matmul_precision = MatmulPrecision::fp32;
+  /// CUDA only: the cudaStream_t this Context's device work is queued on, as an opaque pointer so
+  /// that core/ needs no CUDA header. Null (the default) is CUDA's per-thread default stream. The
+  /// stream is the caller's: biqa neither creates nor destroys it, and it must outlive the work.
+  /// Device work of a Context with a stream runs inside a cuda::StreamScope (ops/cuda/runtime.cuh),
+  /// which the scorers open themselves.
+  void* cuda_stream = nullptr;
   ScratchArena arena;
 
   Context() = default;

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -13,7 +14,9 @@
 #include <vector>
 
 #include "biqa/ops/cpu/activation.hpp"
+#include "biqa/ops/cpu/attention.hpp"
 #include "biqa/ops/cuda/bodies/activation.hpp"
+#include "biqa/ops/cuda/bodies/attention.hpp"
 #include "biqa/ops/cuda/bodies/conv.hpp"
 #include "biqa/ops/cuda/bodies/norm.hpp"
 #include "biqa/ops/cuda/bodies/pool.hpp"
@@ -30,6 +33,52 @@ namespace bodies = biqa::cuda::bodies;
 
 namespace {
 const float* data_or_null(const Tensor<float>& t) { return t.defined() ? t.data() : nullptr; }
+
+// How the fused attention kernel splits a row's keys: chunks of groups·tile keys, share g of each
+// chunk (tile keys) folded into state g, the states merged into the first one after the last chunk.
+struct AttentionSchedule {
+  int groups, tile;
+};
+
+// Attention as the fused kernel computes it, one row at a time through the bodies. q, k, v
+// contiguous [B, H, N, D]; mask undefined or broadcast to [B, H, N, M] (any strides).
+Tensor<float> fused_attention_on_host(const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& v,
+                                      const Tensor<float>& mask, bool causal, float scale, AttentionSchedule sched) {
+  const std::int64_t b = q.size(0), h = q.size(1), n = q.size(2), d = q.size(3), m = k.size(2), dv = v.size(3);
+  Tensor<float> out({b, h, n, dv});
+  std::vector<float> acc(static_cast<std::size_t>(sched.groups * dv));
+  std::vector<bodies::OnlineSoftmax> st(static_cast<std::size_t>(sched.groups));
+  for (std::int64_t bi = 0; bi < b; ++bi)
+    for (std::int64_t hi = 0; hi < h; ++hi) {
+      const std::int64_t bh = bi * h + hi;
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        std::fill(st.begin(), st.end(), bodies::OnlineSoftmax{});
+        const float* mrow =
+            mask.defined() ? mask.data() + bi * mask.stride(0) + hi * mask.stride(1) + i * mask.stride(2) : nullptr;
+        const std::int64_t ms = mask.defined() ? mask.stride(3) : 0;
+        for (std::int64_t j0 = 0; j0 < m; j0 += sched.groups * sched.tile)
+          for (int g = 0; g < sched.groups; ++g) {
+            const std::int64_t first = j0 + g * sched.tile;
+            std::int64_t valid = std::min<std::int64_t>(sched.tile, m - first);
+            if (causal) valid = std::min(valid, i - first + 1);
+            if (valid <= 0) continue;
+            bodies::attend_tile(st[g], acc.data() + g * dv, q.data() + (bh * n + i) * d, 1,
+                                k.data() + (bh * m + first) * d, d, v.data() + (bh * m + first) * dv, dv, int(d),
+                                int(dv), sched.tile, int(valid), scale, mrow ? mrow + first * ms : nullptr, ms);
+          }
+        for (int g = 1; g < sched.groups; ++g)
+          bodies::online_softmax_merge(st[0], acc.data(), st[g], acc.data() + g * dv, int(dv));
+        bodies::online_softmax_finish(st[0], acc.data(), int(dv), int(dv), out.data() + (bh * n + i) * dv);
+      }
+    }
+  return out;
+}
+
+// The schedules of the kernel's instantiations (4 × 16 keys for head dims up to 64, 4 × 4 up to
+// 128), single tiles of 32, and tiles of 2 (so that the few keys of most fixture cases are still
+// folded in several steps).
+constexpr AttentionSchedule attention_schedules[] = {{1, 32}, {4, 16}, {4, 4}, {1, 2}, {3, 1}};
 }  // namespace
 
 TEST_CASE("cuda bodies: activation_value and prelu_value match PyTorch and the CPU's scalar definitions",
@@ -180,6 +229,34 @@ TEST_CASE("cuda bodies: im2col columns times the weight match PyTorch's conv2d",
   CHECK(checked > 0);
 }
 
+TEST_CASE("cuda bodies: the direct depthwise sum matches PyTorch's depthwise conv2d", "[ops][cuda]") {
+  biqa::test::OpFixture f("conv2d");
+  int checked = 0;
+  for (const auto& c : f.cases()) {
+    if (c["name"].as_string() == "conv_bn") continue;  // BatchNorm folding: the CPU's load-time step
+    const Tensor<float> x = f.get(c, "x"), weight = f.get(c, "weight"), bias = f.optional(c, "bias");
+    const std::int64_t groups = c["groups"].as_int();
+    if (weight.size(1) != 1 || groups == 1) continue;  // the kernel's case: one input channel per group
+    const auto stride = biqa::test::pair_of(c["stride"]), pad = biqa::test::pair_of(c["padding"]),
+               dil = biqa::test::pair_of(c["dilation"]);
+    const std::int64_t nb = x.size(0), ch = x.size(1), h = x.size(2), w = x.size(3);
+    const std::int64_t o = weight.size(0), kh = weight.size(2), kw = weight.size(3);
+    const std::int64_t oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) / stride[0] + 1;
+    const std::int64_t ow = (w + 2 * pad[1] - dil[1] * (kw - 1) - 1) / stride[1] + 1;
+    const bodies::ConvGeometry g{ch, h, w, kh, kw, stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], oh, ow};
+    Tensor<float> out({nb, o, oh, ow});
+    for (std::int64_t n = 0; n < nb; ++n)
+      for (std::int64_t oc = 0; oc < o; ++oc)
+        for (std::int64_t y = 0; y < oh; ++y)
+          for (std::int64_t xx = 0; xx < ow; ++xx)
+            out.data()[((n * o + oc) * oh + y) * ow + xx] = bodies::depthwise_conv_value(
+                x.data() + n * ch * h * w, weight.data(), data_or_null(bias), g, o / ch, oc, y, xx);
+    biqa::test::check_parity("cuda bodies/depthwise/" + c["name"].as_string(), out, f.get(c, "out"));
+    ++checked;
+  }
+  CHECK(checked >= 2);  // "depthwise" (two outputs per channel, stride 2) and "depthwise_dilated"
+}
+
 TEST_CASE("cuda bodies: the gathering transposed convolution matches PyTorch", "[ops][cuda]") {
   biqa::test::OpFixture f("conv_transpose2d");
   int checked = 0;
@@ -221,4 +298,68 @@ TEST_CASE("cuda bodies: BatchNorm's per-channel scale and shift match PyTorch's 
     ++checked;
   }
   CHECK(checked > 0);
+}
+
+TEST_CASE("cuda bodies: online-softmax attention over key tiles matches PyTorch", "[ops][cuda]") {
+  biqa::test::OpFixture f("attention");
+  int checked = 0;
+  for (const auto& c : f.cases()) {
+    const std::string name = c["name"].as_string();
+    const Tensor<float> q = f.get(c, "q").contiguous(), k = f.get(c, "k").contiguous(), v = f.get(c, "v").contiguous();
+    const bool causal = c.find("causal") && c["causal"].as_bool();
+    const float scale = c.find("scale") ? static_cast<float>(c["scale"].as_number())
+                                        : 1.0f / std::sqrt(static_cast<float>(q.size(3)));
+    Tensor<float> mask;
+    if (f.has(c, "mask")) mask = f.get(c, "mask");
+    if (f.has(c, "allowed")) {
+      const Tensor<float> a = f.get(c, "allowed");
+      Tensor<std::uint8_t> allowed(a.shape());
+      for (std::int64_t i = 0; i < a.numel(); ++i) allowed.data()[i] = a.data()[i] != 0.0f;
+      mask = ops::additive_mask_from_bool(allowed);
+    }
+    if (mask.defined()) mask = ops::broadcast_to(mask, Shape{q.size(0), q.size(1), q.size(2), k.size(2)});
+    for (const AttentionSchedule s : attention_schedules)
+      biqa::test::check_parity("cuda bodies/attention/" + name + "/" + std::to_string(s.groups) + "x" +
+                                   std::to_string(s.tile),
+                               fused_attention_on_host(q, k, v, mask, causal, scale, s), f.get(c, "out"));
+    ++checked;
+  }
+  CHECK(checked >= 10);
+}
+
+TEST_CASE("cuda bodies: online-softmax attention gives the CPU op's results for fully and partly masked rows",
+          "[ops][cuda]") {
+  biqa::Context ctx;
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::int64_t n = 6, m = 40;
+  const Tensor<float> q = biqa::test::random_tensor({1, 2, n, 16}, 71);
+  const Tensor<float> k = biqa::test::random_tensor({1, 2, m, 16}, 72);
+  const Tensor<float> v = biqa::test::random_tensor({1, 2, m, 24}, 73);
+  Tensor<float> mask = biqa::test::random_tensor({n, m}, 74);
+  for (std::int64_t j = 0; j < m; ++j) {
+    if (j == 0) mask.data()[j] = -inf;              // row 0: key 0 blocked, its only key when causal
+    mask.data()[1 * m + j] = -inf;                  // row 1: every key blocked
+    if (j < 37) mask.data()[2 * m + j] = -inf;      // row 2: only the last keys, after whole blocked tiles
+    if (j % 7 != 3) mask.data()[3 * m + j] = -inf;  // row 3: a key here and there
+  }
+  for (const bool causal : {false, true}) {
+    ops::AttentionOptions opt;
+    opt.mask = mask;
+    opt.causal = causal;
+    opt.scale = 0.25f;
+    const Tensor<float> want = ops::scaled_dot_product_attention(q, k, v, ctx, opt);
+    const Tensor<float> bmask = ops::broadcast_to(mask, Shape{1, 2, n, m});
+    for (const AttentionSchedule s : attention_schedules) {
+      const Tensor<float> got = fused_attention_on_host(q, k, v, bmask, causal, 0.25f, s);
+      const std::string label = std::string("cuda bodies/attention/masked_rows/") + (causal ? "causal/" : "") +
+                                std::to_string(s.groups) + "x" + std::to_string(s.tile);
+      biqa::test::check_parity(label, got, want);  // NaN where the CPU op has NaN, and only there
+      for (std::int64_t hd = 0; hd < 2; ++hd)
+        for (std::int64_t i = 0; i < n; ++i) {
+          const bool blocked = i == 1 || (causal && (i == 0 || i == 2));
+          INFO(label << ": head " << hd << ", row " << i);
+          CHECK(std::isnan(got.data()[(hd * n + i) * 24]) == blocked);
+        }
+    }
+  }
 }

@@ -2,8 +2,10 @@
 // binary ops, matmul, prelu, concat, softmax along any axis, RMSNorm, each against the CPU op on
 // the same data; then a block written once against ops:: run on both devices. Tolerances: copies,
 // binary ops and prelu exact (the same float operation); matmul and row reductions 1e-5 and the
-// block 1e-4 of the largest reference value (other summation orders, cuBLAS). The [no-device] cases check that the
-// overloads exist for device tensors and run the block's CPU instantiation.
+// block 1e-4 of the largest reference value (other summation orders, cuBLAS); TF32, float16 and
+// bfloat16 products their stated 1e-2, 1e-2 and 5e-2. The [no-device] cases check that the
+// overloads exist for device tensors, run the block's CPU instantiation, and check the streams'
+// bookkeeping (StreamScope, the overloads' refusal of work outside a Context's stream).
 
 #include <catch2/catch.hpp>
 
@@ -167,20 +169,75 @@ TEST_CASE("cuda dispatch: a block written once against ops:: gives the CPU's res
   CHECK(error_against(on_gpu, on_cpu) <= 1e-4);
 }
 
-TEST_CASE("cuda dispatch: Context::allow_tf32 runs the products in TF32, within its stated 1e-2", "[cuda]") {
-  // TF32 rounds the inputs to a 10-bit mantissa (2^-11 relative); over K = 1024 random terms the
-  // error stays near 1e-3 of the largest output. The mode follows each call's Context.
+TEST_CASE("cuda dispatch: Context::matmul_precision rounds the products' inputs, each within its stated bound", "[cuda]") {
+  // TF32 and float16 keep a 10-bit mantissa (2^-11 relative), bfloat16 a 7-bit one (2^-8): over
+  // K = 1024 random terms the error stays near 1e-3 (1e-2 for bfloat16) of the largest output.
+  // The precision follows each call's Context.
   const Tensor<float> x = random_tensor({64, 1024}, 90), w = random_tensor({256, 1024}, 91), b = random_tensor({256}, 92);
   const auto dx = cuda::to_device(x), dw = cuda::to_device(w), db = cuda::to_device(b);
-  Context fp32(1), tf32(1);
-  tf32.allow_tf32 = true;
+  Context fp32(1);
   const Tensor<float> cpu = ops::linear(x, w, b, fp32);
   const Tensor<float> exact = cuda::to_host(ops::linear(dx, dw, db, fp32));
-  const Tensor<float> fast = cuda::to_host(ops::linear(dx, dw, db, tf32));
   CHECK(error_against(exact, cpu) <= 1e-5);
-  CHECK(error_against(fast, cpu) <= 1e-2);
-  CHECK(error_against(cuda::to_host(ops::linear(dx, dw, db, fp32)), exact) == 0.0);  // back to float32
   const Tensor<float> a = random_tensor({4, 32, 96}, 93), c = random_tensor({4, 96, 40}, 94);
-  CHECK(error_against(cuda::to_host(ops::matmul(cuda::to_device(a), cuda::to_device(c), tf32)),
-                      ops::matmul(a, c, fp32)) <= 1e-2);
+  const Tensor<float> wc = random_tensor({24, 16, 3, 3}, 95), xc = random_tensor({2, 16, 12, 12}, 96);
+  ops::Conv2dOptions pad1;
+  pad1.padding = {1, 1};
+  for (const auto& [precision, bound] : {std::pair{biqa::MatmulPrecision::tf32, 1e-2},
+                                         std::pair{biqa::MatmulPrecision::fp16, 1e-2},
+                                         std::pair{biqa::MatmulPrecision::bf16, 5e-2}}) {
+    INFO(biqa::matmul_precision_name(precision));
+    Context fast(1);
+    fast.matmul_precision = precision;
+    CHECK(error_against(cuda::to_host(ops::linear(dx, dw, db, fast)), cpu) <= bound);
+    CHECK(error_against(cuda::to_host(ops::matmul(cuda::to_device(a), cuda::to_device(c), fast)),
+                        ops::matmul(a, c, fp32)) <= bound);
+    CHECK(error_against(cuda::to_host(ops::conv2d(cuda::to_device(xc), cuda::to_device(wc), Tensor<float, Cuda>(), fast, pad1)),
+                        ops::conv2d(xc, wc, Tensor<float>(), fp32, pad1)) <= bound);
+    CHECK(error_against(cuda::to_host(ops::linear(dx, dw, db, fp32)), exact) == 0.0);  // back to float32
+  }
+}
+
+TEST_CASE("cuda dispatch: a Context's stream is the thread's inside its StreamScope; the ops refuse another", "[no-device]") {
+  // Only stream handles are compared here: nothing is queued, so the fake handle is never used.
+  Context plain(1), own(1);
+  own.cuda_stream = reinterpret_cast<void*>(std::uintptr_t{0x1000});
+  const auto own_stream = static_cast<cudaStream_t>(own.cuda_stream);
+  CHECK(cuda::stream() == cudaStreamPerThread);
+  CHECK_NOTHROW(cuda::require_stream_of(plain));
+  CHECK_THROWS_WITH(cuda::require_stream_of(own), Catch::Contains("StreamScope"));
+  // Every device overload checks before it touches the device (undefined tensors: no allocation).
+  CHECK_THROWS_WITH(ops::add(Tensor<float, Cuda>(), Tensor<float, Cuda>(), own), Catch::Contains("StreamScope"));
+  CHECK_THROWS_WITH(ops::linear(Tensor<float, Cuda>(), Tensor<float, Cuda>(), Tensor<float, Cuda>(), own),
+                    Catch::Contains("StreamScope"));
+  {
+    const cuda::StreamScope on_stream(own);
+    CHECK(cuda::stream() == own_stream);
+    CHECK_NOTHROW(cuda::require_stream_of(own));
+    CHECK_THROWS(cuda::require_stream_of(plain));
+    {
+      const cuda::StreamScope nested(plain);
+      CHECK(cuda::stream() == cudaStreamPerThread);
+    }
+    CHECK(cuda::stream() == own_stream);
+  }
+  CHECK(cuda::stream() == cudaStreamPerThread);
+}
+
+TEST_CASE("cuda dispatch: a block on the caller's own stream gives the CPU's result", "[cuda]") {
+  cudaStream_t mine = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&mine, cudaStreamNonBlocking) == cudaSuccess);
+  Context ctx(1);
+  ctx.cuda_stream = mine;
+  const Tensor<float> x = random_tensor({2, 16, 12}, 97);
+  const BlockWeights<Cpu> w = random_weights(12);
+  Context host(1);
+  const Tensor<float> on_cpu = block(x, w, 3, host);
+  Tensor<float> on_gpu;
+  {
+    const cuda::StreamScope on_stream(ctx);
+    on_gpu = cuda::to_host(block(cuda::to_device(x), move_weights<Cuda>(w), 3, ctx));
+  }
+  CHECK(error_against(on_gpu, on_cpu) <= 1e-4);
+  CHECK(cudaStreamDestroy(mine) == cudaSuccess);
 }

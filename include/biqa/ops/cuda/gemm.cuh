@@ -1,15 +1,16 @@
 #pragma once
 /// @file
 /// Products on the device through cuBLAS: linear layers, y = x·Wᵀ + b with PyTorch's layout
-/// (W [N, K]), and torch.matmul with broadcast batch axes.
-/// float32 by default (cuBLAS's default math mode, which does not use TF32); set_math_mode(tf32)
-/// lets the calling thread's products run on tensor cores in TF32 (Context::allow_tf32).
+/// (W [N, K]), and torch.matmul with broadcast batch axes. Operands and sums are float32; each
+/// product takes a MatmulPrecision (core/context.hpp) that lets cuBLAS round the inputs to TF32,
+/// float16 or bfloat16 on tensor cores (the dispatch overloads pass Context::matmul_precision).
 
 #include <cublas_v2.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "biqa/core/context.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 #include "biqa/ops/cuda/elementwise.cuh"
 #include "biqa/ops/cuda/runtime.cuh"
@@ -22,34 +23,56 @@ inline void check(cublasStatus_t status, const char* call) {
   fail(ErrorCode::internal, "cuBLAS: ", call, " failed: ", cublasGetStatusString(status));
 }
 
-/// The calling thread's cuBLAS handle, bound to its stream (cuBLAS handles are not meant to be
-/// shared between threads that use them at once).
+/// The calling thread's cuBLAS handle, bound to the thread's current stream (cuBLAS handles are
+/// not meant to be shared between threads that use them at once).
 inline cublasHandle_t blas_handle() {
   struct Handle {
     cublasHandle_t h = nullptr;
-    Handle() {
-      check(cublasCreate(&h), "cublasCreate");
-      check(cublasSetStream(h, stream()), "cublasSetStream");
-    }
+    cudaStream_t bound = nullptr;
+    Handle() { check(cublasCreate(&h), "cublasCreate"); }
     ~Handle() { (void)cublasDestroy(h); }
   };
   thread_local Handle handle;
+  if (handle.bound != stream()) {  // a StreamScope changed the stream since the last product
+    check(cublasSetStream(handle.h, stream()), "cublasSetStream");
+    handle.bound = stream();
+  }
   return handle.h;
 }
 
-/// The arithmetic of cuBLAS's float products: float32, or TF32 on tensor cores (inputs rounded to a
-/// 10-bit mantissa, float32 sums: about 1e-3 relative error per product, several times the speed
-/// on A100/H100).
-enum class MathMode { fp32, tf32 };
-
-/// Sets the calling thread's mode (its handle's cublasSetMathMode) when it differs from the last one.
-inline void set_math_mode(MathMode mode) {
-  thread_local MathMode current = MathMode::fp32;
-  if (mode == current) return;
-  check(cublasSetMathMode(blas_handle(), mode == MathMode::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-        "cublasSetMathMode");
-  current = mode;
+/// cuBLAS's compute type for a precision: float32 sums in every case, the inputs rounded to TF32,
+/// float16 or bfloat16 where the precision allows it.
+inline cublasComputeType_t compute_type(MatmulPrecision precision) {
+  switch (precision) {
+    case MatmulPrecision::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case MatmulPrecision::fp16: return CUBLAS_COMPUTE_32F_FAST_16F;
+    case MatmulPrecision::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+    default: return CUBLAS_COMPUTE_32F;
+  }
 }
+
+namespace detail {
+/// Column-major C [m, n] = alpha·op(A)·op(B) + beta·C on float32 storage, computed as `precision`
+/// allows: every product of the backend goes through this or gemm_strided_batched.
+inline void gemm(cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, float alpha, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc, MatmulPrecision precision,
+                 const char* what) {
+  check(cublasGemmEx(blas_handle(), op_a, op_b, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c,
+                     CUDA_R_32F, ldc, compute_type(precision), CUBLAS_GEMM_DEFAULT),
+        what);
+}
+
+/// `batches` products as gemm's, the operands `stride_*` floats apart.
+inline void gemm_strided_batched(cublasOperation_t op_a, cublasOperation_t op_b, int m, int n, int k, float alpha,
+                                 const float* a, int lda, long long stride_a, const float* b, int ldb,
+                                 long long stride_b, float beta, float* c, int ldc, long long stride_c, int batches,
+                                 MatmulPrecision precision, const char* what) {
+  check(cublasGemmStridedBatchedEx(blas_handle(), op_a, op_b, m, n, k, &alpha, a, CUDA_R_32F, lda, stride_a, b,
+                                   CUDA_R_32F, ldb, stride_b, &beta, c, CUDA_R_32F, ldc, stride_c, batches,
+                                   compute_type(precision), CUBLAS_GEMM_DEFAULT),
+        what);
+}
+}  // namespace detail
 
 namespace kernels {
 static __global__ void broadcast_rows(const float* bias, float* out, std::int64_t rows, std::int64_t cols) {
@@ -61,7 +84,7 @@ static __global__ void broadcast_rows(const float* bias, float* out, std::int64_
 
 /// x [..., K], weight [N, K], bias [N] (optional: undefined) → [..., N].
 inline Tensor<float, Cuda> linear(const Tensor<float, Cuda>& x_in, const Tensor<float, Cuda>& weight,
-                                  const Tensor<float, Cuda>& bias) {
+                                  const Tensor<float, Cuda>& bias, MatmulPrecision precision = MatmulPrecision::fp32) {
   const Tensor<float, Cuda> x = contiguous(x_in);  // row-major for the kernel
   BIQA_CHECK(x.dim() >= 1 && weight.dim() == 2 && x.size(-1) == weight.size(1), ErrorCode::invalid_argument,
              "cuda::linear: input ", x.shape().to_string(), " and weight ", weight.shape().to_string(),
@@ -82,10 +105,8 @@ inline Tensor<float, Cuda> linear(const Tensor<float, Cuda>& x_in, const Tensor<
   }
   // Row-major y [m, n] is column-major yᵀ [n, m] = W · xᵀ: W is the column-major [k, n] matrix
   // transposed, xᵀ the column-major [k, m] one as it lies.
-  const float alpha = 1.0f, beta = bias.defined() ? 1.0f : 0.0f;
-  check(cublasSgemm(blas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &alpha, weight.data(), int(k),
-                    x.data(), int(k), &beta, out.data(), int(n)),
-        "cublasSgemm");
+  detail::gemm(CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), 1.0f, weight.data(), int(k), x.data(), int(k),
+               bias.defined() ? 1.0f : 0.0f, out.data(), int(n), precision, "cublasGemmEx (linear)");
   return out;
 }
 
@@ -109,7 +130,8 @@ inline Tensor<float, Cuda> batched(const Tensor<float, Cuda>& t, const Shape& ba
 
 /// torch.matmul for operands of rank ≥ 2: [..., M, K] · [..., K, N] → [..., M, N], the batch axes
 /// broadcast (ops::matmul on the device); one strided-batched cuBLAS product.
-inline Tensor<float, Cuda> matmul(const Tensor<float, Cuda>& a_in, const Tensor<float, Cuda>& b_in) {
+inline Tensor<float, Cuda> matmul(const Tensor<float, Cuda>& a_in, const Tensor<float, Cuda>& b_in,
+                                  MatmulPrecision precision = MatmulPrecision::fp32) {
   BIQA_CHECK(a_in.dim() >= 2 && b_in.dim() >= 2, ErrorCode::invalid_argument, "cuda::matmul needs operands of rank >= 2, got ",
              a_in.shape().to_string(), " and ", b_in.shape().to_string());
   const std::int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
@@ -131,10 +153,9 @@ inline Tensor<float, Cuda> matmul(const Tensor<float, Cuda>& a_in, const Tensor<
   }
   const Tensor<float, Cuda> a = detail::batched(a_in, batch), b = detail::batched(b_in, batch);
   // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ, both read as they lie.
-  const float one = 1.0f, zero = 0.0f;
-  check(cublasSgemmStridedBatched(blas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), &one, b.data(), int(n),
-                                  k * n, a.data(), int(k), m * k, &zero, out.data(), int(n), m * n, int(nb)),
-        "cublasSgemmStridedBatched (matmul)");
+  detail::gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), 1.0f, b.data(), int(n), k * n,
+                               a.data(), int(k), m * k, 0.0f, out.data(), int(n), m * n, int(nb), precision,
+                               "cublasGemmStridedBatchedEx (matmul)");
   return out;
 }
 

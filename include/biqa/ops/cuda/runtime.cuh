@@ -6,8 +6,10 @@
 /// run on. Every biqa/ops/cuda header needs nvcc and BIQA_WITH_CUDA (docs/cuda.md); a CPU-only
 /// build never includes them.
 ///
-/// Streams: the ops run on cudaStreamPerThread, one stream per host thread. A Context belongs to
-/// one thread (core/context.hpp), so this is one stream per Context without CUDA types in core/.
+/// Streams: the ops of a thread run on the stream of the innermost live StreamScope, opened from a
+/// Context (Context::cuda_stream, the caller's stream), else on cudaStreamPerThread, CUDA's
+/// per-thread default stream. A Context belongs to one thread (core/context.hpp), so either way a
+/// Context's work is on one stream, and core/ needs no CUDA type.
 
 #if !defined(__CUDACC__)
 #error "biqa/ops/cuda/*.cuh are CUDA headers: compile this translation unit with nvcc (BIQA_WITH_CUDA=ON)"
@@ -20,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "biqa/core/context.hpp"
 #include "biqa/core/device.hpp"
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
@@ -38,8 +41,53 @@ inline void check(cudaError_t status, const char* call) {
        cudaGetErrorString(status), " (", cudaGetErrorName(status), ")");
 }
 
-/// The stream every biqa CUDA op of the calling thread runs on.
-inline cudaStream_t stream() { return cudaStreamPerThread; }
+namespace detail {
+inline cudaStream_t& current_stream() {
+  thread_local cudaStream_t s = cudaStreamPerThread;
+  return s;
+}
+/// A Context's stream as CUDA's type: its own, or the per-thread default stream.
+inline cudaStream_t stream_of(const Context& ctx) {
+  return ctx.cuda_stream ? static_cast<cudaStream_t>(ctx.cuda_stream) : cudaStreamPerThread;
+}
+}  // namespace detail
+
+/// The stream every biqa CUDA op of the calling thread runs on: the innermost StreamScope's, else
+/// cudaStreamPerThread.
+inline cudaStream_t stream() { return detail::current_stream(); }
+
+/// Queues the calling thread's biqa device work (kernels, cuBLAS products, copies) on a Context's
+/// stream until the scope ends, then on the previous stream again. Open it around everything done
+/// with a Context whose cuda_stream is set, the copies to and from the device included:
+///
+///     biqa::Context ctx;
+///     ctx.cuda_stream = my_stream;            // a cudaStream_t the application owns
+///     biqa::cuda::StreamScope on_stream(ctx);
+///     auto y = biqa::to_device<biqa::Cpu>(layer.forward(biqa::to_device<biqa::Cuda>(x), ctx));
+///
+/// The run-time device entries (the scorers, biqa score --device cuda) open one themselves.
+class StreamScope {
+ public:
+  explicit StreamScope(const Context& ctx) : StreamScope(detail::stream_of(ctx)) {}
+  explicit StreamScope(cudaStream_t s) : previous_(detail::current_stream()) {
+    detail::current_stream() = s ? s : cudaStreamPerThread;
+  }
+  ~StreamScope() { detail::current_stream() = previous_; }
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+
+ private:
+  cudaStream_t previous_;
+};
+
+/// Fails unless the calling thread's device work goes to `ctx`'s stream. A Context with its own
+/// stream used outside a StreamScope of it would queue its ops there and the rest (copies, views
+/// made contiguous, joins) on another stream, unordered: a race, so the device ops refuse it.
+inline void require_stream_of(const Context& ctx) {
+  BIQA_CHECK(stream() == detail::stream_of(ctx), ErrorCode::invalid_argument,
+             "cuda: the device work of a Context runs on its stream (Context::cuda_stream): open a "
+             "biqa::cuda::StreamScope(ctx) around it; the calling thread's work is queued on another stream now");
+}
 
 /// Number of usable CUDA devices; 0 when there is none or no driver that fits this runtime.
 inline int device_count() {
