@@ -54,13 +54,16 @@ inline biqa::WeightPacking weight_packing_requested() {
 // network, 37 × 37 patches of 14), 224 for the rest.
 inline std::int64_t input_size(const std::string& name) { return name.rfind("depth_anything", 0) == 0 ? 518 : 224; }
 
-inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) {
-  Tensor<float> t({batch, 3, size, size});
-  std::mt19937 rng(7);
+// Standard normal values, reproducible from the seed.
+inline Tensor<float> random_tensor(const biqa::Shape& shape, std::uint32_t seed) {
+  Tensor<float> t(shape);
+  std::mt19937 rng(seed);
   std::normal_distribution<float> n(0.0f, 1.0f);
   for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = n(rng);
   return t;
 }
+
+inline Tensor<float> random_images(std::int64_t batch, std::int64_t size) { return random_tensor({batch, 3, size, size}, 7); }
 
 // A loaded network as a forward function on `Device`; the weight store stays alive (zero-copy
 // tensors).
