@@ -24,9 +24,11 @@
 /// Config and the weights; nothing assumes 384 px or a 24×24 grid. Weights: the authors' full
 /// state_dict ("backbone.", "head." = DA-CLIP, the new modules), e.g. "model" of a trainer
 /// checkpoint; the unused L1, L2 and backbone.head are checked and skipped.
+/// The whole forward is written once against ops::, so it runs on the device of its input.
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,11 +41,14 @@
 #include "biqa/models/da_clip.hpp"
 #include "biqa/models/dr_experts/differential_attention.hpp"
 #include "biqa/models/dr_experts/distortion_weighting.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/layer_norm.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/nn/vision_transformer.hpp"
 #include "biqa/ops/cpu/activation.hpp"
+#include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/interpolate.hpp"
+#include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::models {
 
@@ -180,6 +185,7 @@ class DRExperts {
     for (std::int64_t c = 0; c < e; ++c) one_minus_lambda_.data()[c] = 1.0f - lambda.data()[c];
     ddwm_.load(root.scope(ddwm_scope));
     score_.load(root.scope("score"));
+    device_ = std::make_shared<nn::DeviceWeights>();  // device copies of what was loaded before
     // Present in every checkpoint, never used by forward().
     root.take("L1.weight", {e, config_.daclip.clip.embed_dim});
     root.take("L1.bias", {e});
@@ -188,85 +194,73 @@ class DRExperts {
     loaded_ = true;
   }
 
-  /// x [B, 3, S, S] ImageNet-normalised crops at the DeiT size, on either device. On a device the
-  /// DeiT backbone, DA-CLIP's image tower and the bridging run there; the experts (priors,
-  /// differential attention, weighting: a few MFLOP) run on the host, and the Outputs are host
-  /// tensors.
+  /// x [B, 3, S, S] ImageNet-normalised crops at the DeiT size, on either device, where the whole
+  /// network runs (backbone, DA-CLIP's image tower, priors, differential attention, weighting); the
+  /// Outputs are host tensors.
   template <typename Device>
   Outputs forward(const Tensor<float, Device>& x, Context& ctx) const {
     return forward(x, ctx, Options());
   }
   template <typename Device>
   Outputs forward(const Tensor<float, Device>& x, Context& ctx, const Options& opt) const {
+    using T = Tensor<float, Device>;
     BIQA_CHECK(loaded_, ErrorCode::invalid_argument, "DRExperts: forward() before load()");
     const auto [sh, sw] = config_.deit.img_size;
     BIQA_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == sh && x.size(3) == sw, ErrorCode::invalid_argument,
                "DRExperts: input must be [B, 3, ", sh, ", ", sw, "] (ImageNet-normalised), got ", x.shape().to_string());
     const std::int64_t b = x.size(0), e = config_.deit.embed_dim, k = config_.experts;
-    const Tensor<float> feats = to_device<Cpu>(backbone_.forward_features(x, ctx)).contiguous();  // F [B, L, E]
+    const T feats = backbone_.forward_features(x, ctx).contiguous();  // F [B, L, E]
     const std::int64_t l = feats.size(1);
     const DaClip::BasicOutputs<Device> da = head_.encode_image(clip_input(x, ctx), ctx);
 
-    // Priors D [B, K, E].
+    // Priors D [B, K, E]: expert p's Linear on norm1(t_p ⊙ ê).
     const std::int64_t ec = config_.daclip.clip.embed_dim;
-    Tensor<float> prod({b, k, ec});
-    for (std::int64_t i = 0; i < b; ++i)
-      for (std::int64_t p = 0; p < k; ++p)
-        for (std::int64_t c = 0; c < ec; ++c)
-          prod.data()[(i * k + p) * ec + c] = head_.text_features().data()[p * ec + c] * da.degradation.data()[i * ec + c];
-    const Tensor<float> normed = norm1_.forward(prod, ctx).contiguous();
-    Tensor<float> priors({b, k, e});
-    for (std::int64_t p = 0; p < k; ++p) {
-      const Tensor<float> dp = linears_[static_cast<std::size_t>(p)].forward(normed.select(1, p).contiguous(), ctx);
-      for (std::int64_t i = 0; i < b; ++i)
-        std::copy(dp.data() + i * e, dp.data() + (i + 1) * e, priors.data() + (i * k + p) * e);
-    }
+    const T prod = ops::mul(device_->get<Device>(0, head_.text_features()).reshape({1, k, ec}),
+                            to_device<Device>(da.degradation).reshape({b, 1, ec}), ctx);
+    const T normed = norm1_.forward(prod, ctx).contiguous();
+    std::vector<T> prior_rows;
+    for (std::int64_t p = 0; p < k; ++p)
+      prior_rows.push_back(linears_[static_cast<std::size_t>(p)].forward(normed.select(1, p).contiguous(), ctx).reshape({b, 1, e}));
+    const T priors = ops::concat(prior_rows, 1);
 
-    const Tensor<float> bridge = to_device<Cpu>(bridging(da.hidden, ctx));  // [B, N, E]
+    const T bridge = bridging(da.hidden, ctx);  // [B, N, E]
+    const T lambda = device_->get<Device>(1, one_minus_lambda_);
 
     Outputs out;
     out.grid = config_.deit.grid();
-    out.expert_weights = Tensor<float>({b, k});
-    out.cls_attention = Tensor<float>({b, k, l});
     const std::int64_t rows = opt.full ? l : 1;
-    Tensor<float> t = Tensor<float>::zeros({b, rows, e});
-    const Tensor<float> f_rows = opt.full ? feats : feats.slice(1, 0, 1).contiguous();  // raw F for the DDWM
-    Tensor<float> fi = feats;
-    Tensor<float> keys({b, l, e});
+    const T f_rows = opt.full ? feats : feats.slice(1, 0, 1).contiguous();  // raw F for the DDWM
+    T t;  // Σ_p w_p ⊙ F over the computed rows
+    T fi = feats;
+    std::vector<T> weights, cls_rows;
     for (std::int64_t p = 0; p < k; ++p) {
       fi = norm_vit_.forward(fi, ctx).contiguous();  // cumulative, as the authors' loop
-      for (std::int64_t i = 0; i < b; ++i) {
-        float* dst = keys.data() + i * l * e;
-        std::copy(priors.data() + (i * k + p) * e, priors.data() + (i * k + p + 1) * e, dst);
-        std::copy(bridge.data() + i * (l - 1) * e, bridge.data() + (i + 1) * (l - 1) * e, dst + e);
-      }
-      const Tensor<float> s = norm3_.forward(keys, ctx);
+      const T keys = ops::concat(std::vector<T>{priors.slice(1, p, p + 1), bridge}, 1);  // [B, L, E]
+      const T s = norm3_.forward(keys, ctx);
       const auto& attn = attention_[config_.per_expert_attention ? static_cast<std::size_t>(p) : 0];
-      auto res = attn.forward(priors.select(1, p).contiguous(), fi, s, config_.sign, !opt.full, ctx);
+      const auto res = attn.forward(priors.select(1, p).contiguous(), fi, s, config_.sign, !opt.full, ctx);
       // R = (1 − λ) ⊙ FFN(attn_norm(O)) on the computed rows.
-      Tensor<float> r = ffn1_.forward(attn_norm_.forward(res.out, ctx), ctx);
+      T r = ffn1_.forward(attn_norm_.forward(res.out, ctx), ctx);
       ops::activate_inplace(r, ops::Activation::gelu, ctx);
       r = ffn2_.forward(r, ctx).contiguous();
-      for (std::int64_t j = 0; j < b * rows; ++j)
-        for (std::int64_t c = 0; c < e; ++c) r.data()[j * e + c] *= one_minus_lambda_.data()[c];
-      const Tensor<float> w = ddwm_.forward(r.reshape({b * rows, e}), f_rows.reshape({b * rows, e}), ctx);
-      for (std::int64_t j = 0; j < b * rows; ++j)
-        for (std::int64_t c = 0; c < e; ++c) t.data()[j * e + c] += w.data()[j] * f_rows.data()[j * e + c];
-      for (std::int64_t i = 0; i < b; ++i) {
-        out.expert_weights.data()[i * k + p] = w.data()[i * rows];
-        std::copy(res.cls_weights.data() + i * l, res.cls_weights.data() + (i + 1) * l,
-                  out.cls_attention.data() + (i * k + p) * l);
-      }
+      ops::mul_inplace(r, lambda, ctx);
+      const T w = ddwm_.forward(r.reshape({b * rows, e}), f_rows.reshape({b * rows, e}), ctx);
+      const T weighted = ops::mul(w.reshape({b, rows, 1}), f_rows, ctx);
+      if (p == 0) t = weighted;
+      else ops::add_inplace(t, weighted, ctx);
+      weights.push_back(w.reshape({b, rows}).slice(1, 0, 1));
+      cls_rows.push_back(res.cls_weights.reshape({b, 1, l}));
     }
-    const Tensor<float> cls = t.select(1, 0).contiguous();
-    out.scores = score_.forward(cls, ctx).reshape({b});
+    out.expert_weights = to_device<Cpu>(ops::concat(weights, 1));  // [B, K]
+    out.cls_attention = to_device<Cpu>(ops::concat(cls_rows, 1));  // [B, K, L]
+    out.scores = to_device<Cpu>(score_.forward(t.select(1, 0).contiguous(), ctx)).reshape({b});
     out.similarities = head_.similarities(da.degradation);
     if (opt.intermediates) {
-      out.features = feats;
+      out.features = to_device<Cpu>(feats);
       out.degradation = da.degradation;
       out.hidden = to_device<Cpu>(da.hidden);
-      out.priors = priors;
-      out.tokens = t;
+      out.priors = to_device<Cpu>(priors);
+      out.tokens = to_device<Cpu>(t);
     }
     return out;
   }
@@ -346,6 +340,7 @@ class DRExperts {
   std::vector<dr_experts::DifferentialAttention> attention_;
   Tensor<float> one_minus_lambda_;
   dr_experts::DistortionWeighting ddwm_;
+  std::shared_ptr<nn::DeviceWeights> device_ = std::make_shared<nn::DeviceWeights>();  // text features, 1 − λ
   bool loaded_ = false;
 };
 

@@ -9,6 +9,7 @@
 /// authors fix them at 384, 32, 16 whatever E is).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,10 @@
 #include "biqa/core/error.hpp"
 #include "biqa/core/tensor.hpp"
 #include "biqa/io/weight_store.hpp"
+#include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/linear.hpp"
 #include "biqa/ops/cpu/activation.hpp"
+#include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/shape_ops.hpp"
 
 namespace biqa::models::dr_experts {
@@ -51,34 +54,24 @@ class DistortionWeighting {
 
   void load(const io::WeightStore::Scope& fc) {
     slopes_.clear();
+    device_ = std::make_shared<nn::DeviceWeights>();  // device copies of the slopes loaded before
     for (std::size_t k = 0; k < linears_.size(); ++k) {
       linears_[k].load(fc.scope(static_cast<int>(2 * k)));
       if (k + 1 < linears_.size()) slopes_.push_back(fc.take(std::to_string(2 * k + 1) + ".weight", {1}));
     }
   }
 
-  /// r, f [M, E] → w [M].
-  Tensor<float> forward(const Tensor<float>& r, const Tensor<float>& f, Context& ctx) const {
+  /// r, f [M, E] → w [M], on the inputs' device.
+  template <typename Device>
+  Tensor<float, Device> forward(const Tensor<float, Device>& r, const Tensor<float, Device>& f, Context& ctx) const {
     BIQA_CHECK(r.dim() == 2 && r.size(1) == dim_ && f.shape() == r.shape(), ErrorCode::invalid_argument,
                "DR.Experts DDWM: expert ", r.shape().to_string(), " and semantic ", f.shape().to_string(),
                " features must both be [M, ", dim_, "]");
     const std::int64_t m = r.size(0);
-    Tensor<float> z({m, 3 * dim_});
-    const Tensor<float> rc = r.contiguous(), fc = f.contiguous();
-    for (std::int64_t i = 0; i < m; ++i) {
-      float* dst = z.data() + i * 3 * dim_;
-      const float* a = rc.data() + i * dim_;
-      const float* b = fc.data() + i * dim_;
-      for (std::int64_t c = 0; c < dim_; ++c) {
-        dst[c] = a[c];
-        dst[dim_ + c] = b[c];
-        dst[2 * dim_ + c] = a[c] - b[c];
-      }
-    }
-    Tensor<float> h = z;
+    Tensor<float, Device> h = ops::concat(std::vector<Tensor<float, Device>>{r, f, ops::sub(r, f, ctx)}, 1);
     for (std::size_t k = 0; k < linears_.size(); ++k) {
       h = linears_[k].forward(h, ctx);
-      if (k < slopes_.size()) h = ops::prelu(h, slopes_[k], ctx);
+      if (k < slopes_.size()) h = ops::prelu(h, device_->get<Device>(static_cast<int>(k), slopes_[k]), ctx);
     }
     return h.reshape({m});
   }
@@ -88,6 +81,7 @@ class DistortionWeighting {
   std::vector<std::int64_t> hidden_;
   std::vector<nn::Linear> linears_;
   std::vector<Tensor<float>> slopes_;
+  std::shared_ptr<nn::DeviceWeights> device_ = std::make_shared<nn::DeviceWeights>();
 };
 
 }  // namespace biqa::models::dr_experts
