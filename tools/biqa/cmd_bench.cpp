@@ -160,9 +160,10 @@ int run(biqa::cli::Args& args) {
     std::printf("model            %s\n", model->info().name.c_str());
     std::printf("image            %s (%lldx%lld)\n", image_name.c_str(), static_cast<long long>(image.size(1)),
                 static_cast<long long>(image.size(0)));
-    std::printf("device           %s%s%s\n", biqa::device_type_name(device),
-                precision == biqa::MatmulPrecision::fp32 ? "" : ", products in ",
-                precision == biqa::MatmulPrecision::fp32 ? "" : biqa::matmul_precision_name(precision));
+    const std::string products = precision == biqa::MatmulPrecision::fp32
+                                     ? ""
+                                     : std::string(", products in ") + biqa::matmul_precision_name(precision);
+    std::printf("device           %s%s\n", biqa::device_type_name(device), products.c_str());
     std::printf("threads          %d, weight packing %s%s\n", threads, biqa::weight_packing_name(weight_packing),
                 low_memory ? ", low memory" : "");
     std::printf("score            %s\n", fixed(score, 4).c_str());

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// Context: per-caller execution state (thread count, scratch memory, device choices). Models are immutable and
-/// shared; each thread that runs a model brings its own Context.
+/// Context: per-caller execution state (thread count, scratch memory, device choices). Models are
+/// immutable and shared; each thread that runs a model brings its own Context.
 
 #include <algorithm>
 #include <cstddef>

@@ -103,37 +103,6 @@ TEST_CASE("cuda: linear (cuBLAS) equals x·Wᵀ + b in PyTorch's layout", "[cuda
                   biqa::Error);
 }
 
-TEST_CASE("cuda: attention, plain and causal, equals softmax(q·kᵀ/√d)·v", "[cuda]") {
-  struct Case { std::int64_t b, h, n, m, d, dv; bool causal; };
-  for (const Case c : {Case{1, 2, 5, 7, 8, 4, false}, Case{2, 3, 197, 197, 64, 64, false}, Case{1, 4, 77, 77, 16, 16, true},
-                       Case{1, 1, 3, 6, 4, 5, true}}) {
-    const Tensor<float> q = random_tensor({c.b, c.h, c.n, c.d}, 20), k = random_tensor({c.b, c.h, c.m, c.d}, 21),
-                        v = random_tensor({c.b, c.h, c.m, c.dv}, 22);
-    std::vector<double> ref(static_cast<std::size_t>(c.b * c.h * c.n * c.dv));
-    std::vector<double> p(static_cast<std::size_t>(c.m));
-    for (std::int64_t bh = 0; bh < c.b * c.h; ++bh)
-      for (std::int64_t i = 0; i < c.n; ++i) {
-        double mx = -INFINITY, sum = 0.0;
-        for (std::int64_t j = 0; j < c.m; ++j) {
-          double s = 0.0;
-          for (std::int64_t e = 0; e < c.d; ++e) s += double(q.data()[(bh * c.n + i) * c.d + e]) * k.data()[(bh * c.m + j) * c.d + e];
-          p[j] = c.causal && j > i ? -INFINITY : s / std::sqrt(double(c.d));
-          mx = std::max(mx, p[j]);
-        }
-        for (std::int64_t j = 0; j < c.m; ++j) sum += p[j] = std::exp(p[j] - mx);
-        for (std::int64_t e = 0; e < c.dv; ++e) {
-          double o = 0.0;
-          for (std::int64_t j = 0; j < c.m; ++j) o += p[j] / sum * v.data()[(bh * c.m + j) * c.dv + e];
-          ref[(bh * c.n + i) * c.dv + e] = o;
-        }
-      }
-    const Tensor<float> out = biqa::cuda::to_host(biqa::cuda::scaled_dot_product_attention(
-        biqa::cuda::to_device(q), biqa::cuda::to_device(k), biqa::cuda::to_device(v), c.causal));
-    REQUIRE(out.shape() == Shape{c.b, c.h, c.n, c.dv});
-    CHECK(error_against(out, ref) <= 1e-4);
-  }
-}
-
 namespace {
 // softmax(q·kᵀ·scale + mask)·v in double from the float inputs (any layouts; mask undefined or of any
 // shape that broadcasts to [B, H, N, M]), row-major [B, H, N, Dv]. Causal: key j > query i blocked.
@@ -171,6 +140,20 @@ std::vector<double> attention_reference(const Tensor<float>& q_in, const Tensor<
   return ref;
 }
 }  // namespace
+
+TEST_CASE("cuda: attention, plain and causal, equals softmax(q·kᵀ/√d)·v", "[cuda]") {
+  struct Case { std::int64_t b, h, n, m, d, dv; bool causal; };
+  for (const Case c : {Case{1, 2, 5, 7, 8, 4, false}, Case{2, 3, 197, 197, 64, 64, false}, Case{1, 4, 77, 77, 16, 16, true},
+                       Case{1, 1, 3, 6, 4, 5, true}}) {
+    const Tensor<float> q = random_tensor({c.b, c.h, c.n, c.d}, 20), k = random_tensor({c.b, c.h, c.m, c.d}, 21),
+                        v = random_tensor({c.b, c.h, c.m, c.dv}, 22);
+    const std::vector<double> ref = attention_reference(q, k, v, Tensor<float>(), c.causal, 1.0 / std::sqrt(double(c.d)));
+    const Tensor<float> out = biqa::cuda::to_host(biqa::cuda::scaled_dot_product_attention(
+        biqa::cuda::to_device(q), biqa::cuda::to_device(k), biqa::cuda::to_device(v), c.causal));
+    REQUIRE(out.shape() == Shape{c.b, c.h, c.n, c.dv});
+    CHECK(error_against(out, ref) <= 1e-4);
+  }
+}
 
 TEST_CASE("cuda: fused and materialised attention agree with a double-precision reference and each other", "[cuda]") {
   namespace cuda = biqa::cuda;

@@ -13,10 +13,8 @@
 /// forward() takes the rows it computes (all of them, or the class token only). Written once
 /// against ops::, so it runs on the device of its inputs.
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
-
 #include <memory>
 
 #include "biqa/core/context.hpp"
@@ -25,9 +23,9 @@
 #include "biqa/io/weight_store.hpp"
 #include "biqa/nn/device_weights.hpp"
 #include "biqa/nn/linear.hpp"
+#include "biqa/ops/cpu/activation.hpp"
 #include "biqa/ops/cpu/elementwise.hpp"
 #include "biqa/ops/cpu/gemm.hpp"
-#include "biqa/ops/cpu/activation.hpp"
 
 namespace biqa::models::dr_experts {
 
